@@ -1,0 +1,77 @@
+//! `kaudit normalize`: any vendor shape in, canonical NDJSON out.
+
+use std::io::{self, Write};
+use std::process::ExitCode;
+
+use kaudit_core::{Decoder, Limits, Normalizer, Options};
+
+use crate::input;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Input files (NDJSON, JSON, gzip); `-` or nothing reads stdin.
+    files: Vec<String>,
+    /// Print records / events / skipped / errors per source to stderr.
+    #[arg(long)]
+    stats: bool,
+    /// Also write non-audit records (other Azure categories, CloudWatch
+    /// control messages, OVN lines) through, inside a skip envelope.
+    #[arg(long)]
+    keep_skipped: bool,
+    /// Largest record accepted, in bytes; longer ones pass through as errors.
+    #[arg(long, default_value_t = Limits::default().max_record_bytes)]
+    max_record_bytes: usize,
+}
+
+pub fn run(args: Args) -> ExitCode {
+    let limits = Limits { max_record_bytes: args.max_record_bytes, ..Limits::default() };
+    let dec = Decoder::new(limits);
+    let mut norm = Normalizer::new(Options { keep_skipped: args.keep_skipped });
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::with_capacity(1 << 20, stdout.lock());
+    let files = if args.files.is_empty() { vec!["-".to_string()] } else { args.files };
+    let mut failed = false;
+    for path in &files {
+        let res = input::open(path).and_then(|r| {
+            let mut write_err = None;
+            input::for_each_record(r, limits.max_record_bytes, |rec, frame| {
+                if frame.oversize {
+                    norm.oversize(rec, limits.max_record_bytes);
+                } else {
+                    norm.record(&dec, rec);
+                }
+                if norm.output().len() >= 1 << 20 && write_err.is_none() {
+                    write_err = out.write_all(norm.output()).err();
+                    norm.clear_output();
+                }
+            })?;
+            if let Some(e) = write_err {
+                return Err(e);
+            }
+            out.write_all(norm.output())?;
+            norm.clear_output();
+            Ok(())
+        });
+        if let Err(e) = res {
+            if e.kind() == io::ErrorKind::BrokenPipe {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("kaudit: {path}: {e}");
+            failed = true;
+        }
+    }
+    if let Err(e) = out.flush() {
+        if e.kind() != io::ErrorKind::BrokenPipe {
+            eprintln!("kaudit: writing output: {e}");
+            failed = true;
+        }
+    }
+    if args.stats {
+        eprint!("{}", norm.stats().table());
+    }
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}

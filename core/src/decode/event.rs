@@ -1,0 +1,279 @@
+//! The leaf: a vanilla `Event` object (log backend, webhook item, the inside
+//! of every string hop), its OpenShift ViaQ variant, and EKS cut-off events.
+
+use memchr::memmem;
+use serde_json::value::RawValue;
+
+use super::{raw, raw_str, Ctx, Sink, Top, Unit};
+use crate::error::Error;
+use crate::event::{AuditEvent, Field, FieldSet, Provider, Source};
+use crate::json::{last_complete_member, Raw, Str};
+
+/// AKS puts this string where a body was too large.
+pub const AKS_SKIPPED_BODY: &str = "skipped-too-big-size-object";
+
+/// Build the canonical event from an Event object's top-level keys.
+pub(super) fn event<'a>(top: Top<'a>, text: &'a str, unit: &[u8], ctx: &Ctx<'_>, sink: &mut dyn Sink) {
+    let _ = unit;
+    let mut ev = build(top, text, ctx);
+    ev.derive_outcome();
+    sink.event(&ev);
+}
+
+pub(super) fn build<'a>(top: Top<'a>, text: &'a str, ctx: &Ctx<'a>) -> AuditEvent<'a> {
+    // ViaQ: the forwarder overwrote `level`; the audit level is in
+    // `k8s_audit_level` / `openshift_audit_level`.
+    let viaq_level = raw_str(top.k8s_audit_level).or_else(|| raw_str(top.openshift_audit_level));
+    let viaq = viaq_level.is_some() || raw_str(top.log_type).is_some_and(|t| t == "audit") && top.log_source.is_some();
+    let mut ev = AuditEvent {
+        kind: top.kind,
+        api_version: top.api_version,
+        level: top.level,
+        audit_id: top.audit_id,
+        stage: top.stage,
+        request_uri: top.request_uri,
+        verb: top.verb,
+        user: top.user,
+        impersonated_user: top.impersonated_user,
+        source_ips: top.source_ips,
+        user_agent: top.user_agent,
+        object_ref: top.object_ref,
+        response_status: top.response_status,
+        request_object: top.request_object,
+        response_object: top.response_object,
+        request_received_timestamp: top.request_received_timestamp,
+        stage_timestamp: top.stage_timestamp,
+        annotations: top.annotations,
+        cluster: ctx.cluster.clone(),
+        received: ctx.received.clone(),
+        ..AuditEvent::default()
+    };
+    // kaudit's own output fed back in: keep its source and cluster, and
+    // re-encode (a verbatim copy would carry the old `kaudit` object too).
+    let reencode = top.kaudit.is_some();
+    if let Some(k) = top.kaudit {
+        carry_kaudit(&mut ev, k);
+    }
+    if viaq {
+        ev.source = Some(match ctx.source {
+            None | Some(Source::K8sShipper) => Source::OpenshiftViaq,
+            Some(s) => s,
+        });
+        ev.cluster.provider = Provider::Openshift;
+        match viaq_level {
+            Some(l) => ev.level = Some(l),
+            None => {
+                if matches!(ev.level.as_deref(), Some("default" | "info")) {
+                    ev.level = None;
+                    ev.missing.insert(Field::Level);
+                }
+            }
+        }
+        if let Some(id) = top.openshift.and_then(|o| serde_json::from_str::<ViaqOpenshift<'_>>(o.get()).ok()) {
+            ev.cluster.id = id.cluster_id;
+        }
+        if ev.received.is_none() {
+            ev.received = raw(top.at_timestamp);
+        }
+    } else if ev.source.is_none() {
+        ev.source = Some(ctx.source.unwrap_or(Source::K8s));
+    }
+    if raw_str(top.p_log_type).is_some_and(|t| t == "Amazon.EKS.Audit") && ev.source == Some(Source::K8s) {
+        // A Panther-normalized copy of an EKS CloudWatch message.
+        ev.source = Some(Source::EksCloudwatch);
+        ev.cluster.provider = Provider::Eks;
+    }
+    if ev.cluster.provider == Provider::Kubernetes {
+        ev.cluster.provider = infer_provider(&ev);
+    }
+    let body_skipped = mark_skipped_body(&mut ev);
+    if !viaq && !reencode && !body_skipped {
+        ev.verbatim = Some(text);
+    }
+    ev
+}
+
+#[derive(serde::Deserialize)]
+struct ViaqOpenshift<'a> {
+    #[serde(borrow)]
+    cluster_id: Option<Str<'a>>,
+}
+
+#[derive(serde::Deserialize)]
+struct KauditCtx<'a> {
+    #[serde(borrow)]
+    source: Option<Str<'a>>,
+    #[serde(borrow)]
+    cluster: Option<KauditCluster<'a>>,
+    #[serde(borrow)]
+    missing: Option<Vec<Str<'a>>>,
+    #[serde(borrow)]
+    received: Option<Raw<'a>>,
+}
+
+#[derive(serde::Deserialize)]
+struct KauditCluster<'a> {
+    #[serde(borrow)]
+    provider: Option<Str<'a>>,
+    #[serde(borrow)]
+    name: Option<Str<'a>>,
+    #[serde(borrow)]
+    region: Option<Str<'a>>,
+    #[serde(borrow)]
+    account: Option<Str<'a>>,
+    #[serde(borrow)]
+    id: Option<Str<'a>>,
+}
+
+/// Re-read the `kaudit` object of an already canonical event.
+fn carry_kaudit<'a>(ev: &mut AuditEvent<'a>, k: &'a RawValue) {
+    let Ok(k) = serde_json::from_str::<KauditCtx<'a>>(k.get()) else { return };
+    ev.source = k.source.as_deref().and_then(Source::from_id);
+    if let Some(c) = k.cluster {
+        ev.cluster.provider = match c.provider.as_deref() {
+            Some("eks") => Provider::Eks,
+            Some("aks") => Provider::Aks,
+            Some("gke") => Provider::Gke,
+            Some("openshift") => Provider::Openshift,
+            _ => Provider::Kubernetes,
+        };
+        ev.cluster.name = c.name;
+        ev.cluster.region = c.region;
+        ev.cluster.account = c.account;
+        ev.cluster.id = c.id;
+    }
+    for m in k.missing.iter().flatten() {
+        if let Some(f) = Field::from_path(m) {
+            ev.missing.insert(f);
+        }
+    }
+    if k.received.is_some() {
+        ev.received = k.received;
+    }
+}
+
+/// AKS replaces oversized bodies with a string; that string is not a body.
+pub(super) fn mark_skipped_body(ev: &mut AuditEvent<'_>) -> bool {
+    let mut hit = false;
+    for (slot, field) in
+        [(&mut ev.request_object, Field::RequestObject), (&mut ev.response_object, Field::ResponseObject)]
+    {
+        if slot.as_ref().is_some_and(|r| r.is_string() && r.get().contains(AKS_SKIPPED_BODY)) {
+            *slot = None;
+            ev.missing.insert(field);
+            ev.flags.body_too_big = true;
+            hit = true;
+        }
+    }
+    hit
+}
+
+/// A provider only when the record itself says so.
+fn infer_provider(ev: &AuditEvent<'_>) -> Provider {
+    let openshift =
+        ev.object_ref.as_ref().and_then(|o| o.api_group.as_deref()).is_some_and(|g| g.ends_with(".openshift.io"))
+            || ev.annotations.as_ref().is_some_and(|a| memmem::find(a.get().as_bytes(), b".openshift.io/").is_some())
+            || ev
+                .user
+                .as_ref()
+                .and_then(|u| u.extra.as_ref())
+                .is_some_and(|x| x.get().contains("scopes.authorization.openshift.io"));
+    if openshift {
+        return Provider::Openshift;
+    }
+    let uid = ev.user.as_ref().and_then(|u| u.uid.as_deref()).unwrap_or("");
+    if uid.starts_with("aws-iam-authenticator:") || uid.starts_with("heptio-authenticator-aws:") {
+        return Provider::Eks;
+    }
+    Provider::Kubernetes
+}
+
+/// A webhook batch: every item is an Event (items may omit `kind`).
+pub(super) fn event_list(items: Option<&RawValue>, unit: &[u8], ctx: &Ctx<'_>, sink: &mut dyn Sink) {
+    let c = ctx.with_source(Source::K8sEventList);
+    let items: Vec<&RawValue> = match items.map(|i| serde_json::from_str(i.get())) {
+        Some(Ok(v)) => v,
+        Some(Err(e)) => return sink.error(Unit { raw: unit, source: c.source }, &Error::json("items", &e)),
+        None => {
+            return sink.error(
+                Unit { raw: unit, source: c.source },
+                &Error::new(crate::Category::Data, "items", "EventList without items"),
+            )
+        }
+    };
+    if items.is_empty() {
+        return sink.skipped(Unit { raw: unit, source: c.source }, "EventList with no items");
+    }
+    for (i, it) in items.iter().enumerate() {
+        let t = it.get();
+        match serde_json::from_str::<Top<'_>>(t) {
+            Ok(top) => event(top, t, t.as_bytes(), &c, sink),
+            Err(e) => sink.error(Unit { raw: t.as_bytes(), source: c.source }, &Error::json(format!("items[{i}]"), &e)),
+        }
+    }
+}
+
+/// Parse `text` as an Event without shape detection (the container already
+/// said it is one: AKS `properties.log`, CloudWatch `message`, OTLP body).
+/// Handles the EKS `[Truncated...]` cut.
+pub(super) fn known_event(text: &str, at: &str, unit: &[u8], ctx: &Ctx<'_>, sink: &mut dyn Sink) {
+    let t = text.trim();
+    match serde_json::from_str::<Top<'_>>(t) {
+        Ok(top) => event(top, t, unit, ctx, sink),
+        Err(e) => {
+            if t.as_bytes().ends_with(crate::frame::TRUNCATED_MARKER) {
+                truncated(t, unit, ctx, sink)
+            } else {
+                sink.error(Unit { raw: unit, source: ctx.source }, &Error::json(at, &e))
+            }
+        }
+    }
+}
+
+/// The fields an apiserver writes after the bodies: lost when a message is cut.
+const AFTER_BODIES: FieldSet = FieldSet::of(&[
+    Field::RequestObject,
+    Field::ResponseObject,
+    Field::RequestReceivedTimestamp,
+    Field::StageTimestamp,
+    Field::Annotations,
+]);
+
+/// An event cut by CloudWatch (`…[Truncated...]`): keep the complete leading
+/// members, mark the event truncated, list what was lost. Not an error.
+pub(super) fn truncated(t: &str, unit: &[u8], ctx: &Ctx<'_>, sink: &mut dyn Sink) {
+    let body = &t[..t.len() - crate::frame::TRUNCATED_MARKER.len()];
+    let fixed = last_complete_member(body.as_bytes()).map(|end| format!("{}}}", &body[..end]));
+    let top = fixed.as_deref().map(|f| (f, serde_json::from_str::<Top<'_>>(f)));
+    match top {
+        Some((f, Ok(top))) => {
+            let mut c = ctx.clone();
+            if c.source.is_none() {
+                c.source = Some(Source::EksCloudwatch);
+                c.cluster.provider = Provider::Eks;
+            }
+            let mut ev = build(top, f, &c);
+            ev.verbatim = None;
+            ev.flags.truncated = true;
+            let have = [
+                (Field::RequestObject, ev.request_object.is_some()),
+                (Field::ResponseObject, ev.response_object.is_some()),
+                (Field::RequestReceivedTimestamp, ev.request_received_timestamp.is_some()),
+                (Field::StageTimestamp, ev.stage_timestamp.is_some()),
+                (Field::Annotations, ev.annotations.is_some()),
+            ];
+            for (f, present) in have {
+                if !present && AFTER_BODIES.contains(f) {
+                    ev.missing.insert(f);
+                }
+            }
+            ev.derive_outcome();
+            sink.event(&ev);
+        }
+        Some((_, Err(e))) => sink.error(Unit { raw: unit, source: ctx.source }, &Error::json("$", &e)),
+        None => sink.error(
+            Unit { raw: unit, source: ctx.source },
+            &Error::new(crate::Category::Syntax, "$", "truncated record without one complete field"),
+        ),
+    }
+}

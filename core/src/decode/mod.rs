@@ -1,0 +1,449 @@
+//! Record decoding: auto-detection of the shape and one decoder per vendor.
+//!
+//! Decoding pushes results into a [`Sink`] (internal iteration, as
+//! ripgrep's `Matcher` does): a record may hold hundreds of events (an
+//! `EventList`, Azure `records[]`, CloudWatch `logEvents[]`), and every
+//! nested-string hop (`properties.log`, CloudWatch `message`, Pub/Sub `data`,
+//! gzip) decodes into a buffer that lives only during the call. Events borrow
+//! from those buffers, so they are handed out inside the call.
+//!
+//! Every *unit* (a record, or one item of an envelope) reaches the sink
+//! exactly once: as an event, as skipped (not audit data), or as an error
+//! carrying the unit's raw bytes. That is the nothing-lost contract.
+//!
+//! Detection follows formats.md §10; the order of the checks in
+//! [`Decoder::value`] is that order.
+
+mod aks;
+mod eks;
+mod event;
+mod gke;
+mod openshift;
+
+use std::io::Read;
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use crate::error::{Category, Error};
+use crate::event::{AuditEvent, Cluster, Source};
+use crate::frame;
+use crate::json::{Raw, Str};
+
+/// Why a unit was skipped (it is not Kubernetes audit data).
+pub type SkipReason = &'static str;
+
+/// The raw bytes of one unit plus what is known about where it came from.
+#[derive(Clone, Copy, Debug)]
+pub struct Unit<'r> {
+    /// The unit exactly as it appeared in its record (or in the decoded
+    /// gzip/base64 payload that held it).
+    pub raw: &'r [u8],
+    /// The shape, when detection got that far.
+    pub source: Option<Source>,
+}
+
+/// Receives every unit of a record.
+pub trait Sink {
+    /// A decoded event.
+    fn event(&mut self, ev: &AuditEvent<'_>);
+    /// A unit that is not audit data (another Azure category, a CloudWatch
+    /// control message, an OVN line …).
+    fn skipped(&mut self, unit: Unit<'_>, reason: SkipReason);
+    /// A unit that could not be decoded.
+    fn error(&mut self, unit: Unit<'_>, err: &Error);
+}
+
+/// Bounds on the work and memory one record may take.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest record accepted, and largest decompressed gzip payload.
+    pub max_record_bytes: usize,
+    /// Deepest nesting of envelopes and string hops (gzip → JSON → message …).
+    pub max_hops: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { max_record_bytes: 256 << 20, max_hops: 8 }
+    }
+}
+
+/// Decodes records of any supported shape. Holds configuration only; it is
+/// cheap to create and `Sync`.
+#[derive(Clone, Debug, Default)]
+pub struct Decoder {
+    limits: Limits,
+}
+
+/// What outer envelopes know, handed down to inner units.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Ctx<'a> {
+    /// The source set by an envelope, when there is one.
+    pub source: Option<Source>,
+    pub cluster: Cluster<'a>,
+    pub received: Option<Raw<'a>>,
+    pub hops: usize,
+}
+
+impl<'a> Ctx<'a> {
+    fn hop(&self) -> Ctx<'a> {
+        let mut c = self.clone();
+        c.hops += 1;
+        c
+    }
+
+    fn with_source(&self, s: Source) -> Ctx<'a> {
+        let mut c = self.hop();
+        c.source = Some(s);
+        if c.cluster.provider == Default::default() {
+            c.cluster.provider = s.provider();
+        }
+        c
+    }
+}
+
+/// The top-level keys of every shape, read in one pass. Event fields are
+/// typed (a wrong type is a data error, as for any Event); envelope keys are
+/// raw and interpreted by the decoder that needs them.
+#[derive(Deserialize, Default)]
+#[allow(non_snake_case)]
+pub(crate) struct Top<'a> {
+    #[serde(borrow)]
+    kind: Option<Str<'a>>,
+    #[serde(borrow, rename = "apiVersion")]
+    api_version: Option<Str<'a>>,
+    #[serde(borrow)]
+    level: Option<Str<'a>>,
+    #[serde(borrow, rename = "auditID")]
+    audit_id: Option<Str<'a>>,
+    #[serde(borrow)]
+    stage: Option<Str<'a>>,
+    #[serde(borrow, rename = "requestURI")]
+    request_uri: Option<Str<'a>>,
+    #[serde(borrow)]
+    verb: Option<Str<'a>>,
+    #[serde(borrow)]
+    user: Option<crate::event::UserInfo<'a>>,
+    #[serde(borrow, rename = "impersonatedUser")]
+    impersonated_user: Option<crate::event::UserInfo<'a>>,
+    #[serde(borrow, rename = "sourceIPs")]
+    source_ips: Option<Vec<Str<'a>>>,
+    #[serde(borrow, rename = "userAgent")]
+    user_agent: Option<Str<'a>>,
+    #[serde(borrow, rename = "objectRef")]
+    object_ref: Option<crate::event::ObjectRef<'a>>,
+    #[serde(borrow, rename = "responseStatus")]
+    response_status: Option<crate::event::ResponseStatus<'a>>,
+    #[serde(borrow, rename = "requestObject")]
+    request_object: Option<Raw<'a>>,
+    #[serde(borrow, rename = "responseObject")]
+    response_object: Option<Raw<'a>>,
+    #[serde(borrow, rename = "requestReceivedTimestamp")]
+    request_received_timestamp: Option<Str<'a>>,
+    #[serde(borrow, rename = "stageTimestamp")]
+    stage_timestamp: Option<Str<'a>>,
+    #[serde(borrow)]
+    annotations: Option<Raw<'a>>,
+
+    // Event batches and kaudit's own output.
+    #[serde(borrow)]
+    items: Option<&'a RawValue>,
+    #[serde(borrow)]
+    kaudit: Option<&'a RawValue>,
+
+    // OpenShift OTLP and ViaQ.
+    #[serde(borrow, rename = "resourceLogs")]
+    resource_logs: Option<&'a RawValue>,
+    #[serde(borrow)]
+    k8s_audit_level: Option<&'a RawValue>,
+    #[serde(borrow)]
+    openshift_audit_level: Option<&'a RawValue>,
+    #[serde(borrow)]
+    log_type: Option<&'a RawValue>,
+    #[serde(borrow)]
+    log_source: Option<&'a RawValue>,
+    #[serde(borrow)]
+    openshift: Option<&'a RawValue>,
+    #[serde(borrow, rename = "@timestamp")]
+    at_timestamp: Option<&'a RawValue>,
+
+    // AWS.
+    #[serde(borrow)]
+    awslogs: Option<&'a RawValue>,
+    #[serde(borrow, rename = "messageType")]
+    message_type: Option<&'a RawValue>,
+    #[serde(borrow, rename = "logEvents")]
+    log_events: Option<&'a RawValue>,
+    #[serde(borrow, rename = "logGroup")]
+    log_group: Option<&'a RawValue>,
+    #[serde(borrow, rename = "logGroupName")]
+    log_group_name: Option<&'a RawValue>,
+    #[serde(borrow, rename = "logStream")]
+    log_stream: Option<&'a RawValue>,
+    #[serde(borrow, rename = "logStreamName")]
+    log_stream_name: Option<&'a RawValue>,
+    #[serde(borrow)]
+    owner: Option<&'a RawValue>,
+    #[serde(borrow, rename = "ingestionTime")]
+    ingestion_time: Option<&'a RawValue>,
+    #[serde(borrow, rename = "eventId")]
+    event_id: Option<&'a RawValue>,
+    #[serde(borrow)]
+    timestamp: Option<&'a RawValue>,
+    #[serde(borrow)]
+    message: Option<&'a RawValue>,
+
+    // GCP.
+    #[serde(borrow, rename = "protoPayload")]
+    proto_payload: Option<&'a RawValue>,
+    #[serde(borrow)]
+    resource: Option<&'a RawValue>,
+
+    // Azure.
+    #[serde(borrow)]
+    records: Option<&'a RawValue>,
+    #[serde(borrow)]
+    category: Option<&'a RawValue>,
+    #[serde(borrow)]
+    properties: Option<&'a RawValue>,
+    #[serde(borrow, rename = "operationName")]
+    operation_name: Option<&'a RawValue>,
+    #[serde(borrow, rename = "Type")]
+    la_type: Option<&'a RawValue>,
+    #[serde(borrow, rename = "AuditId")]
+    la_audit_id: Option<&'a RawValue>,
+    #[serde(borrow, rename = "RequestUri")]
+    la_request_uri: Option<&'a RawValue>,
+    #[serde(borrow, rename = "StageReceivedTime")]
+    la_stage_received_time: Option<&'a RawValue>,
+    #[serde(borrow, rename = "Category")]
+    la_category: Option<&'a RawValue>,
+    #[serde(borrow)]
+    log_s: Option<&'a RawValue>,
+
+    // Shippers.
+    #[serde(borrow)]
+    log: Option<&'a RawValue>,
+
+    // Panther-normalized copies.
+    #[serde(borrow)]
+    p_log_type: Option<&'a RawValue>,
+}
+
+/// A raw value as a string, if it is a JSON string.
+pub(crate) fn raw_str(v: Option<&RawValue>) -> Option<Str<'_>> {
+    let v = v?;
+    if !v.get().starts_with('"') {
+        return None;
+    }
+    serde_json::from_str::<Str<'_>>(v.get()).ok()
+}
+
+/// A raw value as `Raw`.
+pub(crate) fn raw(v: Option<&RawValue>) -> Option<Raw<'_>> {
+    v.map(|v| Raw(std::borrow::Cow::Borrowed(v.get())))
+}
+
+fn is_gzip(b: &[u8]) -> bool {
+    b.starts_with(&[0x1f, 0x8b])
+}
+
+impl Decoder {
+    /// A decoder with the given limits.
+    pub fn new(limits: Limits) -> Self {
+        Decoder { limits }
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// Decode one record (one line, one document, or one gzip blob) and push
+    /// every unit it holds into `sink`.
+    pub fn decode(&self, record: &[u8], sink: &mut dyn Sink) {
+        self.bytes(record, &Ctx::default(), sink);
+    }
+
+    /// Any bytes: gzip, JSON, or not decodable.
+    fn bytes(&self, b: &[u8], ctx: &Ctx<'_>, sink: &mut dyn Sink) {
+        let unit = Unit { raw: b, source: ctx.source };
+        if ctx.hops > self.limits.max_hops {
+            sink.error(unit, &Error::new(Category::Limit, "$", "too many nested envelopes"));
+            return;
+        }
+        if b.len() > self.limits.max_record_bytes {
+            sink.error(
+                unit,
+                &Error::new(
+                    Category::Limit,
+                    "$",
+                    format!("record of {} bytes exceeds the limit of {} bytes", b.len(), self.limits.max_record_bytes),
+                ),
+            );
+            return;
+        }
+        if is_gzip(b) {
+            match self.gunzip(b) {
+                Ok(plain) => {
+                    let c = ctx.hop();
+                    for f in frame::records(&plain, self.limits.max_record_bytes) {
+                        self.bytes(&plain[f.range], &c, sink);
+                    }
+                }
+                Err(e) => sink.error(unit, &e),
+            }
+            return;
+        }
+        let text = match std::str::from_utf8(b) {
+            Ok(t) => t,
+            Err(e) => {
+                sink.error(unit, &Error::new(Category::Syntax, "$", format!("record is not UTF-8: {e}")));
+                return;
+            }
+        };
+        self.text(text, b, ctx, sink);
+    }
+
+    /// Gunzip (all members) with the size limit.
+    fn gunzip(&self, b: &[u8]) -> Result<Vec<u8>, Error> {
+        let mut out = Vec::new();
+        let limit = self.limits.max_record_bytes as u64;
+        let mut r = flate2::read::MultiGzDecoder::new(b).take(limit + 1);
+        r.read_to_end(&mut out).map_err(|e| Error::new(Category::Encoding, "$", format!("gzip: {e}")))?;
+        if out.len() as u64 > limit {
+            return Err(Error::new(Category::Limit, "$", format!("gzip payload exceeds the limit of {limit} bytes")));
+        }
+        Ok(out)
+    }
+
+    /// UTF-8 text of one unit. `unit` is what an error passes through.
+    fn text(&self, text: &str, unit: &[u8], ctx: &Ctx<'_>, sink: &mut dyn Sink) {
+        let t = text.trim_start_matches('\u{feff}').trim();
+        match t.as_bytes().first() {
+            Some(b'[') => return self.array(t, unit, ctx, sink),
+            Some(b'{') => {}
+            _ => {
+                let e = if t.is_empty() { "empty record" } else { "record is not JSON" };
+                sink.error(Unit { raw: unit, source: ctx.source }, &Error::new(Category::Syntax, "$", e));
+                return;
+            }
+        }
+        match serde_json::from_str::<Top<'_>>(t) {
+            Ok(top) => self.value(top, t, unit, ctx, sink),
+            Err(e) => {
+                if t.ends_with(std::str::from_utf8(frame::TRUNCATED_MARKER).unwrap_or_default()) {
+                    event::truncated(t, unit, ctx, sink);
+                } else {
+                    sink.error(Unit { raw: unit, source: ctx.source }, &Error::json("$", &e));
+                }
+            }
+        }
+    }
+
+    fn array(&self, t: &str, unit: &[u8], ctx: &Ctx<'_>, sink: &mut dyn Sink) {
+        match serde_json::from_str::<Vec<&RawValue>>(t) {
+            Ok(items) if items.is_empty() => sink.skipped(Unit { raw: unit, source: ctx.source }, "empty JSON array"),
+            Ok(items) => {
+                let c = ctx.hop();
+                for it in items {
+                    self.text(it.get(), it.get().as_bytes(), &c, sink);
+                }
+            }
+            Err(e) => sink.error(Unit { raw: unit, source: ctx.source }, &Error::json("$", &e)),
+        }
+    }
+
+    /// One parsed object: the detection order of formats.md §10.
+    fn value<'a>(&self, top: Top<'a>, text: &'a str, unit: &[u8], ctx: &Ctx<'_>, sink: &mut dyn Sink) {
+        let u = Unit { raw: unit, source: ctx.source };
+        if ctx.hops > self.limits.max_hops {
+            sink.error(u, &Error::new(Category::Limit, "$", "too many nested envelopes"));
+            return;
+        }
+        // 3. OTLP.
+        if let Some(rl) = top.resource_logs {
+            return openshift::otlp(self, rl, unit, ctx, sink);
+        }
+        // 4. Lambda `awslogs.data`.
+        if let Some(a) = top.awslogs {
+            return eks::awslogs(self, a, unit, ctx, sink);
+        }
+        // 5. CloudWatch subscription message.
+        if top.message_type.is_some() && top.log_events.is_some() {
+            return eks::subscription(self, &top, unit, ctx, sink);
+        }
+        // 6. Pub/Sub push.
+        if let Some(m) = top.message.filter(|m| m.get().starts_with('{')) {
+            if let Some(done) = gke::pubsub(self, m, unit, ctx, sink) {
+                return done;
+            }
+        }
+        // 7. Azure `records[]` (Event Hub) or Firehose records.
+        if let Some(r) = top.records {
+            return aks::records(self, r, unit, ctx, sink);
+        }
+        // 8. GKE LogEntry.
+        if top.proto_payload.is_some() || top.resource.is_some_and(|r| r.get().contains("k8s_cluster")) {
+            if let Some(done) = gke::log_entry(&top, unit, ctx, sink) {
+                return done;
+            }
+        }
+        // 9. Azure diagnostic record.
+        if top.category.is_some() && (top.properties.is_some() || top.operation_name.is_some()) {
+            return aks::diagnostic(self, &top, unit, ctx, sink);
+        }
+        // 10. Log Analytics rows.
+        if top.la_type.is_some()
+            || (top.la_audit_id.is_some() && top.la_request_uri.is_some() && top.la_stage_received_time.is_some())
+        {
+            return aks::log_analytics(&top, text, unit, ctx, sink);
+        }
+        if top.la_category.is_some() && top.log_s.is_some() {
+            return aks::azure_diagnostics(self, &top, unit, ctx, sink);
+        }
+        // 11. Events and event lists.
+        if top.kind.as_deref() == Some("EventList") {
+            return event::event_list(top.items, unit, ctx, sink);
+        }
+        if let Some(reason) = openshift::viaq_non_audit(&top) {
+            return sink.skipped(u, reason);
+        }
+        let is_event = top.kind.as_deref() == Some("Event")
+            || (top.audit_id.is_some() && top.stage.is_some() && top.verb.is_some());
+        if is_event {
+            return event::event(top, text, unit, ctx, sink);
+        }
+        // 12. Shipper wrappers and CloudWatch rows.
+        if let Some(done) = self.wrapper(&top, unit, ctx, sink) {
+            return done;
+        }
+        sink.error(u, &Error::new(Category::Data, "$", "not a recognised Kubernetes audit record shape"));
+    }
+
+    /// A Fluent Bit `{"log": …}`, a Vector `{"message": …}`, a CloudWatch row
+    /// `{"logStreamName", "message", …}` or a Sumo-style `{"message": {…}}`.
+    fn wrapper(&self, top: &Top<'_>, unit: &[u8], ctx: &Ctx<'_>, sink: &mut dyn Sink) -> Option<()> {
+        let cloudwatch = top.log_stream_name.is_some() || top.ingestion_time.is_some() || top.event_id.is_some();
+        let inner = top.message.or(top.log)?;
+        if cloudwatch && top.message.is_some() {
+            eks::cloudwatch_row(self, top, unit, ctx, sink);
+            return Some(());
+        }
+        let mut c = ctx.hop();
+        if c.source.is_none() {
+            c.source = Some(Source::K8sShipper);
+        }
+        if inner.get().starts_with('{') {
+            self.text(inner.get(), unit, &c, sink);
+            return Some(());
+        }
+        let s = raw_str(Some(inner))?;
+        if !s.trim_start().starts_with('{') {
+            return None;
+        }
+        self.text(&s, unit, &c, sink);
+        Some(())
+    }
+}

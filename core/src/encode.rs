@@ -1,0 +1,239 @@
+//! Encoders. The canonical encoder writes one JSON object per event: the
+//! `audit.k8s.io/v1` Event fields plus one `kaudit` object. Error and skip
+//! envelopes carry a unit's raw bytes unchanged.
+
+use base64::Engine;
+
+use crate::decode::Unit;
+use crate::error::Error;
+use crate::event::{AuditEvent, ObjectRef, ResponseStatus, UserInfo};
+use crate::json::{write_str, Raw, Str};
+
+/// Write `ev` as one canonical JSON object (no trailing newline).
+///
+/// When the event is the vanilla Event its source carried
+/// ([`AuditEvent::verbatim`]), that text is copied byte for byte (every
+/// original field, known or not, comes back unchanged), `kind`/`apiVersion`
+/// are added if absent, and the `kaudit` object is appended. Otherwise the
+/// fields are written one by one in the apiserver's order.
+pub fn canonical(ev: &AuditEvent<'_>, out: &mut Vec<u8>) {
+    out.push(b'{');
+    let mut w = Obj { out, first: true };
+    if ev.kind.is_none() {
+        w.key("kind");
+        w.out.extend_from_slice(b"\"Event\"");
+    }
+    if ev.api_version.is_none() {
+        w.key("apiVersion");
+        w.out.extend_from_slice(b"\"audit.k8s.io/v1\"");
+    }
+    match ev.verbatim {
+        Some(text) => {
+            let t = text.trim();
+            let inner = t.strip_prefix('{').and_then(|t| t.strip_suffix('}')).unwrap_or("").trim();
+            if !inner.is_empty() {
+                w.sep();
+                w.out.extend_from_slice(inner.as_bytes());
+            }
+        }
+        None => fields(ev, &mut w),
+    }
+    w.key("kaudit");
+    kaudit(ev, w.out);
+    out.push(b'}');
+}
+
+struct Obj<'o> {
+    out: &'o mut Vec<u8>,
+    first: bool,
+}
+
+impl Obj<'_> {
+    fn sep(&mut self) {
+        if !self.first {
+            self.out.push(b',');
+        }
+        self.first = false;
+    }
+    fn key(&mut self, k: &str) {
+        self.sep();
+        self.out.push(b'"');
+        self.out.extend_from_slice(k.as_bytes());
+        self.out.extend_from_slice(b"\":");
+    }
+    fn str(&mut self, k: &str, v: &Option<Str<'_>>) {
+        if let Some(v) = v {
+            self.key(k);
+            write_str(self.out, v);
+        }
+    }
+    fn raw(&mut self, k: &str, v: &Option<Raw<'_>>) {
+        if let Some(v) = v {
+            self.key(k);
+            self.out.extend_from_slice(v.get().trim().as_bytes());
+        }
+    }
+    fn strs(&mut self, k: &str, v: &Option<Vec<Str<'_>>>) {
+        if let Some(v) = v {
+            self.key(k);
+            str_array(self.out, v.iter().map(|s| s.as_str()));
+        }
+    }
+}
+
+fn str_array<'s>(out: &mut Vec<u8>, items: impl Iterator<Item = &'s str>) {
+    out.push(b'[');
+    for (i, s) in items.enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_str(out, s);
+    }
+    out.push(b']');
+}
+
+fn fields(ev: &AuditEvent<'_>, w: &mut Obj<'_>) {
+    w.str("kind", &ev.kind);
+    w.str("apiVersion", &ev.api_version);
+    w.str("level", &ev.level);
+    w.str("auditID", &ev.audit_id);
+    w.str("stage", &ev.stage);
+    w.str("requestURI", &ev.request_uri);
+    w.str("verb", &ev.verb);
+    if let Some(u) = &ev.user {
+        w.key("user");
+        user(u, w.out);
+    }
+    if let Some(u) = &ev.impersonated_user {
+        w.key("impersonatedUser");
+        user(u, w.out);
+    }
+    w.strs("sourceIPs", &ev.source_ips);
+    w.str("userAgent", &ev.user_agent);
+    if let Some(o) = &ev.object_ref {
+        w.key("objectRef");
+        object_ref(o, w.out);
+    }
+    if let Some(s) = &ev.response_status {
+        w.key("responseStatus");
+        status(s, w.out);
+    }
+    w.raw("requestObject", &ev.request_object);
+    w.raw("responseObject", &ev.response_object);
+    w.str("requestReceivedTimestamp", &ev.request_received_timestamp);
+    w.str("stageTimestamp", &ev.stage_timestamp);
+    w.raw("annotations", &ev.annotations);
+}
+
+fn user(u: &UserInfo<'_>, out: &mut Vec<u8>) {
+    out.push(b'{');
+    let mut w = Obj { out, first: true };
+    w.str("username", &u.username);
+    w.str("uid", &u.uid);
+    w.strs("groups", &u.groups);
+    w.raw("extra", &u.extra);
+    out.push(b'}');
+}
+
+fn object_ref(o: &ObjectRef<'_>, out: &mut Vec<u8>) {
+    out.push(b'{');
+    let mut w = Obj { out, first: true };
+    w.str("resource", &o.resource);
+    w.str("namespace", &o.namespace);
+    w.str("name", &o.name);
+    w.str("uid", &o.uid);
+    w.str("apiGroup", &o.api_group);
+    w.str("apiVersion", &o.api_version);
+    w.str("resourceVersion", &o.resource_version);
+    w.str("subresource", &o.subresource);
+    out.push(b'}');
+}
+
+fn status(s: &ResponseStatus<'_>, out: &mut Vec<u8>) {
+    out.push(b'{');
+    let mut w = Obj { out, first: true };
+    w.raw("metadata", &s.metadata);
+    w.str("status", &s.status);
+    w.str("message", &s.message);
+    w.str("reason", &s.reason);
+    w.raw("details", &s.details);
+    if let Some(c) = s.code {
+        w.key("code");
+        w.out.extend_from_slice(c.to_string().as_bytes());
+    }
+    out.push(b'}');
+}
+
+/// The `kaudit` object: source, cluster, missing, outcome (+ flags, received).
+fn kaudit(ev: &AuditEvent<'_>, out: &mut Vec<u8>) {
+    out.push(b'{');
+    let mut w = Obj { out, first: true };
+    w.key("source");
+    write_str(w.out, ev.source_id());
+    w.key("cluster");
+    {
+        let c = &ev.cluster;
+        w.out.push(b'{');
+        let mut cw = Obj { out: w.out, first: true };
+        cw.key("provider");
+        write_str(cw.out, c.provider.id());
+        cw.str("name", &c.name);
+        cw.str("region", &c.region);
+        cw.str("account", &c.account);
+        cw.str("id", &c.id);
+        w.out.push(b'}');
+    }
+    w.key("missing");
+    str_array(w.out, ev.missing.iter().map(|f| f.path()));
+    w.key("outcome");
+    write_str(w.out, ev.outcome.id());
+    if ev.flags.truncated || ev.flags.body_too_big {
+        w.key("flags");
+        let flags = [(ev.flags.truncated, "truncated"), (ev.flags.body_too_big, "body-too-big")];
+        str_array(w.out, flags.iter().filter(|(on, _)| *on).map(|(_, n)| *n));
+    }
+    w.raw("received", &ev.received);
+    out.push(b'}');
+}
+
+fn raw_member(unit: &Unit<'_>, out: &mut Vec<u8>) {
+    match std::str::from_utf8(unit.raw) {
+        Ok(s) => {
+            out.extend_from_slice(b"\"raw\":");
+            write_str(out, s);
+        }
+        Err(_) => {
+            out.extend_from_slice(b"\"raw_base64\":\"");
+            out.extend_from_slice(base64::engine::general_purpose::STANDARD.encode(unit.raw).as_bytes());
+            out.push(b'"');
+        }
+    }
+}
+
+/// `{"kaudit":{"error":{category, at, message, source}},"raw":"<unit>"}`.
+/// The unit's bytes come back unchanged: as a JSON string when they are
+/// UTF-8, else base64 in `raw_base64`.
+pub fn error_envelope(unit: &Unit<'_>, err: &Error, out: &mut Vec<u8>) {
+    out.extend_from_slice(b"{\"kaudit\":{\"error\":{\"category\":");
+    write_str(out, err.classify().as_str());
+    out.extend_from_slice(b",\"at\":");
+    write_str(out, err.at());
+    out.extend_from_slice(b",\"message\":");
+    write_str(out, err.message());
+    out.extend_from_slice(b",\"source\":");
+    write_str(out, unit.source.map(|s| s.id()).unwrap_or("unknown"));
+    out.extend_from_slice(b"}},");
+    raw_member(unit, out);
+    out.push(b'}');
+}
+
+/// `{"kaudit":{"skipped":{reason, source}},"raw":"<unit>"}`.
+pub fn skip_envelope(unit: &Unit<'_>, reason: &str, out: &mut Vec<u8>) {
+    out.extend_from_slice(b"{\"kaudit\":{\"skipped\":{\"reason\":");
+    write_str(out, reason);
+    out.extend_from_slice(b",\"source\":");
+    write_str(out, unit.source.map(|s| s.id()).unwrap_or("unknown"));
+    out.extend_from_slice(b"}},");
+    raw_member(unit, out);
+    out.push(b'}');
+}

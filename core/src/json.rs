@@ -1,0 +1,324 @@
+//! Small JSON helpers the decoders and the encoder share.
+//!
+//! * [`Str`]: a string borrowed from the input unless JSON escapes forced a copy.
+//! * [`Raw`]: a piece of valid JSON text kept as text (bodies, annotations),
+//!   parsed only when somebody asks.
+//! * [`write_str`]: the JSON string escaper used by every encoder.
+//! * [`Members`]: an object's members in input order, values left raw.
+//! * [`last_complete_member`]: repairs a cut-off object (EKS `[Truncated...]`).
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{self, Deserialize, Deserializer, MapAccess, Visitor};
+use serde_json::value::RawValue;
+
+/// A JSON string value: borrowed from the input buffer when it holds no
+/// escapes, owned when unescaping had to copy it.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Str<'a>(pub Cow<'a, str>);
+
+impl<'a> Str<'a> {
+    /// A borrowed string.
+    pub fn borrowed(s: &'a str) -> Self {
+        Str(Cow::Borrowed(s))
+    }
+
+    /// The string's text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether the string is borrowed from the input (no copy was needed).
+    pub fn is_borrowed(&self) -> bool {
+        matches!(self.0, Cow::Borrowed(_))
+    }
+}
+
+impl fmt::Debug for Str<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl std::ops::Deref for Str<'_> {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl PartialEq<str> for Str<'_> {
+    fn eq(&self, other: &str) -> bool {
+        *self.0 == *other
+    }
+}
+
+impl PartialEq<&str> for Str<'_> {
+    fn eq(&self, other: &&str) -> bool {
+        *self.0 == **other
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Str<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Str<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Str(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Str(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+                Ok(Str(Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// Valid JSON text (an object, array, string, number …) kept as text.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct Raw<'a>(pub Cow<'a, str>);
+
+impl<'a> Raw<'a> {
+    /// The JSON text.
+    pub fn get(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether the text is a JSON string (starts with `"`).
+    pub fn is_string(&self) -> bool {
+        self.0.trim_start().starts_with('"')
+    }
+
+    /// Whether the text is a JSON object.
+    pub fn is_object(&self) -> bool {
+        self.0.trim_start().starts_with('{')
+    }
+
+    /// Whether the text is JSON `null`.
+    pub fn is_null(&self) -> bool {
+        self.0.trim() == "null"
+    }
+}
+
+impl fmt::Debug for Raw<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Raw({})", &*self.0)
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Raw<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let r: &'de RawValue = Deserialize::deserialize(d)?;
+        Ok(Raw(Cow::Borrowed(r.get())))
+    }
+}
+
+/// An object's members in input order; keys unescaped, values raw.
+/// Used where a decoder must look at, or drop, arbitrary keys.
+#[derive(Debug, Default)]
+pub struct Members<'a>(pub Vec<(Str<'a>, &'a RawValue)>);
+
+impl<'a> Members<'a> {
+    /// The raw value of the first member named `key`.
+    pub fn get(&self, key: &str) -> Option<&'a RawValue> {
+        self.0.iter().find(|(k, _)| k.as_str() == key).map(|(_, v)| *v)
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Members<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Members<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut out = Vec::new();
+                while let Some(k) = map.next_key::<Str<'de>>()? {
+                    let v: &'de RawValue = map.next_value()?;
+                    out.push((k, v));
+                }
+                Ok(Members(out))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+/// Rebuild the JSON object `text` without the members whose key is in `drop`.
+/// Returns the input unchanged (borrowed) when no such member exists or when
+/// `text` is not an object.
+pub fn without_keys<'a>(text: &'a str, drop: &[&str]) -> Cow<'a, str> {
+    let members: Members<'_> = match serde_json::from_str(text) {
+        Ok(m) => m,
+        Err(_) => return Cow::Borrowed(text),
+    };
+    if !members.0.iter().any(|(k, _)| drop.contains(&k.as_str())) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = Vec::with_capacity(text.len());
+    out.push(b'{');
+    let mut first = true;
+    for (k, v) in &members.0 {
+        if drop.contains(&k.as_str()) {
+            continue;
+        }
+        if !first {
+            out.push(b',');
+        }
+        first = false;
+        write_str(&mut out, k);
+        out.push(b':');
+        out.extend_from_slice(v.get().as_bytes());
+    }
+    out.push(b'}');
+    // Only valid UTF-8 went in: keys from `Str`, values from a `&str`.
+    Cow::Owned(String::from_utf8(out).unwrap_or_default())
+}
+
+const ESCAPE: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 0x20 {
+        t[i] = b'u';
+        i += 1;
+    }
+    t[b'\n' as usize] = b'n';
+    t[b'\r' as usize] = b'r';
+    t[b'\t' as usize] = b't';
+    t[0x08] = b'b';
+    t[0x0c] = b'f';
+    t[b'"' as usize] = b'"';
+    t[b'\\' as usize] = b'\\';
+    t
+};
+
+/// Write `s` as a quoted JSON string.
+pub fn write_str(out: &mut Vec<u8>, s: &str) {
+    out.push(b'"');
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let e = ESCAPE[b as usize];
+        if e == 0 {
+            continue;
+        }
+        out.extend_from_slice(&bytes[start..i]);
+        out.push(b'\\');
+        if e == b'u' {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            out.extend_from_slice(b"u00");
+            out.push(HEX[(b >> 4) as usize]);
+            out.push(HEX[(b & 0xf) as usize]);
+        } else {
+            out.push(e);
+        }
+        start = i + 1;
+    }
+    out.extend_from_slice(&bytes[start..]);
+    out.push(b'"');
+}
+
+/// For the text of an object cut off somewhere (an EKS message that ends in
+/// `[Truncated...]`), the byte offset just after the last top-level member
+/// that is complete, or `None` if not even one member is complete or `text`
+/// does not start an object. `text[..offset]` followed by `}` is then a
+/// well-formed object if the members themselves were well-formed.
+pub fn last_complete_member(text: &[u8]) -> Option<usize> {
+    let mut i = skip_ws(text, 0);
+    if text.get(i) != Some(&b'{') {
+        return None;
+    }
+    i += 1;
+    let mut depth = 1usize;
+    let mut in_str = false;
+    let mut esc = false;
+    let mut last = None;
+    // Whether a value has started at depth 1 since the last separator:
+    // `{"a":1` has a complete member only once the `,` or `}` is seen or the
+    // value is a closed container/string followed by one of them.
+    while i < text.len() {
+        let b = text[i];
+        if in_str {
+            if esc {
+                esc = false;
+            } else if b == b'\\' {
+                esc = true;
+            } else if b == b'"' {
+                in_str = false;
+            }
+        } else {
+            match b {
+                b'"' => in_str = true,
+                b'{' | b'[' => depth += 1,
+                b'}' | b']' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        return Some(i);
+                    }
+                }
+                b',' if depth == 1 => last = Some(i),
+                _ => {}
+            }
+        }
+        i += 1;
+    }
+    last
+}
+
+pub(crate) fn skip_ws(text: &[u8], mut i: usize) -> usize {
+    while i < text.len() && matches!(text[i], b' ' | b'\t' | b'\n' | b'\r') {
+        i += 1;
+    }
+    i
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_round_trip() {
+        let s = "a\"b\\c\nd\u{1}é&<>";
+        let mut out = Vec::new();
+        write_str(&mut out, s);
+        let back: String = serde_json::from_slice(&out).unwrap();
+        assert_eq!(back, s);
+        assert_eq!(String::from_utf8(out).unwrap(), r#""a\"b\\c\nd\u0001é&<>""#);
+    }
+
+    #[test]
+    fn str_borrows_without_escapes_and_copies_with() {
+        let v: Vec<Str<'_>> = serde_json::from_str(r#"["plain","a\u0026b"]"#).unwrap();
+        assert!(v[0].is_borrowed());
+        assert!(!v[1].is_borrowed());
+        assert_eq!(v[1].as_str(), "a&b");
+    }
+
+    #[test]
+    fn drops_keys_in_order() {
+        let t = r#"{"@type":"core.k8s.io/v1.Pod","kind":"Pod","spec":{"@type":1}}"#;
+        assert_eq!(without_keys(t, &["@type"]), r#"{"kind":"Pod","spec":{"@type":1}}"#);
+        assert!(matches!(without_keys(r#"{"a":1}"#, &["@type"]), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn repairs_cut_objects() {
+        let t = br#"{"a":"x","b":{"c":[1,2]},"d":"unfinis"#;
+        let end = last_complete_member(t).unwrap();
+        assert_eq!(&t[..end], br#"{"a":"x","b":{"c":[1,2]}"#);
+        assert_eq!(last_complete_member(br#"{"a":"x"#), None);
+        assert_eq!(last_complete_member(b"[1,2"), None);
+        let t = br#"{"a":"x,y","b":"}"#;
+        assert_eq!(&t[..last_complete_member(t).unwrap()], br#"{"a":"x,y""#);
+    }
+}

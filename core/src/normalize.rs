@@ -1,0 +1,184 @@
+//! `normalize`: decode records and write canonical NDJSON, with accounting.
+//!
+//! [`Normalizer`] is the sink every host uses (CLI, Fluent Bit, WASM): it
+//! writes one line per event, one error envelope per undecodable unit, and
+//! optionally one skip envelope per non-audit unit, and counts them per
+//! source so that `records = events + skipped + errors` can be checked.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use crate::decode::{Decoder, Sink, SkipReason, Unit};
+use crate::encode;
+use crate::error::Error;
+use crate::event::{AuditEvent, Source};
+
+/// Counts for one source.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Units seen: a record, or one item of an envelope.
+    pub records: u64,
+    pub events: u64,
+    pub skipped: u64,
+    pub errors: u64,
+}
+
+impl Counts {
+    fn add(&mut self, o: &Counts) {
+        self.records += o.records;
+        self.events += o.events;
+        self.skipped += o.skipped;
+        self.errors += o.errors;
+    }
+}
+
+/// Accounting for a run: physical inputs, and units per source.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Records framed from the input (lines or documents).
+    pub inputs: u64,
+    /// Bytes of input records.
+    pub bytes: u64,
+    /// Per source id (`unknown` where detection did not get that far).
+    pub by_source: BTreeMap<&'static str, Counts>,
+}
+
+impl Stats {
+    /// Totals over all sources.
+    pub fn total(&self) -> Counts {
+        let mut t = Counts::default();
+        for c in self.by_source.values() {
+            t.add(c);
+        }
+        t
+    }
+
+    /// Fold another run's stats into this one.
+    pub fn merge(&mut self, o: &Stats) {
+        self.inputs += o.inputs;
+        self.bytes += o.bytes;
+        for (k, c) in &o.by_source {
+            self.by_source.entry(k).or_default().add(c);
+        }
+    }
+
+    /// Whether every unit is accounted for: per source and in total,
+    /// records = events + skipped + errors, and every input gave ≥ 1 unit.
+    pub fn balanced(&self) -> bool {
+        let t = self.total();
+        self.by_source.values().all(|c| c.records == c.events + c.skipped + c.errors) && t.records >= self.inputs
+    }
+
+    /// A plain-text table (for `--stats`).
+    pub fn table(&self) -> String {
+        let mut s = String::new();
+        let _ = writeln!(s, "{:<22} {:>10} {:>10} {:>10} {:>10}", "source", "records", "events", "skipped", "errors");
+        for (k, c) in &self.by_source {
+            let _ = writeln!(s, "{:<22} {:>10} {:>10} {:>10} {:>10}", k, c.records, c.events, c.skipped, c.errors);
+        }
+        let t = self.total();
+        let _ = writeln!(s, "{:<22} {:>10} {:>10} {:>10} {:>10}", "total", t.records, t.events, t.skipped, t.errors);
+        let _ = writeln!(
+            s,
+            "inputs: {} records ({} bytes) -> {} units; records = events + skipped + errors: {}",
+            self.inputs,
+            self.bytes,
+            t.records,
+            if self.balanced() { "yes" } else { "NO" }
+        );
+        s
+    }
+}
+
+/// Options for [`Normalizer`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Options {
+    /// Also write a skip envelope for each non-audit unit (default: count only).
+    pub keep_skipped: bool,
+}
+
+/// A sink that writes canonical NDJSON into a buffer and counts.
+#[derive(Debug, Default)]
+pub struct Normalizer {
+    opts: Options,
+    out: Vec<u8>,
+    stats: Stats,
+}
+
+fn key(s: Option<Source>) -> &'static str {
+    s.map(Source::id).unwrap_or("unknown")
+}
+
+impl Normalizer {
+    pub fn new(opts: Options) -> Self {
+        Normalizer { opts, out: Vec::with_capacity(1 << 16), stats: Stats::default() }
+    }
+
+    /// Decode one framed record, appending output lines to the buffer.
+    pub fn record(&mut self, dec: &Decoder, record: &[u8]) {
+        self.stats.inputs += 1;
+        self.stats.bytes += record.len() as u64;
+        dec.decode(record, self);
+    }
+
+    /// A framed piece of an oversize record: passed through as an error.
+    pub fn oversize(&mut self, piece: &[u8], limit: usize) {
+        self.stats.inputs += 1;
+        self.stats.bytes += piece.len() as u64;
+        let e = Error::new(
+            crate::Category::Limit,
+            "$",
+            format!("record longer than the limit of {limit} bytes; passed through in pieces"),
+        );
+        self.error(Unit { raw: piece, source: None }, &e);
+    }
+
+    /// The output written so far.
+    pub fn output(&self) -> &[u8] {
+        &self.out
+    }
+
+    /// Take the output, leaving the buffer empty (its capacity is kept).
+    pub fn take_output(&mut self, into: &mut Vec<u8>) {
+        into.extend_from_slice(&self.out);
+        self.out.clear();
+    }
+
+    /// Clear the output buffer.
+    pub fn clear_output(&mut self) {
+        self.out.clear();
+    }
+
+    /// The counts so far.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+}
+
+impl Sink for Normalizer {
+    fn event(&mut self, ev: &AuditEvent<'_>) {
+        let c = self.stats.by_source.entry(key(ev.source)).or_default();
+        c.records += 1;
+        c.events += 1;
+        encode::canonical(ev, &mut self.out);
+        self.out.push(b'\n');
+    }
+
+    fn skipped(&mut self, unit: Unit<'_>, reason: SkipReason) {
+        let c = self.stats.by_source.entry(key(unit.source)).or_default();
+        c.records += 1;
+        c.skipped += 1;
+        if self.opts.keep_skipped {
+            encode::skip_envelope(&unit, reason, &mut self.out);
+            self.out.push(b'\n');
+        }
+    }
+
+    fn error(&mut self, unit: Unit<'_>, err: &Error) {
+        let c = self.stats.by_source.entry(key(unit.source)).or_default();
+        c.records += 1;
+        c.errors += 1;
+        encode::error_envelope(&unit, err, &mut self.out);
+        self.out.push(b'\n');
+    }
+}
