@@ -7,7 +7,7 @@ use base64::Engine;
 use crate::decode::Unit;
 use crate::error::Error;
 use crate::event::{AuditEvent, ObjectRef, ResponseStatus, UserInfo};
-use crate::json::{write_str, Raw, Str};
+use crate::json::{write_raw, write_str, Raw, Str};
 
 /// Write `ev` as one canonical JSON object (no trailing newline).
 ///
@@ -27,13 +27,13 @@ pub fn canonical(ev: &AuditEvent<'_>, out: &mut Vec<u8>) {
         w.key("apiVersion");
         w.out.extend_from_slice(b"\"audit.k8s.io/v1\"");
     }
-    match ev.verbatim {
+    match &ev.verbatim {
         Some(text) => {
             let t = text.trim();
             let inner = t.strip_prefix('{').and_then(|t| t.strip_suffix('}')).unwrap_or("").trim();
             if !inner.is_empty() {
                 w.sep();
-                w.out.extend_from_slice(inner.as_bytes());
+                write_raw(w.out, inner);
             }
         }
         None => fields(ev, &mut w),
@@ -70,7 +70,7 @@ impl Obj<'_> {
     fn raw(&mut self, k: &str, v: &Option<Raw<'_>>) {
         if let Some(v) = v {
             self.key(k);
-            self.out.extend_from_slice(v.get().trim().as_bytes());
+            write_raw(self.out, v.get());
         }
     }
     fn strs(&mut self, k: &str, v: &Option<Vec<Str<'_>>>) {

@@ -401,7 +401,7 @@ pub struct AuditEvent<'a> {
     /// When the event's JSON object is exactly the vanilla Event the source
     /// carried, its text. The encoder then copies it verbatim (so every
     /// original field survives, unknown ones too) and appends `kaudit`.
-    pub verbatim: Option<&'a str>,
+    pub verbatim: Option<std::borrow::Cow<'a, str>>,
 }
 
 impl<'a> AuditEvent<'a> {

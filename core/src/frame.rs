@@ -9,8 +9,9 @@
 //!   (or `[` … `]`) is taken as one record without a byte-by-byte scan.
 //! * A raw newline is never valid inside a JSON string, so a line that ends
 //!   inside a string is a cut-off record and ends at that newline; so does a
-//!   line ending in `[Truncated...]` (CloudWatch's marker). This keeps one
-//!   broken line from swallowing the lines after it.
+//!   line ending in `[Truncated...]` (CloudWatch's marker), and so does a
+//!   compact first line left open when the next line starts a new document
+//!   at column 0. This keeps one broken line from swallowing the lines after it.
 //! * Any other record is one line (a trailing `\r` is dropped).
 //! * A record longer than the limit is emitted in pieces of at most the limit,
 //!   each marked `oversize`, so memory stays bounded and no byte is lost.
@@ -50,6 +51,10 @@ pub struct Framer {
     depth: usize,
     in_str: bool,
     esc: bool,
+    /// The current record already spans more than one line.
+    multi_line: bool,
+    /// The current piece continues an oversize record.
+    continuation: bool,
     at_stream_start: bool,
 }
 
@@ -64,6 +69,8 @@ impl Framer {
             depth: 0,
             in_str: false,
             esc: false,
+            multi_line: false,
+            continuation: false,
             at_stream_start: true,
         }
     }
@@ -89,6 +96,7 @@ impl Framer {
         self.depth = 0;
         self.in_str = false;
         self.esc = false;
+        self.multi_line = false;
     }
 
     fn emit(&mut self, end: usize, next: usize, buf: &[u8]) -> Frame {
@@ -96,7 +104,9 @@ impl Framer {
         while e > self.start && matches!(buf[e - 1], b'\r' | b' ' | b'\t') {
             e -= 1;
         }
-        let f = Frame { range: self.start..e, oversize: false };
+        // The last piece of an oversize record is oversize too.
+        let f = Frame { range: self.start..e, oversize: self.continuation };
+        self.continuation = false;
         self.begin_between(next);
         f
     }
@@ -192,6 +202,21 @@ impl Framer {
                                     if buf[self.start..e].ends_with(TRUNCATED_MARKER) {
                                         return Some(self.emit(i, i + 1, buf));
                                     }
+                                    // A compact first line left open, followed by a line
+                                    // that starts a new document at column 0: a cut NDJSON
+                                    // line, not a pretty-printed document (whose first line
+                                    // is the bare opener and whose inner lines are indented).
+                                    if !self.multi_line && e - self.start > 2 {
+                                        match buf.get(i + 1) {
+                                            Some(b'{' | b'[') => return Some(self.emit(i, i + 1, buf)),
+                                            None if !eof => {
+                                                self.pos = i;
+                                                return None;
+                                            }
+                                            _ => {}
+                                        }
+                                    }
+                                    self.multi_line = true;
                                 }
                                 _ => {}
                             }
@@ -214,6 +239,7 @@ impl Framer {
     fn oversize(&mut self, end: usize) -> Frame {
         let f = Frame { range: self.start..end, oversize: true };
         // The rest of this record continues as plain lines, piece by piece.
+        self.continuation = true;
         self.mode = Mode::Line;
         self.start = end;
         self.pos = end;
@@ -251,8 +277,11 @@ mod tests {
 
     #[test]
     fn cut_lines_do_not_swallow_the_next() {
-        let s = "{\"a\":\"cut here\n{\"b\":1}\n{\"c\":[1,[Truncated...]\n{\"d\":2}\n";
-        assert_eq!(split(s), ["{\"a\":\"cut here", "{\"b\":1}", "{\"c\":[1,[Truncated...]", "{\"d\":2}"]);
+        let s = "{\"a\":\"cut here\n{\"b\":1}\n{\"c\":[1,[Truncated...]\n{\"d\":2}\n{\"e\":{\"f\":1\n{\"g\":3}\n";
+        assert_eq!(
+            split(s),
+            ["{\"a\":\"cut here", "{\"b\":1}", "{\"c\":[1,[Truncated...]", "{\"d\":2}", "{\"e\":{\"f\":1", "{\"g\":3}"]
+        );
     }
 
     #[test]
@@ -295,7 +324,9 @@ mod tests {
         let frames: Vec<Frame> = records(input.as_bytes(), 40).collect();
         assert!(frames.iter().all(|f| f.range.len() <= 40));
         assert!(frames[0].oversize);
-        let last = frames.last().unwrap();
+        let (last, rest) = frames.split_last().unwrap();
+        assert!(rest.iter().all(|f| f.oversize), "every piece of the long record is marked");
+        assert!(!last.oversize);
         assert_eq!(&input[last.range.clone()], "{\"b\":1}");
         let total: usize = frames.iter().map(|f| f.range.len()).sum();
         assert!(total >= 100);

@@ -228,6 +228,35 @@ pub fn write_str(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
 }
 
+/// Write valid JSON text, on one line: text without line breaks is copied as
+/// is (byte for byte); otherwise whitespace outside strings is dropped (a raw
+/// line break cannot occur inside a JSON string, so only layout is lost).
+pub fn write_raw(out: &mut Vec<u8>, text: &str) {
+    let b = text.trim().as_bytes();
+    if memchr::memchr2(b'\n', b'\r', b).is_none() {
+        out.extend_from_slice(b);
+        return;
+    }
+    let mut in_str = false;
+    let mut esc = false;
+    for &c in b {
+        if in_str {
+            if esc {
+                esc = false;
+            } else if c == b'\\' {
+                esc = true;
+            } else if c == b'"' {
+                in_str = false;
+            }
+        } else if c == b'"' {
+            in_str = true;
+        } else if matches!(c, b' ' | b'\t' | b'\n' | b'\r') {
+            continue;
+        }
+        out.push(c);
+    }
+}
+
 /// For the text of an object cut off somewhere (an EKS message that ends in
 /// `[Truncated...]`), the byte offset just after the last top-level member
 /// that is complete, or `None` if not even one member is complete or `text`
@@ -275,6 +304,39 @@ pub fn last_complete_member(text: &[u8]) -> Option<usize> {
     last
 }
 
+/// Whether arrays/objects in `text` nest deeper than `limit`. Cheap when the
+/// text has fewer than `limit` openers (counted with memchr); exact otherwise.
+pub fn deeper_than(text: &[u8], limit: usize) -> bool {
+    if memchr::memchr2_iter(b'[', b'{', text).nth(limit).is_none() {
+        return false;
+    }
+    let (mut depth, mut in_str, mut esc) = (0usize, false, false);
+    for &c in text {
+        if in_str {
+            if esc {
+                esc = false;
+            } else if c == b'\\' {
+                esc = true;
+            } else if c == b'"' {
+                in_str = false;
+            }
+            continue;
+        }
+        match c {
+            b'"' => in_str = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > limit {
+                    return true;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    false
+}
+
 pub(crate) fn skip_ws(text: &[u8], mut i: usize) -> usize {
     while i < text.len() && matches!(text[i], b' ' | b'\t' | b'\n' | b'\r') {
         i += 1;
@@ -297,6 +359,16 @@ mod tests {
     }
 
     #[test]
+    fn raw_is_written_on_one_line() {
+        let mut out = Vec::new();
+        write_raw(&mut out, "{\n  \"a b\": [1,\r\n 2],\n\t\"c\": \"x\\\" y\"\n}");
+        assert_eq!(String::from_utf8(out).unwrap(), r#"{"a b":[1,2],"c":"x\" y"}"#);
+        let mut out = Vec::new();
+        write_raw(&mut out, r#"{"kept": "as is",  "x": 1}"#);
+        assert_eq!(String::from_utf8(out).unwrap(), r#"{"kept": "as is",  "x": 1}"#);
+    }
+
+    #[test]
     fn str_borrows_without_escapes_and_copies_with() {
         let v: Vec<Str<'_>> = serde_json::from_str(r#"["plain","a\u0026b"]"#).unwrap();
         assert!(v[0].is_borrowed());
@@ -309,6 +381,13 @@ mod tests {
         let t = r#"{"@type":"core.k8s.io/v1.Pod","kind":"Pod","spec":{"@type":1}}"#;
         assert_eq!(without_keys(t, &["@type"]), r#"{"kind":"Pod","spec":{"@type":1}}"#);
         assert!(matches!(without_keys(r#"{"a":1}"#, &["@type"]), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn depth_limit() {
+        assert!(!deeper_than(b"[[1]]", 2));
+        assert!(deeper_than(b"[[[1]]]", 2));
+        assert!(!deeper_than(br#"["[[[[", {"a": "{{{{"}]"#, 2));
     }
 
     #[test]

@@ -71,8 +71,7 @@ struct Properties<'a> {
 }
 
 /// One diagnostic record: `{"category","resourceId","time","properties":{"log":"<Event JSON>"}}`.
-pub(super) fn diagnostic(dec: &Decoder, top: &Top<'_>, unit: &[u8], ctx: &Ctx<'_>, sink: &mut dyn Sink) {
-    let _ = dec;
+pub(super) fn diagnostic(top: &Top<'_>, text: &str, unit: &[u8], ctx: &Ctx<'_>, sink: &mut dyn Sink) {
     let mut c = ctx.with_source(Source::AksDiagnostic);
     let u = Unit { raw: unit, source: c.source };
     let category = raw_str(top.category);
@@ -87,7 +86,6 @@ pub(super) fn diagnostic(dec: &Decoder, top: &Top<'_>, unit: &[u8], ctx: &Ctx<'_
         #[serde(borrow)]
         time: Option<&'a RawValue>,
     }
-    let text = std::str::from_utf8(unit).unwrap_or("{}");
     let ids = serde_json::from_str::<Ids<'_>>(text).ok();
     let (rid, time) = ids.map(|i| (i.resource_id, i.time)).unwrap_or((None, None));
     c.cluster = cluster_from_resource_id(&c.cluster, rid);
@@ -112,8 +110,7 @@ pub(super) fn diagnostic(dec: &Decoder, top: &Top<'_>, unit: &[u8], ctx: &Ctx<'_
 }
 
 /// Legacy `AzureDiagnostics`: `Category` plus the Event JSON string in `log_s`.
-pub(super) fn azure_diagnostics(dec: &Decoder, top: &Top<'_>, unit: &[u8], ctx: &Ctx<'_>, sink: &mut dyn Sink) {
-    let _ = dec;
+pub(super) fn azure_diagnostics(top: &Top<'_>, text: &str, unit: &[u8], ctx: &Ctx<'_>, sink: &mut dyn Sink) {
     let mut c = ctx.with_source(Source::AksAzureDiagnostics);
     let u = Unit { raw: unit, source: c.source };
     if !raw_str(top.la_category).as_deref().is_some_and(is_audit_category) {
@@ -128,7 +125,6 @@ pub(super) fn azure_diagnostics(dec: &Decoder, top: &Top<'_>, unit: &[u8], ctx: 
         #[serde(borrow, rename = "TimeGenerated")]
         time: Option<&'a RawValue>,
     }
-    let text = std::str::from_utf8(unit).unwrap_or("{}");
     if let Ok(r) = serde_json::from_str::<Row<'_>>(text) {
         c.cluster = cluster_from_resource_id(&c.cluster, r.resource_id);
         if r.subscription.is_some() {

@@ -54,7 +54,7 @@ pub(super) fn awslogs(dec: &Decoder, a: &RawValue, unit: &[u8], ctx: &Ctx<'_>, s
         Err(e) => return sink.error(u, &Error::json("awslogs", &e)),
     };
     match base64::engine::general_purpose::STANDARD.decode(data.as_bytes()) {
-        Ok(bytes) => dec.bytes(&bytes, &c, sink),
+        Ok(bytes) => dec.bytes(&bytes, Some(unit), &c, sink),
         Err(e) => sink.error(u, &Error::new(Category::Encoding, "awslogs.data", format!("base64: {e}"))),
     }
 }
@@ -144,7 +144,7 @@ pub(super) fn firehose_item(dec: &Decoder, data: &RawValue, unit: &[u8], ctx: &C
         Err(e) => return sink.error(u, &Error::json("records[].data", &e)),
     };
     match base64::engine::general_purpose::STANDARD.decode(s.as_bytes()) {
-        Ok(bytes) => dec.bytes(&bytes, &ctx.hop(), sink),
+        Ok(bytes) => dec.bytes(&bytes, Some(unit), &ctx.hop(), sink),
         Err(e) => sink.error(u, &Error::new(Category::Encoding, "records[].data", format!("base64: {e}"))),
     }
 }

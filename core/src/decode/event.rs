@@ -6,8 +6,10 @@ use serde_json::value::RawValue;
 
 use super::{raw, raw_str, Ctx, Sink, Top, Unit};
 use crate::error::Error;
-use crate::event::{AuditEvent, Field, FieldSet, Provider, Source};
-use crate::json::{last_complete_member, Raw, Str};
+use crate::event::{AuditEvent, Field, FieldSet, Outcome, Provider, Source};
+use std::borrow::Cow;
+
+use crate::json::{last_complete_member, without_keys, Raw, Str};
 
 /// AKS puts this string where a body was too large.
 pub const AKS_SKIPPED_BODY: &str = "skipped-too-big-size-object";
@@ -48,8 +50,8 @@ pub(super) fn build<'a>(top: Top<'a>, text: &'a str, ctx: &Ctx<'a>) -> AuditEven
         received: ctx.received.clone(),
         ..AuditEvent::default()
     };
-    // kaudit's own output fed back in: keep its source and cluster, and
-    // re-encode (a verbatim copy would carry the old `kaudit` object too).
+    // kaudit's own output fed back in: keep its source, cluster and missing
+    // set, and copy the rest verbatim without the old `kaudit` object.
     let reencode = top.kaudit.is_some();
     if let Some(k) = top.kaudit {
         carry_kaudit(&mut ev, k);
@@ -87,8 +89,8 @@ pub(super) fn build<'a>(top: Top<'a>, text: &'a str, ctx: &Ctx<'a>) -> AuditEven
         ev.cluster.provider = infer_provider(&ev);
     }
     let body_skipped = mark_skipped_body(&mut ev);
-    if !viaq && !reencode && !body_skipped {
-        ev.verbatim = Some(text);
+    if !viaq && !body_skipped {
+        ev.verbatim = Some(if reencode { without_keys(text, &["kaudit"]) } else { Cow::Borrowed(text) });
     }
     ev
 }
@@ -109,6 +111,10 @@ struct KauditCtx<'a> {
     missing: Option<Vec<Str<'a>>>,
     #[serde(borrow)]
     received: Option<Raw<'a>>,
+    #[serde(borrow)]
+    outcome: Option<Str<'a>>,
+    #[serde(borrow)]
+    flags: Option<Vec<Str<'a>>>,
 }
 
 #[derive(serde::Deserialize)]
@@ -149,6 +155,18 @@ fn carry_kaudit<'a>(ev: &mut AuditEvent<'a>, k: &'a RawValue) {
     }
     if k.received.is_some() {
         ev.received = k.received;
+    }
+    ev.outcome = match k.outcome.as_deref() {
+        Some("success") => Outcome::Success,
+        Some("failure") => Outcome::Failure,
+        _ => Outcome::Unknown,
+    };
+    for f in k.flags.iter().flatten() {
+        match f.as_str() {
+            "truncated" => ev.flags.truncated = true,
+            "body-too-big" => ev.flags.body_too_big = true,
+            _ => {}
+        }
     }
 }
 
@@ -206,6 +224,11 @@ pub(super) fn event_list(items: Option<&RawValue>, unit: &[u8], ctx: &Ctx<'_>, s
     }
     for (i, it) in items.iter().enumerate() {
         let t = it.get();
+        if !t.starts_with('{') {
+            let e = Error::new(crate::Category::Data, format!("items[{i}]"), "EventList item is not an object");
+            sink.error(Unit { raw: t.as_bytes(), source: c.source }, &e);
+            continue;
+        }
         match serde_json::from_str::<Top<'_>>(t) {
             Ok(top) => event(top, t, t.as_bytes(), &c, sink),
             Err(e) => sink.error(Unit { raw: t.as_bytes(), source: c.source }, &Error::json(format!("items[{i}]"), &e)),

@@ -11,7 +11,7 @@ use base64::Engine;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::{raw, Ctx, Decoder, Sink, Top, Unit};
+use super::{raw, Ctx, Decoder, Sink, Unit};
 use crate::error::{Category, Error};
 use crate::event::{AuditEvent, Field, FieldSet, ObjectRef, Outcome, Provider, ResponseStatus, Source, UserInfo};
 use crate::json::{without_keys, Raw, Str};
@@ -138,9 +138,7 @@ pub fn grpc_to_http(code: i64) -> Option<i64> {
 }
 
 /// A GKE LogEntry. `None` when the record is not one (detection goes on).
-pub(super) fn log_entry(top: &Top<'_>, unit: &[u8], ctx: &Ctx<'_>, sink: &mut dyn Sink) -> Option<()> {
-    let _ = top;
-    let text = std::str::from_utf8(unit).ok()?.trim();
+pub(super) fn log_entry(text: &str, unit: &[u8], ctx: &Ctx<'_>, sink: &mut dyn Sink) -> Option<()> {
     let source = if ctx.source == Some(Source::GkePubsub) { Source::GkePubsub } else { Source::GkeLogEntry };
     let u = Unit { raw: unit, source: Some(source) };
     let entry: Entry<'_> = match serde_json::from_str(text) {
@@ -367,7 +365,7 @@ pub(super) fn pubsub(dec: &Decoder, m: &RawValue, unit: &[u8], ctx: &Ctx<'_>, si
     let mut c = ctx.with_source(Source::GkePubsub);
     c.received = raw(msg.publish_time.or(msg.publish_time_snake)).or(c.received);
     match base64::engine::general_purpose::STANDARD.decode(data.as_bytes()) {
-        Ok(bytes) => dec.bytes(&bytes, &c, sink),
+        Ok(bytes) => dec.bytes(&bytes, Some(unit), &c, sink),
         Err(e) => sink.error(
             Unit { raw: unit, source: c.source },
             &Error::new(Category::Encoding, "message.data", format!("base64: {e}")),

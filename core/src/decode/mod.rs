@@ -28,7 +28,7 @@ use serde_json::value::RawValue;
 use crate::error::{Category, Error};
 use crate::event::{AuditEvent, Cluster, Source};
 use crate::frame;
-use crate::json::{Raw, Str};
+use crate::json::{self, Raw, Str};
 
 /// Why a unit was skipped (it is not Kubernetes audit data).
 pub type SkipReason = &'static str;
@@ -61,11 +61,13 @@ pub struct Limits {
     pub max_record_bytes: usize,
     /// Deepest nesting of envelopes and string hops (gzip → JSON → message …).
     pub max_hops: usize,
+    /// Deepest nesting of JSON arrays and objects in a record (bodies included).
+    pub max_depth: usize,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_record_bytes: 256 << 20, max_hops: 8 }
+        Limits { max_record_bytes: 256 << 20, max_hops: 8, max_depth: 128 }
     }
 }
 
@@ -263,12 +265,14 @@ impl Decoder {
     /// Decode one record (one line, one document, or one gzip blob) and push
     /// every unit it holds into `sink`.
     pub fn decode(&self, record: &[u8], sink: &mut dyn Sink) {
-        self.bytes(record, &Ctx::default(), sink);
+        self.bytes(record, None, &Ctx::default(), sink);
     }
 
-    /// Any bytes: gzip, JSON, or not decodable.
-    fn bytes(&self, b: &[u8], ctx: &Ctx<'_>, sink: &mut dyn Sink) {
-        let unit = Unit { raw: b, source: ctx.source };
+    /// Any bytes: gzip, JSON, or not decodable. `outer` is the unit these
+    /// bytes were decoded from (base64, gzip) when they are all of one unit:
+    /// an error then passes the outer bytes through, as they arrived.
+    pub(crate) fn bytes(&self, b: &[u8], outer: Option<&[u8]>, ctx: &Ctx<'_>, sink: &mut dyn Sink) {
+        let unit = Unit { raw: outer.unwrap_or(b), source: ctx.source };
         if ctx.hops > self.limits.max_hops {
             sink.error(unit, &Error::new(Category::Limit, "$", "too many nested envelopes"));
             return;
@@ -288,8 +292,13 @@ impl Decoder {
             match self.gunzip(b) {
                 Ok(plain) => {
                     let c = ctx.hop();
-                    for f in frame::records(&plain, self.limits.max_record_bytes) {
-                        self.bytes(&plain[f.range], &c, sink);
+                    let frames: Vec<frame::Frame> = frame::records(&plain, self.limits.max_record_bytes).collect();
+                    let single = if frames.len() == 1 { Some(unit.raw) } else { None };
+                    if frames.is_empty() {
+                        sink.skipped(unit, "empty gzip payload");
+                    }
+                    for f in frames {
+                        self.bytes(&plain[f.range], single, &c, sink);
                     }
                 }
                 Err(e) => sink.error(unit, &e),
@@ -303,7 +312,7 @@ impl Decoder {
                 return;
             }
         };
-        self.text(text, b, ctx, sink);
+        self.text(text, unit.raw, ctx, sink);
     }
 
     /// Gunzip (all members) with the size limit.
@@ -320,12 +329,27 @@ impl Decoder {
 
     /// UTF-8 text of one unit. `unit` is what an error passes through.
     fn text(&self, text: &str, unit: &[u8], ctx: &Ctx<'_>, sink: &mut dyn Sink) {
+        if ctx.hops > self.limits.max_hops {
+            let e = Error::new(Category::Limit, "$", "too many nested envelopes");
+            return sink.error(Unit { raw: unit, source: ctx.source }, &e);
+        }
         let t = text.trim_start_matches('\u{feff}').trim();
+        if json::deeper_than(t.as_bytes(), self.limits.max_depth) {
+            let e =
+                Error::new(Category::Limit, "$", format!("JSON nested deeper than {} levels", self.limits.max_depth));
+            return sink.error(Unit { raw: unit, source: ctx.source }, &e);
+        }
         match t.as_bytes().first() {
             Some(b'[') => return self.array(t, unit, ctx, sink),
             Some(b'{') => {}
             _ => {
-                let e = if t.is_empty() { "empty record" } else { "record is not JSON" };
+                let e = match t.as_bytes().first() {
+                    None => "empty record",
+                    Some(b'"' | b'-' | b'0'..=b'9' | b't' | b'f' | b'n') => {
+                        "record is a JSON scalar, not an object or array"
+                    }
+                    _ => "record is not JSON",
+                };
                 sink.error(Unit { raw: unit, source: ctx.source }, &Error::new(Category::Syntax, "$", e));
                 return;
             }
@@ -358,10 +382,6 @@ impl Decoder {
     /// One parsed object: the detection order of formats.md §10.
     fn value<'a>(&self, top: Top<'a>, text: &'a str, unit: &[u8], ctx: &Ctx<'_>, sink: &mut dyn Sink) {
         let u = Unit { raw: unit, source: ctx.source };
-        if ctx.hops > self.limits.max_hops {
-            sink.error(u, &Error::new(Category::Limit, "$", "too many nested envelopes"));
-            return;
-        }
         // 3. OTLP.
         if let Some(rl) = top.resource_logs {
             return openshift::otlp(self, rl, unit, ctx, sink);
@@ -386,29 +406,30 @@ impl Decoder {
         }
         // 8. GKE LogEntry.
         if top.proto_payload.is_some() || top.resource.is_some_and(|r| r.get().contains("k8s_cluster")) {
-            if let Some(done) = gke::log_entry(&top, unit, ctx, sink) {
+            if let Some(done) = gke::log_entry(text, unit, ctx, sink) {
                 return done;
             }
         }
         // 9. Azure diagnostic record.
         if top.category.is_some() && (top.properties.is_some() || top.operation_name.is_some()) {
-            return aks::diagnostic(self, &top, unit, ctx, sink);
+            return aks::diagnostic(&top, text, unit, ctx, sink);
         }
         // 10. Log Analytics rows.
-        if top.la_type.is_some()
+        if top.la_category.is_some() && top.log_s.is_some() {
+            return aks::azure_diagnostics(&top, text, unit, ctx, sink);
+        }
+        let la_type = raw_str(top.la_type).is_some_and(|t| t == "AKSAudit" || t == "AKSAuditAdmin");
+        if la_type
             || (top.la_audit_id.is_some() && top.la_request_uri.is_some() && top.la_stage_received_time.is_some())
         {
             return aks::log_analytics(&top, text, unit, ctx, sink);
-        }
-        if top.la_category.is_some() && top.log_s.is_some() {
-            return aks::azure_diagnostics(self, &top, unit, ctx, sink);
         }
         // 11. Events and event lists.
         if top.kind.as_deref() == Some("EventList") {
             return event::event_list(top.items, unit, ctx, sink);
         }
         if let Some(reason) = openshift::viaq_non_audit(&top) {
-            return sink.skipped(u, reason);
+            return sink.skipped(Unit { raw: unit, source: Some(Source::OpenshiftViaq) }, reason);
         }
         let is_event = top.kind.as_deref() == Some("Event")
             || (top.audit_id.is_some() && top.stage.is_some() && top.verb.is_some());
