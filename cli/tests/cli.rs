@@ -1,0 +1,109 @@
+//! The `kaudit` binary end to end: files, stdin, gzip, stats, exit codes.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+fn kaudit() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_kaudit"))
+}
+
+fn fixture(rel: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures").join(rel)
+}
+
+fn json_lines(out: &[u8]) -> Vec<serde_json::Value> {
+    std::str::from_utf8(out).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+#[test]
+fn normalize_mixed_files_with_stats() {
+    let out = kaudit()
+        .args(["normalize", "--stats"])
+        .arg(fixture("synthetic/mixed-vendors.jsonl"))
+        .arg(fixture("synthetic/eks-subscription-firehose-s3.jsonl.gz"))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let events = json_lines(&out.stdout);
+    assert_eq!(events.len(), 9);
+    let sources: Vec<&str> = events.iter().map(|e| e["kaudit"]["source"].as_str().unwrap()).collect();
+    assert_eq!(
+        sources,
+        [
+            "k8s",
+            "eks.cloudwatch",
+            "aks.diagnostic",
+            "gke.logentry",
+            "openshift.viaq",
+            "k8s.shipper",
+            "k8s.eventlist",
+            "eks.subscription",
+            "eks.subscription"
+        ]
+    );
+    let stats = String::from_utf8(out.stderr).unwrap();
+    assert!(stats.contains("records = events + skipped + errors: yes"), "{stats}");
+    assert!(stats.contains("inputs: 9 records"), "{stats}");
+}
+
+#[test]
+fn stdin_and_dash() {
+    let mut child = kaudit()
+        .args(["normalize", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let input = std::fs::read(fixture("vendors/vanilla/falco-trace-files.jsonl")).unwrap();
+    child.stdin.take().unwrap().write_all(&input).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(json_lines(&out.stdout).len(), 18);
+}
+
+#[test]
+fn undecodable_records_pass_through_and_exit_zero() {
+    let out = kaudit().args(["normalize", "--stats"]).arg(fixture("synthetic/malformed.jsonl")).output().unwrap();
+    assert!(out.status.success(), "bad records are not an I/O failure");
+    let lines = json_lines(&out.stdout);
+    assert_eq!(lines.len(), 10);
+    assert_eq!(lines[0]["raw"], "not json at all");
+    assert!(lines.iter().filter(|l| l["kaudit"]["error"].is_object()).count() >= 8);
+}
+
+#[test]
+fn keep_skipped_writes_skip_envelopes() {
+    let f = fixture("synthetic/aks-eventhub-records.json");
+    let plain = kaudit().args(["normalize"]).arg(&f).output().unwrap();
+    let kept = kaudit().args(["normalize", "--keep-skipped"]).arg(&f).output().unwrap();
+    assert_eq!(json_lines(&plain.stdout).len(), 3);
+    let k = json_lines(&kept.stdout);
+    assert_eq!(k.len(), 5);
+    assert_eq!(k.iter().filter(|l| l["kaudit"]["skipped"].is_object()).count(), 2);
+}
+
+#[test]
+fn unreadable_input_fails_but_other_files_are_processed() {
+    let out = kaudit()
+        .args(["normalize", "/nonexistent/kaudit-input.jsonl"])
+        .arg(fixture("vendors/openshift/clo-logsamples-raw.jsonl"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(json_lines(&out.stdout).len(), 3);
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("/nonexistent/kaudit-input.jsonl"), "{err}");
+}
+
+#[test]
+fn max_record_bytes_limits_memory_without_losing_bytes() {
+    let out = kaudit()
+        .args(["normalize", "--max-record-bytes", "1000"])
+        .arg(fixture("vendors/openshift/clo-functional-kube-apiserver-audit-selected.jsonl"))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let lines = json_lines(&out.stdout);
+    assert!(lines.iter().any(|l| l["kaudit"]["error"]["category"] == "limit"));
+}
