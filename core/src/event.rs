@@ -455,3 +455,19 @@ impl<'a> AuditEvent<'a> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn source_discriminants_index_all() {
+        for (i, s) in Source::ALL.iter().enumerate() {
+            assert_eq!(*s as usize, i);
+            assert_eq!(Source::from_id(s.id()), Some(*s));
+        }
+        for f in Field::ALL {
+            assert_eq!(Field::from_path(f.path()), Some(f));
+        }
+    }
+}

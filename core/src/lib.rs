@@ -40,7 +40,7 @@ pub fn normalize_buffer(dec: &Decoder, input: &[u8], opts: Options) -> (Vec<u8>,
             n.record(dec, &input[f.range]);
         }
     }
-    let stats = n.stats().clone();
+    let stats = n.stats();
     let mut out = Vec::new();
     n.take_output(&mut out);
     (out, stats)

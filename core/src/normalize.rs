@@ -102,29 +102,32 @@ pub struct Options {
 pub struct Normalizer {
     opts: Options,
     out: Vec<u8>,
-    stats: Stats,
+    inputs: u64,
+    bytes: u64,
+    /// Indexed by `Source as usize`; the last slot is `unknown`.
+    counts: [Counts; Source::ALL.len() + 1],
 }
 
-fn key(s: Option<Source>) -> &'static str {
-    s.map(Source::id).unwrap_or("unknown")
+fn slot(s: Option<Source>) -> usize {
+    s.map(|s| s as usize).unwrap_or(Source::ALL.len())
 }
 
 impl Normalizer {
     pub fn new(opts: Options) -> Self {
-        Normalizer { opts, out: Vec::with_capacity(1 << 16), stats: Stats::default() }
+        Normalizer { opts, out: Vec::with_capacity(1 << 16), ..Normalizer::default() }
     }
 
     /// Decode one framed record, appending output lines to the buffer.
     pub fn record(&mut self, dec: &Decoder, record: &[u8]) {
-        self.stats.inputs += 1;
-        self.stats.bytes += record.len() as u64;
+        self.inputs += 1;
+        self.bytes += record.len() as u64;
         dec.decode(record, self);
     }
 
     /// A framed piece of an oversize record: passed through as an error.
     pub fn oversize(&mut self, piece: &[u8], limit: usize) {
-        self.stats.inputs += 1;
-        self.stats.bytes += piece.len() as u64;
+        self.inputs += 1;
+        self.bytes += piece.len() as u64;
         let e = Error::new(
             crate::Category::Limit,
             "$",
@@ -150,14 +153,20 @@ impl Normalizer {
     }
 
     /// The counts so far.
-    pub fn stats(&self) -> &Stats {
-        &self.stats
+    pub fn stats(&self) -> Stats {
+        let mut by_source = BTreeMap::new();
+        for (i, c) in self.counts.iter().enumerate() {
+            if c.records > 0 {
+                by_source.insert(Source::ALL.get(i).map(|s| s.id()).unwrap_or("unknown"), *c);
+            }
+        }
+        Stats { inputs: self.inputs, bytes: self.bytes, by_source }
     }
 }
 
 impl Sink for Normalizer {
     fn event(&mut self, ev: &AuditEvent<'_>) {
-        let c = self.stats.by_source.entry(key(ev.source)).or_default();
+        let c = &mut self.counts[slot(ev.source)];
         c.records += 1;
         c.events += 1;
         encode::canonical(ev, &mut self.out);
@@ -165,7 +174,7 @@ impl Sink for Normalizer {
     }
 
     fn skipped(&mut self, unit: Unit<'_>, reason: SkipReason) {
-        let c = self.stats.by_source.entry(key(unit.source)).or_default();
+        let c = &mut self.counts[slot(unit.source)];
         c.records += 1;
         c.skipped += 1;
         if self.opts.keep_skipped {
@@ -175,7 +184,7 @@ impl Sink for Normalizer {
     }
 
     fn error(&mut self, unit: Unit<'_>, err: &Error) {
-        let c = self.stats.by_source.entry(key(unit.source)).or_default();
+        let c = &mut self.counts[slot(unit.source)];
         c.records += 1;
         c.errors += 1;
         encode::error_envelope(&unit, err, &mut self.out);
