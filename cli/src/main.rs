@@ -3,6 +3,10 @@
 
 mod input;
 mod normalize;
+mod ruleload;
+mod rules_cmd;
+mod scan;
+mod table;
 
 use std::process::ExitCode;
 
@@ -20,11 +24,17 @@ struct Cli {
 enum Command {
     /// Decode audit records of any vendor shape into canonical events (NDJSON).
     Normalize(normalize::Args),
+    /// Normalize and run detections: a summary of hits, or annotated events.
+    Scan(scan::Args),
+    /// List the detection rules or run their tests.
+    Rules(rules_cmd::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Normalize(a) => normalize::run(a),
+        Command::Scan(a) => scan::run(a),
+        Command::Rules(a) => rules_cmd::run(a),
     }
 }

@@ -49,12 +49,7 @@ fn normalize_mixed_files_with_stats() {
 
 #[test]
 fn stdin_and_dash() {
-    let mut child = kaudit()
-        .args(["normalize", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = kaudit().args(["normalize", "-"]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
     let input = std::fs::read(fixture("vendors/vanilla/falco-trace-files.jsonl")).unwrap();
     child.stdin.take().unwrap().write_all(&input).unwrap();
     let out = child.wait_with_output().unwrap();

@@ -17,6 +17,12 @@ use crate::json::{write_raw, write_str, Raw, Str};
 /// are added if absent, and the `kaudit` object is appended. Otherwise the
 /// fields are written one by one in the apiserver's order.
 pub fn canonical(ev: &AuditEvent<'_>, out: &mut Vec<u8>) {
+    canonical_with(ev, &mut |_| {}, out)
+}
+
+/// [`canonical`], with `extra` writing more members into the `kaudit` object
+/// (each preceded by a comma), such as `detections`.
+pub fn canonical_with(ev: &AuditEvent<'_>, extra: &mut dyn FnMut(&mut Vec<u8>), out: &mut Vec<u8>) {
     out.push(b'{');
     let mut w = Obj { out, first: true };
     if ev.kind.is_none() {
@@ -39,7 +45,7 @@ pub fn canonical(ev: &AuditEvent<'_>, out: &mut Vec<u8>) {
         None => fields(ev, &mut w),
     }
     w.key("kaudit");
-    kaudit(ev, w.out);
+    kaudit(ev, extra, w.out);
     out.push(b'}');
 }
 
@@ -165,7 +171,7 @@ fn status(s: &ResponseStatus<'_>, out: &mut Vec<u8>) {
 }
 
 /// The `kaudit` object: source, cluster, missing, outcome (+ flags, received).
-fn kaudit(ev: &AuditEvent<'_>, out: &mut Vec<u8>) {
+fn kaudit(ev: &AuditEvent<'_>, extra: &mut dyn FnMut(&mut Vec<u8>), out: &mut Vec<u8>) {
     out.push(b'{');
     let mut w = Obj { out, first: true };
     w.key("source");
@@ -193,6 +199,7 @@ fn kaudit(ev: &AuditEvent<'_>, out: &mut Vec<u8>) {
         str_array(w.out, flags.iter().filter(|(on, _)| *on).map(|(_, n)| *n));
     }
     w.raw("received", &ev.received);
+    extra(out);
     out.push(b'}');
 }
 

@@ -21,6 +21,8 @@ pub mod event;
 pub mod frame;
 pub mod json;
 pub mod normalize;
+pub mod rules;
+pub mod scan;
 
 pub use decode::{Decoder, Limits, Sink, Unit};
 pub use error::{Category, Error};

@@ -119,9 +119,42 @@ impl Normalizer {
 
     /// Decode one framed record, appending output lines to the buffer.
     pub fn record(&mut self, dec: &Decoder, record: &[u8]) {
-        self.inputs += 1;
-        self.bytes += record.len() as u64;
+        self.count_input(record.len());
         dec.decode(record, self);
+    }
+
+    /// Count one framed input record of `len` bytes (for sinks that wrap this one).
+    pub fn count_input(&mut self, len: usize) {
+        self.inputs += 1;
+        self.bytes += len as u64;
+    }
+
+    /// Count an event without writing it.
+    pub fn count_event(&mut self, ev: &AuditEvent<'_>) {
+        let c = &mut self.counts[slot(ev.source)];
+        c.records += 1;
+        c.events += 1;
+    }
+
+    /// Count a skipped unit without writing it.
+    pub fn count_skipped(&mut self, unit: &Unit<'_>) {
+        let c = &mut self.counts[slot(unit.source)];
+        c.records += 1;
+        c.skipped += 1;
+    }
+
+    /// Count an undecodable unit without writing it.
+    pub fn count_error(&mut self, unit: &Unit<'_>) {
+        let c = &mut self.counts[slot(unit.source)];
+        c.records += 1;
+        c.errors += 1;
+    }
+
+    /// Count and write an event, with `extra` members in its `kaudit` object.
+    pub fn event_with(&mut self, ev: &AuditEvent<'_>, extra: &mut dyn FnMut(&mut Vec<u8>)) {
+        self.count_event(ev);
+        encode::canonical_with(ev, extra, &mut self.out);
+        self.out.push(b'\n');
     }
 
     /// A framed piece of an oversize record: passed through as an error.
@@ -166,17 +199,11 @@ impl Normalizer {
 
 impl Sink for Normalizer {
     fn event(&mut self, ev: &AuditEvent<'_>) {
-        let c = &mut self.counts[slot(ev.source)];
-        c.records += 1;
-        c.events += 1;
-        encode::canonical(ev, &mut self.out);
-        self.out.push(b'\n');
+        self.event_with(ev, &mut |_| {});
     }
 
     fn skipped(&mut self, unit: Unit<'_>, reason: SkipReason) {
-        let c = &mut self.counts[slot(unit.source)];
-        c.records += 1;
-        c.skipped += 1;
+        self.count_skipped(&unit);
         if self.opts.keep_skipped {
             encode::skip_envelope(&unit, reason, &mut self.out);
             self.out.push(b'\n');
@@ -184,9 +211,7 @@ impl Sink for Normalizer {
     }
 
     fn error(&mut self, unit: Unit<'_>, err: &Error) {
-        let c = &mut self.counts[slot(unit.source)];
-        c.records += 1;
-        c.errors += 1;
+        self.count_error(&unit);
         encode::error_envelope(&unit, err, &mut self.out);
         self.out.push(b'\n');
     }

@@ -1,0 +1,56 @@
+//! Loading rules: the built-in pack plus user files or directories.
+
+use std::path::{Path, PathBuf};
+
+use kaudit_core::rules::{add_builtin, Builder, RuleSet};
+
+fn yaml_files(p: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    if p.is_dir() {
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(p)?.flatten().map(|e| e.path()).collect();
+        entries.sort();
+        for e in entries {
+            yaml_files(&e, out)?;
+        }
+    } else if p.extension().is_some_and(|e| e == "yaml" || e == "yml") || p.is_file() {
+        out.push(p.to_path_buf());
+    }
+    Ok(())
+}
+
+/// The built-in rules (unless `no_builtin`) plus every `.yaml`/`.yml` under
+/// `paths`. On failure, prints every error (file:line:col: message) and
+/// returns `None`.
+pub fn load(paths: &[PathBuf], no_builtin: bool) -> Option<RuleSet> {
+    let mut b = Builder::new();
+    if !no_builtin {
+        add_builtin(&mut b);
+    }
+    for p in paths {
+        let mut files = Vec::new();
+        if let Err(e) = yaml_files(p, &mut files) {
+            eprintln!("kaudit: {}: {e}", p.display());
+            return None;
+        }
+        for f in files {
+            match std::fs::read_to_string(&f) {
+                Ok(src) => {
+                    b.add_file(&f.display().to_string(), &src);
+                }
+                Err(e) => {
+                    eprintln!("kaudit: {}: {e}", f.display());
+                    return None;
+                }
+            }
+        }
+    }
+    match b.build() {
+        Ok(set) => Some(set),
+        Err(errs) => {
+            for e in &errs {
+                eprintln!("{e}");
+            }
+            eprintln!("kaudit: {} error(s) in rule files", errs.len());
+            None
+        }
+    }
+}

@@ -1,0 +1,302 @@
+//! Derived fields: actor kind, exec command, pod spec and RBAC summaries.
+//! Each is computed on first use for an event and cached (see `eval.rs`).
+
+use serde_json::Value;
+
+/// Who made the request, by kind.
+pub fn actor_kind(username: &str, groups: Option<&[crate::json::Str<'_>]>) -> &'static str {
+    let in_group = |g: &str| groups.is_some_and(|gs| gs.iter().any(|x| x.as_str() == g));
+    if username == "system:anonymous" || in_group("system:unauthenticated") {
+        return "anonymous";
+    }
+    if username.starts_with("system:node:") {
+        return "node";
+    }
+    if username.starts_with("system:serviceaccount:") {
+        return "serviceaccount";
+    }
+    if CONTROL_PLANE.contains(&username)
+        || username.starts_with("system:kube-")
+        || username.starts_with("system:openshift:")
+    {
+        return "control-plane";
+    }
+    if is_cloud_managed(username) {
+        return "cloud-managed";
+    }
+    "human"
+}
+
+/// Kubernetes control-plane identities (upstream and OpenShift).
+const CONTROL_PLANE: &[&str] = &[
+    "system:apiserver",
+    "system:kube-controller-manager",
+    "system:kube-scheduler",
+    "system:kube-proxy",
+    "system:volume-scheduler",
+    "system:aggregator",
+    "system:kube-aggregator",
+    "system:addon-manager",
+    "kube-apiserver-kubelet-client",
+    "system:admin",
+];
+
+/// Identities of the cloud provider's own automation (detections.md, IDN):
+/// EKS `eks:*` and the EKS service-linked role; AKS `aksService`,
+/// `nodeclient`, `hcpService`, `readinessChecker`, `acsService`; GKE
+/// `system:gke-*`, `gcp:kube-bootstrap`, `kubelet-nodepool-bootstrap`, and the
+/// container-engine robot service accounts. AKS `masterclient` is the local
+/// admin certificate that people download (`az aks get-credentials --admin`),
+/// so it counts as `human`, not as cloud automation.
+pub fn is_cloud_managed(u: &str) -> bool {
+    u.starts_with("eks:")
+        || u.starts_with("eks-")
+        || (u.starts_with("arn:aws:sts::") && u.contains(":assumed-role/AWSServiceRoleForAmazonEKS"))
+        || matches!(u, "aksService" | "nodeclient" | "hcpService" | "readinessChecker" | "acsService")
+        || u.starts_with("system:gke-")
+        || u == "gcp:kube-bootstrap"
+        || u == "kubelet-nodepool-bootstrap"
+        || u.ends_with("@container-engine-robot.iam.gserviceaccount.com")
+}
+
+/// `system:serviceaccount:<ns>:<name>` → (ns, name).
+pub fn service_account(username: &str) -> Option<(&str, &str)> {
+    username.strip_prefix("system:serviceaccount:")?.split_once(':')
+}
+
+/// Percent-decode a query component (`+` is a space).
+pub fn url_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < b.len() => {
+                let hex = |c: u8| (c as char).to_digit(16);
+                match (hex(b[i + 1]), hex(b[i + 2])) {
+                    (Some(h), Some(l)) => {
+                        out.push((h * 16 + l) as u8);
+                        i += 3;
+                        continue;
+                    }
+                    _ => out.push(b'%'),
+                }
+            }
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The decoded values of query parameter `key`, in order.
+pub fn query_values(uri: &str, key: &str) -> Vec<String> {
+    let Some((_, q)) = uri.split_once('?') else { return Vec::new() };
+    q.split('&')
+        .filter_map(|kv| {
+            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+            (url_decode(k) == key).then(|| url_decode(v))
+        })
+        .collect()
+}
+
+/// A summary of the pod spec in a Pod or workload object.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PodSummary {
+    pub privileged: bool,
+    pub allow_privilege_escalation: bool,
+    pub host_pid: bool,
+    pub host_ipc: bool,
+    pub host_network: bool,
+    pub host_paths: Vec<String>,
+    pub host_ports: Vec<String>,
+    pub caps_added: Vec<String>,
+    pub runs_as_root: bool,
+    pub images: Vec<String>,
+    pub service_account: Option<String>,
+    pub container_names: Vec<String>,
+}
+
+/// The pod spec inside an object of `resource`: a Pod's `spec`, a workload's
+/// `spec.template.spec`, a CronJob's `spec.jobTemplate.spec.template.spec`.
+pub fn pod_spec<'v>(resource: &str, obj: &'v Value) -> Option<&'v Value> {
+    let spec = obj.get("spec")?;
+    let s = match resource {
+        "pods" => spec,
+        "deployments" | "replicasets" | "statefulsets" | "daemonsets" | "jobs" | "replicationcontrollers" => {
+            spec.get("template")?.get("spec")?
+        }
+        "cronjobs" => spec.get("jobTemplate")?.get("spec")?.get("template")?.get("spec")?,
+        "podtemplates" => obj.get("template")?.get("spec")?,
+        _ => return None,
+    };
+    s.is_object().then_some(s)
+}
+
+fn truthy(v: Option<&Value>) -> bool {
+    matches!(v, Some(Value::Bool(true))) || matches!(v, Some(Value::String(s)) if s == "true")
+}
+
+fn as_i64(v: Option<&Value>) -> Option<i64> {
+    match v? {
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) => s.parse().ok(),
+        _ => None,
+    }
+}
+
+/// Summarize a pod spec: all containers, initContainers and ephemeralContainers.
+pub fn summarize_pod(spec: &Value) -> PodSummary {
+    let mut p = PodSummary {
+        host_pid: truthy(spec.get("hostPID")),
+        host_ipc: truthy(spec.get("hostIPC")),
+        host_network: truthy(spec.get("hostNetwork")),
+        service_account: spec
+            .get("serviceAccountName")
+            .or_else(|| spec.get("serviceAccount"))
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        ..PodSummary::default()
+    };
+    let pod_sc = spec.get("securityContext");
+    let pod_user = as_i64(pod_sc.and_then(|s| s.get("runAsUser")));
+    let pod_nonroot = pod_sc.and_then(|s| s.get("runAsNonRoot")).and_then(Value::as_bool);
+    if let Some(vols) = spec.get("volumes").and_then(Value::as_array) {
+        for v in vols {
+            if let Some(path) = v.get("hostPath").and_then(|h| h.get("path")).and_then(Value::as_str) {
+                p.host_paths.push(path.to_owned());
+            }
+        }
+    }
+    let mut any_container = false;
+    for list in ["containers", "initContainers", "ephemeralContainers"] {
+        for c in spec.get(list).and_then(Value::as_array).into_iter().flatten() {
+            any_container = true;
+            if let Some(n) = c.get("name").and_then(Value::as_str) {
+                p.container_names.push(n.to_owned());
+            }
+            if let Some(i) = c.get("image").and_then(Value::as_str) {
+                p.images.push(i.to_owned());
+            }
+            for port in c.get("ports").and_then(Value::as_array).into_iter().flatten() {
+                if let Some(hp) = as_i64(port.get("hostPort")) {
+                    p.host_ports.push(hp.to_string());
+                }
+            }
+            let sc = c.get("securityContext");
+            p.privileged |= truthy(sc.and_then(|s| s.get("privileged")));
+            p.allow_privilege_escalation |= truthy(sc.and_then(|s| s.get("allowPrivilegeEscalation")));
+            for cap in sc
+                .and_then(|s| s.get("capabilities"))
+                .and_then(|c| c.get("add"))
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                if let Some(cap) = cap.as_str() {
+                    let cap = cap.trim_start_matches("CAP_").to_ascii_uppercase();
+                    if !p.caps_added.contains(&cap) {
+                        p.caps_added.push(cap);
+                    }
+                }
+            }
+            // Effective user: the container's runAsUser, else the pod's.
+            let user = as_i64(sc.and_then(|s| s.get("runAsUser"))).or(pod_user);
+            let nonroot = sc.and_then(|s| s.get("runAsNonRoot")).and_then(Value::as_bool).or(pod_nonroot);
+            if user == Some(0) || (user.is_none() && nonroot == Some(false)) {
+                p.runs_as_root = true;
+            }
+        }
+    }
+    let _ = any_container;
+    p
+}
+
+/// A summary of RBAC content in a Role/ClusterRole or a (Cluster)RoleBinding.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RbacSummary {
+    pub verbs: Vec<String>,
+    pub resources: Vec<String>,
+    pub api_groups: Vec<String>,
+    pub role_ref_name: Option<String>,
+    pub role_ref_kind: Option<String>,
+    pub subject_kinds: Vec<String>,
+    pub subject_names: Vec<String>,
+}
+
+fn push_strs(dst: &mut Vec<String>, v: Option<&Value>) {
+    for s in v.and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str) {
+        if !dst.iter().any(|d| d == s) {
+            dst.push(s.to_owned());
+        }
+    }
+}
+
+/// Summarize RBAC content of `obj` (rules, roleRef, subjects).
+pub fn summarize_rbac(obj: &Value) -> RbacSummary {
+    let mut r = RbacSummary::default();
+    for rule in obj.get("rules").and_then(Value::as_array).into_iter().flatten() {
+        push_strs(&mut r.verbs, rule.get("verbs"));
+        push_strs(&mut r.resources, rule.get("resources"));
+        push_strs(&mut r.api_groups, rule.get("apiGroups"));
+    }
+    if let Some(rr) = obj.get("roleRef") {
+        r.role_ref_name = rr.get("name").and_then(Value::as_str).map(str::to_owned);
+        r.role_ref_kind = rr.get("kind").and_then(Value::as_str).map(str::to_owned);
+    }
+    for s in obj.get("subjects").and_then(Value::as_array).into_iter().flatten() {
+        if let Some(k) = s.get("kind").and_then(Value::as_str) {
+            r.subject_kinds.push(k.to_owned());
+        }
+        if let Some(n) = s.get("name").and_then(Value::as_str) {
+            let ns = s.get("namespace").and_then(Value::as_str);
+            r.subject_names.push(match (s.get("kind").and_then(Value::as_str), ns) {
+                (Some("ServiceAccount"), Some(ns)) => format!("system:serviceaccount:{ns}:{n}"),
+                _ => n.to_owned(),
+            });
+        }
+    }
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn actor_kinds() {
+        assert_eq!(actor_kind("system:anonymous", None), "anonymous");
+        assert_eq!(actor_kind("system:node:n1", None), "node");
+        assert_eq!(actor_kind("system:serviceaccount:kube-system:x", None), "serviceaccount");
+        assert_eq!(actor_kind("system:kube-controller-manager", None), "control-plane");
+        assert_eq!(actor_kind("eks:addon-manager", None), "cloud-managed");
+        assert_eq!(actor_kind("aksService", None), "cloud-managed");
+        assert_eq!(actor_kind("masterclient", None), "human");
+        assert_eq!(actor_kind("alice@example.com", None), "human");
+    }
+
+    #[test]
+    fn exec_query_is_decoded_and_joined_in_order() {
+        let uri = "/api/v1/namespaces/d/pods/p/exec?command=sh&command=-c&command=cat%20%2Fvar%2Frun%2Fsecrets&container=c&stdin=true";
+        assert_eq!(query_values(uri, "command"), ["sh", "-c", "cat /var/run/secrets"]);
+        assert_eq!(query_values(uri, "container"), ["c"]);
+        assert_eq!(url_decode("a%zz%2"), "a%zz%2");
+    }
+
+    #[test]
+    fn pod_summary_covers_all_container_kinds_and_templates() {
+        let dep: Value = serde_json::from_str(
+            r#"{"spec":{"template":{"spec":{"hostPID":true,"securityContext":{"runAsUser":0},
+            "volumes":[{"name":"d","hostPath":{"path":"/var/run/docker.sock"}}],
+            "initContainers":[{"name":"i","image":"busybox","securityContext":{"privileged":true}}],
+            "containers":[{"name":"c","image":"nginx","securityContext":{"capabilities":{"add":["SYS_ADMIN"]}}}]}}}}"#,
+        )
+        .unwrap();
+        let s = summarize_pod(pod_spec("deployments", &dep).unwrap());
+        assert!(s.privileged && s.host_pid && s.runs_as_root);
+        assert_eq!(s.host_paths, ["/var/run/docker.sock"]);
+        assert_eq!(s.caps_added, ["SYS_ADMIN"]);
+        assert_eq!(s.images, ["nginx", "busybox"]);
+    }
+}

@@ -1,0 +1,543 @@
+//! Three-valued evaluation of compiled conditions over one event.
+//!
+//! A field read gives values, *absent* (the event could have it but does
+//! not), or *blind* (the source cannot provide it: it is in the event's
+//! `missing` set, or the audit level dropped the body). Comparisons on absent
+//! fields are false (as in Falco); on blind fields they are blind. `and`,
+//! `or`, `not` follow Kleene logic, so `x and blind` is false when `x` is
+//! false, and a rule is reported blind only when the blind field could have
+//! changed its result.
+
+use std::borrow::Cow;
+use std::cell::OnceCell;
+use std::collections::HashSet;
+
+use aho_corasick::AhoCorasick;
+use regex::Regex;
+use serde_json::Value;
+
+use super::derive::{self, PodSummary, RbacSummary};
+use super::fields::{Body, Derived, FieldRef, PodField, RbacField, Step};
+use super::lang::Op;
+use crate::event::{AuditEvent, Field, FieldSet};
+
+/// One value read from an event.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Val<'c> {
+    Str(Cow<'c, str>),
+    Num(f64),
+    Bool(bool),
+}
+
+impl Val<'_> {
+    fn text(&self) -> Cow<'_, str> {
+        match self {
+            Val::Str(s) => Cow::Borrowed(s),
+            Val::Num(n) => Cow::Owned(if n.fract() == 0.0 { format!("{}", *n as i64) } else { n.to_string() }),
+            Val::Bool(b) => Cow::Borrowed(if *b { "true" } else { "false" }),
+        }
+    }
+
+    fn num(&self) -> Option<f64> {
+        match self {
+            Val::Num(n) => Some(*n),
+            Val::Str(s) => s.parse().ok(),
+            Val::Bool(_) => None,
+        }
+    }
+}
+
+/// The result of reading a field.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Got<'c> {
+    One(Val<'c>),
+    Many(Vec<Val<'c>>),
+    Absent,
+    Blind(Field),
+}
+
+/// Three-valued truth.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tri {
+    True,
+    False,
+    /// Unknown because this field is not available from the source.
+    Blind(Field),
+}
+
+/// A read-only view over one event with lazily computed derived fields.
+pub struct View<'r, 'e> {
+    pub ev: &'r AuditEvent<'e>,
+    unavailable: FieldSet,
+    req: OnceCell<Option<Value>>,
+    resp: OnceCell<Option<Value>>,
+    pod: OnceCell<Option<PodSummary>>,
+    rbac: OnceCell<Option<RbacSummary>>,
+    exec_cmd: OnceCell<Option<String>>,
+}
+
+impl<'r, 'e> View<'r, 'e> {
+    /// A view. Bodies the audit level excluded are unavailable too: at
+    /// `Metadata` there is no request or response object, at `Request` no
+    /// response object.
+    pub fn new(ev: &'r AuditEvent<'e>) -> Self {
+        let mut unavailable = ev.missing;
+        match ev.level.as_deref() {
+            Some("Metadata") | Some("None") => {
+                unavailable.insert(Field::RequestObject);
+                unavailable.insert(Field::ResponseObject);
+            }
+            Some("Request") => unavailable.insert(Field::ResponseObject),
+            _ => {}
+        }
+        View {
+            ev,
+            unavailable,
+            req: OnceCell::new(),
+            resp: OnceCell::new(),
+            pod: OnceCell::new(),
+            rbac: OnceCell::new(),
+            exec_cmd: OnceCell::new(),
+        }
+    }
+
+    /// The fields not available on this event.
+    pub fn unavailable(&self) -> FieldSet {
+        self.unavailable
+    }
+
+    fn body(&self, b: Body) -> Option<&Value> {
+        let (cell, raw) = match b {
+            Body::Request => (&self.req, &self.ev.request_object),
+            Body::Response => (&self.resp, &self.ev.response_object),
+        };
+        cell.get_or_init(|| raw.as_ref().and_then(|r| serde_json::from_str(r.get()).ok())).as_ref()
+    }
+
+    /// The body a pod-spec or RBAC summary reads: for `patch` the request
+    /// is only the patch document, so the resulting object (response) is used.
+    fn object_body(&self) -> Result<Option<&Value>, Field> {
+        let (b, f) = if self.ev.verb.as_deref() == Some("patch") {
+            (Body::Response, Field::ResponseObject)
+        } else {
+            (Body::Request, Field::RequestObject)
+        };
+        let v = self.body(b);
+        if v.is_none() && self.unavailable.contains(f) {
+            return Err(f);
+        }
+        Ok(v)
+    }
+
+    fn pod(&self) -> Result<Option<&PodSummary>, Field> {
+        if let Some(p) = self.pod.get() {
+            return Ok(p.as_ref());
+        }
+        let obj = self.object_body()?;
+        let res = self.ev.resource().unwrap_or("");
+        let summary = obj.and_then(|o| derive::pod_spec(res, o)).map(derive::summarize_pod);
+        Ok(self.pod.get_or_init(|| summary).as_ref())
+    }
+
+    fn rbac(&self) -> Result<Option<&RbacSummary>, Field> {
+        if let Some(r) = self.rbac.get() {
+            return Ok(r.as_ref());
+        }
+        let is_rbac =
+            matches!(self.ev.resource(), Some("roles" | "clusterroles" | "rolebindings" | "clusterrolebindings"));
+        let summary = if is_rbac { self.object_body()?.map(derive::summarize_rbac) } else { None };
+        Ok(self.rbac.get_or_init(|| summary).as_ref())
+    }
+
+    fn is_exec(&self) -> bool {
+        self.ev.resource() == Some("pods")
+            && matches!(self.ev.subresource(), Some("exec" | "attach"))
+            && matches!(self.ev.verb.as_deref(), Some("create" | "get"))
+    }
+
+    /// Read a field.
+    pub fn get<'c>(&'c self, f: &FieldRef) -> Got<'c> {
+        // Blind only if the field is unavailable *and* absent: a value that
+        // is present is used (GKE's rebuilt path still serves requestURI.path).
+        let need = f.needs();
+        let got = self.read(f);
+        if matches!(got, Got::Absent) || matches!(f, FieldRef::RequestUri | FieldRef::Derived(Derived::ExecCommand)) {
+            if let Some(missing) = need.iter().find(|m| self.unavailable.contains(*m)) {
+                // requestURI without its query cannot answer questions on the query.
+                return Got::Blind(missing);
+            }
+        }
+        got
+    }
+
+    fn read<'c>(&'c self, f: &FieldRef) -> Got<'c> {
+        use FieldRef as F;
+        let ev = self.ev;
+        let s = |v: &'c Option<crate::json::Str<'e>>| match v {
+            Some(x) => Got::One(Val::Str(Cow::Borrowed(x.as_str()))),
+            None => Got::Absent,
+        };
+        let strs = |v: Option<&'c Vec<crate::json::Str<'e>>>| match v {
+            Some(xs) if !xs.is_empty() => Got::Many(xs.iter().map(|x| Val::Str(Cow::Borrowed(x.as_str()))).collect()),
+            _ => Got::Absent,
+        };
+        let owned = |v: &'c [String]| {
+            if v.is_empty() {
+                Got::Absent
+            } else {
+                Got::Many(v.iter().map(|x| Val::Str(Cow::Borrowed(x.as_str()))).collect())
+            }
+        };
+        let oref = ev.object_ref.as_ref();
+        match f {
+            F::Kind => match &ev.kind {
+                Some(k) => Got::One(Val::Str(Cow::Borrowed(k.as_str()))),
+                None => Got::One(Val::Str(Cow::Borrowed("Event"))),
+            },
+            F::ApiVersion => s(&ev.api_version),
+            F::Level => s(&ev.level),
+            F::AuditId => s(&ev.audit_id),
+            F::Stage => s(&ev.stage),
+            F::RequestUri => s(&ev.request_uri),
+            F::RequestUriPath => match &ev.request_uri {
+                Some(u) => Got::One(Val::Str(Cow::Borrowed(u.split('?').next().unwrap_or("")))),
+                None => Got::Absent,
+            },
+            F::Verb => s(&ev.verb),
+            F::UserName => match ev.user.as_ref() {
+                Some(u) => s(&u.username),
+                None => Got::Absent,
+            },
+            F::UserUid => match ev.user.as_ref() {
+                Some(u) => s(&u.uid),
+                None => Got::Absent,
+            },
+            F::UserGroups => strs(ev.user.as_ref().and_then(|u| u.groups.as_ref())),
+            F::UserExtra(k) => {
+                let extra = ev.user.as_ref().and_then(|u| u.extra.as_ref());
+                let map: Option<std::collections::HashMap<String, Vec<String>>> =
+                    extra.and_then(|x| serde_json::from_str(x.get()).ok());
+                match map.and_then(|mut m| m.remove(k.as_str())) {
+                    Some(v) if !v.is_empty() => Got::Many(v.into_iter().map(|x| Val::Str(Cow::Owned(x))).collect()),
+                    _ => Got::Absent,
+                }
+            }
+            F::ImpUserName => match ev.impersonated_user.as_ref() {
+                Some(u) => s(&u.username),
+                None => Got::Absent,
+            },
+            F::ImpUserGroups => strs(ev.impersonated_user.as_ref().and_then(|u| u.groups.as_ref())),
+            F::SourceIps => strs(ev.source_ips.as_ref()),
+            F::SourceIp => match ev.source_ips.as_ref().and_then(|v| v.first()) {
+                Some(ip) => Got::One(Val::Str(Cow::Borrowed(ip.as_str()))),
+                None => Got::Absent,
+            },
+            F::UserAgent => s(&ev.user_agent),
+            F::ObjResource => oref.map_or(Got::Absent, |o| s(&o.resource)),
+            F::ObjSubresource => oref.map_or(Got::Absent, |o| s(&o.subresource)),
+            F::ObjNamespace => oref.map_or(Got::Absent, |o| s(&o.namespace)),
+            F::ObjName => oref.map_or(Got::Absent, |o| s(&o.name)),
+            F::ObjUid => oref.map_or(Got::Absent, |o| s(&o.uid)),
+            F::ObjApiGroup => oref.map_or(Got::Absent, |o| s(&o.api_group)),
+            F::ObjApiVersion => oref.map_or(Got::Absent, |o| s(&o.api_version)),
+            F::Code => match ev.code() {
+                Some(c) => Got::One(Val::Num(c as f64)),
+                None => Got::Absent,
+            },
+            F::StatusReason => ev.response_status.as_ref().map_or(Got::Absent, |r| s(&r.reason)),
+            F::StatusMessage => ev.response_status.as_ref().map_or(Got::Absent, |r| s(&r.message)),
+            F::RequestReceivedTimestamp => s(&ev.request_received_timestamp),
+            F::StageTimestamp => s(&ev.stage_timestamp),
+            F::Annotation(k) => {
+                let map: Option<std::collections::HashMap<Cow<'_, str>, Cow<'_, str>>> =
+                    ev.annotations.as_ref().and_then(|a| serde_json::from_str(a.get()).ok());
+                match map.and_then(|mut m| m.remove(k.as_str())) {
+                    Some(v) => Got::One(Val::Str(Cow::Owned(v.into_owned()))),
+                    None => Got::Absent,
+                }
+            }
+            F::Body(b, steps) => match self.body(*b) {
+                Some(v) => walk(v, steps),
+                None => Got::Absent,
+            },
+            F::Source => Got::One(Val::Str(Cow::Borrowed(ev.source_id()))),
+            F::Provider => Got::One(Val::Str(Cow::Borrowed(ev.cluster.provider.id()))),
+            F::ClusterName => s(&ev.cluster.name),
+            F::ClusterAccount => s(&ev.cluster.account),
+            F::Outcome => Got::One(Val::Str(Cow::Borrowed(ev.outcome.id()))),
+            F::Derived(d) => self.derived(*d, &owned),
+        }
+    }
+
+    fn derived<'c>(&'c self, d: Derived, owned: &dyn Fn(&'c [String]) -> Got<'c>) -> Got<'c> {
+        let ev = self.ev;
+        match d {
+            Derived::ActorKind => match ev.username() {
+                Some(u) => {
+                    let groups = ev.user.as_ref().and_then(|u| u.groups.as_deref());
+                    Got::One(Val::Str(Cow::Borrowed(derive::actor_kind(u, groups))))
+                }
+                // No user at all on a record that could have one: anonymous
+                // (GKE omits principalEmail for anonymous requests).
+                None if !self.unavailable.contains(Field::UserUsername) && ev.user.is_some() => Got::Absent,
+                None => Got::Absent,
+            },
+            Derived::ActorSaNamespace | Derived::ActorSaName => match ev.username().and_then(derive::service_account) {
+                Some((ns, n)) => Got::One(Val::Str(Cow::Borrowed(if d == Derived::ActorSaNamespace { ns } else { n }))),
+                None => Got::Absent,
+            },
+            Derived::Exec => Got::One(Val::Bool(self.is_exec())),
+            Derived::ExecCommand => {
+                if !self.is_exec() {
+                    return Got::Absent;
+                }
+                let cmd = self.exec_cmd.get_or_init(|| {
+                    let argv = derive::query_values(ev.request_uri.as_deref()?, "command");
+                    (!argv.is_empty()).then(|| argv.join(" "))
+                });
+                match cmd {
+                    Some(c) => Got::One(Val::Str(Cow::Borrowed(c))),
+                    None => Got::Absent,
+                }
+            }
+            Derived::ExecContainer => {
+                if !self.is_exec() {
+                    return Got::Absent;
+                }
+                match ev.request_uri.as_deref().map(|u| derive::query_values(u, "container")) {
+                    Some(v) if !v.is_empty() => Got::One(Val::Str(Cow::Owned(v.join(" ")))),
+                    _ => Got::Absent,
+                }
+            }
+            Derived::PodSpec(p) => match self.pod() {
+                Err(f) => Got::Blind(f),
+                Ok(None) => {
+                    if p == PodField::Present {
+                        Got::One(Val::Bool(false))
+                    } else {
+                        Got::Absent
+                    }
+                }
+                Ok(Some(s)) => match p {
+                    PodField::Present => Got::One(Val::Bool(true)),
+                    PodField::Privileged => Got::One(Val::Bool(s.privileged)),
+                    PodField::AllowPrivilegeEscalation => Got::One(Val::Bool(s.allow_privilege_escalation)),
+                    PodField::HostPid => Got::One(Val::Bool(s.host_pid)),
+                    PodField::HostIpc => Got::One(Val::Bool(s.host_ipc)),
+                    PodField::HostNetwork => Got::One(Val::Bool(s.host_network)),
+                    PodField::RunsAsRoot => Got::One(Val::Bool(s.runs_as_root)),
+                    PodField::HostPaths => owned(&s.host_paths),
+                    PodField::HostPorts => owned(&s.host_ports),
+                    PodField::CapsAdded => owned(&s.caps_added),
+                    PodField::Images => owned(&s.images),
+                    PodField::ContainerNames => owned(&s.container_names),
+                    PodField::ServiceAccount => match &s.service_account {
+                        Some(a) => Got::One(Val::Str(Cow::Borrowed(a))),
+                        None => Got::Absent,
+                    },
+                },
+            },
+            Derived::Rbac(r) => match self.rbac() {
+                Err(f) => Got::Blind(f),
+                Ok(None) => Got::Absent,
+                Ok(Some(s)) => match r {
+                    RbacField::Verbs => owned(&s.verbs),
+                    RbacField::Resources => owned(&s.resources),
+                    RbacField::ApiGroups => owned(&s.api_groups),
+                    RbacField::SubjectKinds => owned(&s.subject_kinds),
+                    RbacField::SubjectNames => owned(&s.subject_names),
+                    RbacField::RoleRefName => match &s.role_ref_name {
+                        Some(a) => Got::One(Val::Str(Cow::Borrowed(a))),
+                        None => Got::Absent,
+                    },
+                    RbacField::RoleRefKind => match &s.role_ref_kind {
+                        Some(a) => Got::One(Val::Str(Cow::Borrowed(a))),
+                        None => Got::Absent,
+                    },
+                },
+            },
+        }
+    }
+}
+
+fn leaf(v: &Value) -> Option<Val<'_>> {
+    Some(match v {
+        Value::String(s) => Val::Str(Cow::Borrowed(s)),
+        Value::Number(n) => Val::Num(n.as_f64()?),
+        Value::Bool(b) => Val::Bool(*b),
+        Value::Null => return None,
+        other => Val::Str(Cow::Owned(other.to_string())),
+    })
+}
+
+fn walk<'c>(v: &'c Value, steps: &[Step]) -> Got<'c> {
+    let mut cur: Vec<&Value> = vec![v];
+    let mut fanned = false;
+    for st in steps {
+        let mut next = Vec::new();
+        for c in cur {
+            match st {
+                Step::Key(k) => {
+                    if let Some(x) = c.get(k.as_str()) {
+                        next.push(x);
+                    }
+                }
+                Step::Each => {
+                    fanned = true;
+                    if let Some(a) = c.as_array() {
+                        next.extend(a.iter());
+                    }
+                }
+            }
+        }
+        cur = next;
+    }
+    let vals: Vec<Val<'c>> = cur.into_iter().filter_map(leaf).collect();
+    match (vals.len(), fanned) {
+        (0, _) => Got::Absent,
+        (1, false) => Got::One(vals.into_iter().next().unwrap_or(Val::Bool(false))),
+        _ => Got::Many(vals),
+    }
+}
+
+/// A compiled right-hand side.
+#[derive(Debug)]
+pub enum Matcher {
+    /// `=`/`!=` against one value (numeric when both sides are numbers).
+    Eq(String, Option<f64>),
+    /// `in`/`intersects` against a set.
+    Set(HashSet<String>),
+    /// Numeric comparison.
+    Cmp(Op, f64),
+    /// Substring needles (`contains`; `icontains` lowercases both sides).
+    Contains(Vec<String>, Option<AhoCorasick>, bool),
+    StartsWith(Vec<String>),
+    EndsWith(Vec<String>),
+    Regex(Regex),
+}
+
+impl Matcher {
+    fn one(&self, v: &Val<'_>) -> bool {
+        match self {
+            Matcher::Eq(s, n) => match (n, v) {
+                (Some(n), Val::Num(x)) => x == n,
+                _ => v.text() == s.as_str(),
+            },
+            Matcher::Set(set) => set.contains(v.text().as_ref()),
+            Matcher::Cmp(op, n) => match v.num() {
+                Some(x) => match op {
+                    Op::Lt => x < *n,
+                    Op::Le => x <= *n,
+                    Op::Gt => x > *n,
+                    Op::Ge => x >= *n,
+                    _ => false,
+                },
+                None => false,
+            },
+            Matcher::Contains(needles, ac, insensitive) => {
+                let t = v.text();
+                let hay: Cow<'_, str> = if *insensitive { Cow::Owned(t.to_lowercase()) } else { t };
+                match ac {
+                    Some(ac) => ac.is_match(hay.as_ref()),
+                    None => needles.iter().any(|n| hay.contains(n.as_str())),
+                }
+            }
+            Matcher::StartsWith(ns) => {
+                let t = v.text();
+                ns.iter().any(|n| t.starts_with(n.as_str()))
+            }
+            Matcher::EndsWith(ns) => {
+                let t = v.text();
+                ns.iter().any(|n| t.ends_with(n.as_str()))
+            }
+            Matcher::Regex(r) => r.is_match(&v.text()),
+        }
+    }
+}
+
+/// A compiled condition.
+#[derive(Debug)]
+pub enum Expr {
+    And(Vec<Expr>),
+    Or(Vec<Expr>),
+    Not(Box<Expr>),
+    /// `field OP value`; `all` makes a list field match only when every
+    /// element matches (`in`); `negate` is `!=`.
+    Test {
+        field: FieldRef,
+        m: Matcher,
+        all: bool,
+        negate: bool,
+    },
+    Exists(FieldRef),
+}
+
+fn and(a: Tri, b: impl FnOnce() -> Tri) -> Tri {
+    match a {
+        Tri::False => Tri::False,
+        Tri::True => b(),
+        Tri::Blind(f) => match b() {
+            Tri::False => Tri::False,
+            _ => Tri::Blind(f),
+        },
+    }
+}
+
+fn or(a: Tri, b: impl FnOnce() -> Tri) -> Tri {
+    match a {
+        Tri::True => Tri::True,
+        Tri::False => b(),
+        Tri::Blind(f) => match b() {
+            Tri::True => Tri::True,
+            _ => Tri::Blind(f),
+        },
+    }
+}
+
+impl Expr {
+    /// Evaluate over a view.
+    pub fn eval(&self, v: &View<'_, '_>) -> Tri {
+        match self {
+            Expr::And(xs) => xs.iter().fold(Tri::True, |acc, x| and(acc, || x.eval(v))),
+            Expr::Or(xs) => xs.iter().fold(Tri::False, |acc, x| or(acc, || x.eval(v))),
+            Expr::Not(x) => match x.eval(v) {
+                Tri::True => Tri::False,
+                Tri::False => Tri::True,
+                b => b,
+            },
+            Expr::Exists(f) => match v.get(f) {
+                Got::Blind(m) => Tri::Blind(m),
+                Got::Absent => Tri::False,
+                _ => Tri::True,
+            },
+            Expr::Test { field, m, all, negate } => {
+                let r = match v.get(field) {
+                    Got::Blind(f) => return Tri::Blind(f),
+                    Got::Absent => return Tri::False,
+                    Got::One(x) => m.one(&x),
+                    Got::Many(xs) => {
+                        if *all {
+                            xs.iter().all(|x| m.one(x))
+                        } else {
+                            xs.iter().any(|x| m.one(x))
+                        }
+                    }
+                };
+                if r != *negate {
+                    Tri::True
+                } else {
+                    Tri::False
+                }
+            }
+        }
+    }
+
+    /// Every field the expression reads.
+    pub fn fields<'s>(&'s self, out: &mut Vec<&'s FieldRef>) {
+        match self {
+            Expr::And(xs) | Expr::Or(xs) => xs.iter().for_each(|x| x.fields(out)),
+            Expr::Not(x) => x.fields(out),
+            Expr::Test { field, .. } | Expr::Exists(field) => out.push(field),
+        }
+    }
+}

@@ -1,0 +1,816 @@
+//! Detection rules: loading, compiling, indexing and evaluating.
+//!
+//! Rules are YAML data (see `core/DESIGN.md`). A [`RuleSet`] is compiled once:
+//! macros are inlined, lists expanded, field names resolved, matchers built
+//! (sets, Aho-Corasick for many needles, linear-time regexes), and every rule
+//! is indexed by the verbs and resources its condition requires, so an event
+//! only visits candidate rules. Evaluation is three-valued (`eval.rs`): a
+//! rule that needs a field the source cannot provide is *blind*, never
+//! silently false.
+
+pub mod derive;
+mod eval;
+pub mod fields;
+pub mod lang;
+mod yaml;
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+
+use aho_corasick::AhoCorasick;
+
+use eval::{Expr, Matcher};
+pub use eval::{Got, Tri, Val, View};
+use fields::FieldRef;
+use lang::{Ast, Lit, Op};
+pub use yaml::Node;
+
+use crate::event::{AuditEvent, Field, FieldSet};
+
+/// Rule severity.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Severity {
+    Info,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Severity> {
+        Some(match s {
+            "info" => Severity::Info,
+            "low" => Severity::Low,
+            "medium" => Severity::Medium,
+            "high" => Severity::High,
+            "critical" => Severity::Critical,
+            _ => return None,
+        })
+    }
+}
+
+/// What a rule test expects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Expect {
+    Fire,
+    Quiet,
+    Blind,
+}
+
+/// A test case carried by a rule.
+#[derive(Clone, Debug)]
+pub struct RuleTest {
+    pub name: String,
+    pub expect: Expect,
+    /// A record of any supported shape (JSON text), decoded like any input.
+    pub record: Option<String>,
+    /// Or a fixture line: `path:line` relative to the fixture directory.
+    pub fixture: Option<String>,
+    pub line: usize,
+}
+
+/// One compiled rule.
+#[derive(Debug)]
+pub struct Rule {
+    pub id: String,
+    pub title: String,
+    pub description: String,
+    pub severity: Severity,
+    pub tags: Vec<String>,
+    pub references: Vec<String>,
+    /// The condition as written.
+    pub condition: String,
+    /// Canonical fields this rule reads (derived from the condition, plus any
+    /// declared in `requires`).
+    pub requires: FieldSet,
+    /// Declared `requires`: if one is unavailable the rule is blind outright.
+    pub declared: FieldSet,
+    /// Field names the condition reads, for docs and coverage.
+    pub reads: Vec<String>,
+    pub tests: Vec<RuleTest>,
+    /// File the rule came from.
+    pub file: String,
+    expr: Expr,
+}
+
+/// A rule-file error: file, line, column, message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RuleError {
+    pub file: String,
+    pub line: usize,
+    pub col: usize,
+    pub message: String,
+}
+
+impl fmt::Display for RuleError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}: {}", self.file, self.line, self.col, self.message)
+    }
+}
+
+impl std::error::Error for RuleError {}
+
+/// Results of evaluating a rule set on one event.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Detections {
+    /// Indices of rules that fired, ascending.
+    pub hits: Vec<u32>,
+    /// Rules that could not be evaluated, with the first missing field.
+    pub blind: Vec<(u32, Field)>,
+}
+
+impl Detections {
+    pub fn clear(&mut self) {
+        self.hits.clear();
+        self.blind.clear();
+    }
+}
+
+/// Parsed but not compiled rule text.
+struct RawRule {
+    node: Node,
+    file: String,
+}
+
+/// Rules by resource under one verb key.
+#[derive(Debug, Default)]
+struct Bucket {
+    by_resource: HashMap<String, Vec<u32>>,
+    any_resource: Vec<u32>,
+}
+
+/// A compiled, indexed set of rules.
+#[derive(Debug, Default)]
+pub struct RuleSet {
+    rules: Vec<Rule>,
+    /// verb → resource → rule indices, plus the buckets for "any".
+    by_verb: HashMap<String, Bucket>,
+    any_verb: Bucket,
+    /// Rules evaluated when the event's verb is unavailable.
+    all: Vec<u32>,
+}
+
+/// A set of rule files being assembled before compilation.
+#[derive(Default)]
+pub struct Builder {
+    lists: HashMap<String, Vec<Lit>>,
+    macros: HashMap<String, (Ast, String, usize, usize)>,
+    rules: Vec<RawRule>,
+    errors: Vec<RuleError>,
+}
+
+fn err(file: &str, n: &Node, msg: impl Into<String>) -> RuleError {
+    RuleError { file: file.to_string(), line: n.line, col: n.col, message: msg.into() }
+}
+
+/// Position of a byte offset of a condition in its file: exact for
+/// single-line conditions, the condition's start line otherwise.
+fn cond_pos(n: &Node, text: &str, off: usize) -> (usize, usize) {
+    if text.contains('\n') || n.col == 0 {
+        let before = &text[..off.min(text.len())];
+        let lines = before.matches('\n').count();
+        let col = before.rsplit('\n').next().map(|l| l.chars().count() + 1).unwrap_or(1);
+        (n.line + lines + usize::from(!text.is_empty() && lines > 0), col)
+    } else {
+        (n.line, n.col + text[..off.min(text.len())].chars().count())
+    }
+}
+
+fn str_list(file: &str, n: Option<&Node>, what: &str) -> Result<Vec<String>, RuleError> {
+    match n {
+        None => Ok(Vec::new()),
+        Some(n) => match &n.kind {
+            yaml::Kind::Seq(items) => items
+                .iter()
+                .map(|i| i.scalar_text().ok_or_else(|| err(file, i, format!("{what} must be a list of strings"))))
+                .collect(),
+            yaml::Kind::Null => Ok(Vec::new()),
+            _ => Err(err(file, n, format!("{what} must be a list"))),
+        },
+    }
+}
+
+impl Builder {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Add one rule file. Errors are collected; [`Builder::build`] reports them.
+    pub fn add_file(&mut self, file: &str, src: &str) -> &mut Self {
+        if let Err(e) = self.add_file_inner(file, src) {
+            self.errors.push(e);
+        }
+        self
+    }
+
+    fn add_file_inner(&mut self, file: &str, src: &str) -> Result<(), RuleError> {
+        let doc = yaml::parse(src).map_err(|e| RuleError {
+            file: file.to_string(),
+            line: e.line,
+            col: e.col,
+            message: format!("YAML: {}", e.message),
+        })?;
+        let yaml::Kind::Map(top) = &doc.kind else {
+            return Err(err(file, &doc, "a rule file is a mapping with `lists`, `macros` and `rules`"));
+        };
+        for (k, v) in top {
+            match k.as_str() {
+                "lists" => {
+                    let yaml::Kind::Map(m) = &v.kind else { return Err(err(file, v, "`lists` must be a mapping")) };
+                    for (name, items) in m {
+                        let yaml::Kind::Seq(xs) = &items.kind else {
+                            return Err(err(file, items, format!("list `{name}` must be a sequence")));
+                        };
+                        let mut lits = Vec::new();
+                        for x in xs {
+                            match &x.kind {
+                                yaml::Kind::Int(i) => lits.push(Lit::Num(*i as f64)),
+                                yaml::Kind::Float(f) => lits.push(Lit::Num(*f)),
+                                _ => lits
+                                    .push(Lit::Str(x.scalar_text().ok_or_else(|| {
+                                        err(file, x, format!("list `{name}` items must be scalars"))
+                                    })?)),
+                            }
+                        }
+                        self.lists.entry(name.clone()).or_default().extend(lits);
+                    }
+                }
+                "macros" => {
+                    let yaml::Kind::Map(m) = &v.kind else { return Err(err(file, v, "`macros` must be a mapping")) };
+                    for (name, cond) in m {
+                        let text =
+                            cond.scalar_text().ok_or_else(|| err(file, cond, "a macro is a condition string"))?;
+                        let ast = lang::parse(&text).map_err(|e| {
+                            let (l, c) = cond_pos(cond, &text, e.pos);
+                            RuleError { file: file.into(), line: l, col: c, message: e.message }
+                        })?;
+                        if self.macros.contains_key(name) {
+                            return Err(err(file, cond, format!("macro `{name}` is defined twice")));
+                        }
+                        self.macros.insert(name.clone(), (ast, file.to_string(), cond.line, cond.col));
+                    }
+                }
+                "rules" => {
+                    let yaml::Kind::Seq(rs) = &v.kind else { return Err(err(file, v, "`rules` must be a sequence")) };
+                    for r in rs {
+                        self.rules.push(RawRule { node: r.clone(), file: file.to_string() });
+                    }
+                }
+                other => {
+                    return Err(err(file, v, format!("unknown key `{other}` (expected lists, macros, rules)")));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Compile everything added. All errors found are returned.
+    pub fn build(self) -> Result<RuleSet, Vec<RuleError>> {
+        let mut errors = self.errors.clone();
+        let mut rules = Vec::new();
+        let mut ids = HashSet::new();
+        for raw in &self.rules {
+            match self.compile_rule(raw) {
+                Ok(r) => {
+                    if !ids.insert(r.id.clone()) {
+                        errors.push(err(&raw.file, &raw.node, format!("rule id `{}` is used twice", r.id)));
+                    } else {
+                        rules.push(r);
+                    }
+                }
+                Err(e) => errors.push(e),
+            }
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        Ok(RuleSet::index(rules))
+    }
+
+    fn compile_rule(&self, raw: &RawRule) -> Result<Rule, RuleError> {
+        let n = &raw.node;
+        let file = raw.file.as_str();
+        let yaml::Kind::Map(m) = &n.kind else { return Err(err(file, n, "a rule must be a mapping")) };
+        const KEYS: &[&str] = &[
+            "id",
+            "title",
+            "description",
+            "severity",
+            "tags",
+            "references",
+            "condition",
+            "exceptions",
+            "requires",
+            "tests",
+            "author",
+            "license",
+            "falsepositives",
+        ];
+        for (k, v) in m {
+            if !KEYS.contains(&k.as_str()) {
+                return Err(err(file, v, format!("unknown rule key `{k}`")));
+            }
+        }
+        let text = |key: &str| -> Result<String, RuleError> {
+            n.get(key)
+                .and_then(Node::scalar_text)
+                .ok_or_else(|| err(file, n, format!("rule is missing `{key}` (a string)")))
+        };
+        let id = text("id")?;
+        if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.') {
+            return Err(err(file, n.get("id").unwrap_or(n), format!("rule id `{id}` must be [A-Za-z0-9._-]+")));
+        }
+        let title = text("title")?;
+        let description = n.get("description").and_then(Node::scalar_text).unwrap_or_default();
+        let sev_node = n.get("severity").ok_or_else(|| err(file, n, format!("rule `{id}` is missing `severity`")))?;
+        let severity = sev_node
+            .scalar_text()
+            .as_deref()
+            .and_then(Severity::parse)
+            .ok_or_else(|| err(file, sev_node, "severity must be one of info, low, medium, high, critical"))?;
+        let tags = str_list(file, n.get("tags"), "tags")?;
+        let references = str_list(file, n.get("references"), "references")?;
+        let cond_node =
+            n.get("condition").ok_or_else(|| err(file, n, format!("rule `{id}` is missing `condition`")))?;
+        let condition = cond_node.scalar_text().ok_or_else(|| err(file, cond_node, "condition must be a string"))?;
+        let mut expr = self.compile_text(file, cond_node, &condition)?;
+        if let Some(exc) = n.get("exceptions") {
+            let yaml::Kind::Seq(items) = &exc.kind else {
+                return Err(err(file, exc, "exceptions must be a list of {name, condition}"));
+            };
+            let mut excs = Vec::new();
+            for it in items {
+                let c = it.get("condition").unwrap_or(it);
+                let t = c.scalar_text().ok_or_else(|| err(file, it, "an exception needs a `condition` string"))?;
+                excs.push(self.compile_text(file, c, &t)?);
+            }
+            if !excs.is_empty() {
+                expr = Expr::And(vec![expr, Expr::Not(Box::new(Expr::Or(excs)))]);
+            }
+        }
+        let mut declared = FieldSet::EMPTY;
+        for r in str_list(file, n.get("requires"), "requires")? {
+            let f = Field::from_path(&r)
+                .ok_or_else(|| err(file, n.get("requires").unwrap_or(n), format!("unknown field `{r}` in requires")))?;
+            declared.insert(f);
+        }
+        let mut reads = Vec::new();
+        expr.fields(&mut reads);
+        let mut requires = declared;
+        let mut names: Vec<String> = Vec::new();
+        for f in &reads {
+            requires = requires.union(f.needs());
+            let d = f.display().into_owned();
+            if !names.contains(&d) {
+                names.push(d);
+            }
+        }
+        let tests = self.tests(file, n.get("tests"))?;
+        Ok(Rule {
+            id,
+            title,
+            description,
+            severity,
+            tags,
+            references,
+            condition,
+            requires,
+            declared,
+            reads: names,
+            tests,
+            file: file.to_string(),
+            expr,
+        })
+    }
+
+    fn tests(&self, file: &str, n: Option<&Node>) -> Result<Vec<RuleTest>, RuleError> {
+        let Some(n) = n else { return Ok(Vec::new()) };
+        let yaml::Kind::Seq(items) = &n.kind else { return Err(err(file, n, "tests must be a list")) };
+        items
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                let expect = match t.get("expect").and_then(Node::scalar_text).as_deref() {
+                    Some("fire") => Expect::Fire,
+                    Some("quiet") => Expect::Quiet,
+                    Some("blind") => Expect::Blind,
+                    _ => return Err(err(file, t, "a test needs `expect: fire | quiet | blind`")),
+                };
+                let record = t.get("event").map(|e| e.to_json().to_string());
+                let fixture = t.get("fixture").and_then(Node::scalar_text);
+                if record.is_none() && fixture.is_none() {
+                    return Err(err(file, t, "a test needs `event` (a record of any shape) or `fixture: path:line`"));
+                }
+                Ok(RuleTest {
+                    name: t.get("name").and_then(Node::scalar_text).unwrap_or_else(|| format!("test {}", i + 1)),
+                    expect,
+                    record,
+                    fixture,
+                    line: t.line,
+                })
+            })
+            .collect()
+    }
+
+    fn compile_text(&self, file: &str, node: &Node, text: &str) -> Result<Expr, RuleError> {
+        let ast = lang::parse(text).map_err(|e| {
+            let (l, c) = cond_pos(node, text, e.pos);
+            RuleError { file: file.into(), line: l, col: c, message: e.message }
+        })?;
+        let mut stack = Vec::new();
+        self.compile(&ast, &mut stack).map_err(|(pos, msg)| {
+            let (l, c) = match pos {
+                Some(p) => cond_pos(node, text, p),
+                None => (node.line, node.col),
+            };
+            RuleError { file: file.into(), line: l, col: c, message: msg }
+        })
+    }
+
+    /// Compile an AST; errors carry the offset in the rule's own condition
+    /// (`None` when inside a macro, whose own position is named in the message).
+    fn compile(&self, ast: &Ast, stack: &mut Vec<String>) -> Result<Expr, (Option<usize>, String)> {
+        let inside = !stack.is_empty();
+        let at = |p: usize| if inside { None } else { Some(p) };
+        Ok(match ast {
+            Ast::And(xs) => Expr::And(xs.iter().map(|x| self.compile(x, stack)).collect::<Result<_, _>>()?),
+            Ast::Or(xs) => Expr::Or(xs.iter().map(|x| self.compile(x, stack)).collect::<Result<_, _>>()?),
+            Ast::Not(x) => Expr::Not(Box::new(self.compile(x, stack)?)),
+            Ast::Macro { name, pos } => {
+                let Some((m, mfile, mline, mcol)) = self.macros.get(name) else {
+                    let hint = if fields::resolve(name).is_some() {
+                        format!("`{name}` is a field: compare it (`{name} = …`) or test `{name} exists`")
+                    } else {
+                        format!("unknown macro `{name}`")
+                    };
+                    return Err((at(*pos), hint));
+                };
+                if stack.contains(name) {
+                    return Err((at(*pos), format!("macro cycle: {} -> {name}", stack.join(" -> "))));
+                }
+                stack.push(name.clone());
+                let r = self
+                    .compile(m, stack)
+                    .map_err(|(_, msg)| (at(*pos), format!("in macro `{name}` ({mfile}:{mline}:{mcol}): {msg}")));
+                stack.pop();
+                r?
+            }
+            Ast::Exists { field, pos } => {
+                Expr::Exists(fields::resolve(field).ok_or_else(|| (at(*pos), format!("unknown field `{field}`")))?)
+            }
+            Ast::Cmp { field, op, value, pos } => {
+                let f = fields::resolve(field).ok_or_else(|| (at(*pos), format!("unknown field `{field}`")))?;
+                let vals = self.values(value);
+                let m = self.matcher(*op, &vals).map_err(|e| (at(*pos), e))?;
+                let all = *op == Op::In && f.is_list();
+                Expr::Test { field: f, m, all, negate: *op == Op::Ne }
+            }
+        })
+    }
+
+    /// Flatten a literal into values, expanding list names.
+    fn values(&self, l: &Lit) -> Vec<Lit> {
+        match l {
+            Lit::List(xs) => xs.iter().flat_map(|x| self.values(x)).collect(),
+            Lit::Word(w) => match self.lists.get(w) {
+                Some(items) => items.clone(),
+                None => vec![Lit::Str(w.clone())],
+            },
+            other => vec![other.clone()],
+        }
+    }
+
+    fn matcher(&self, op: Op, vals: &[Lit]) -> Result<Matcher, String> {
+        let text = |l: &Lit| match l {
+            Lit::Str(s) | Lit::Word(s) => s.clone(),
+            Lit::Num(n) => {
+                if n.fract() == 0.0 {
+                    format!("{}", *n as i64)
+                } else {
+                    n.to_string()
+                }
+            }
+            Lit::List(_) => String::new(),
+        };
+        let one = || -> Result<&Lit, String> {
+            match vals {
+                [v] => Ok(v),
+                _ => Err(format!("`{}` takes one value, not a list", op.as_str())),
+            }
+        };
+        Ok(match op {
+            Op::Eq | Op::Ne => {
+                if vals.len() > 1 {
+                    Matcher::Set(vals.iter().map(text).collect())
+                } else {
+                    let v = one()?;
+                    Matcher::Eq(text(v), if let Lit::Num(n) = v { Some(*n) } else { None })
+                }
+            }
+            Op::In | Op::Intersects => Matcher::Set(vals.iter().map(text).collect()),
+            Op::Lt | Op::Le | Op::Gt | Op::Ge => match one()? {
+                Lit::Num(n) => Matcher::Cmp(op, *n),
+                other => text(other)
+                    .parse::<f64>()
+                    .map(|n| Matcher::Cmp(op, n))
+                    .map_err(|_| format!("`{}` needs a number", op.as_str()))?,
+            },
+            Op::Contains | Op::IContains => {
+                let ci = op == Op::IContains;
+                let needles: Vec<String> =
+                    vals.iter().map(|v| if ci { text(v).to_lowercase() } else { text(v) }).collect();
+                let ac = if needles.len() > 2 { AhoCorasick::new(&needles).ok() } else { None };
+                Matcher::Contains(needles, ac, ci)
+            }
+            Op::StartsWith => Matcher::StartsWith(vals.iter().map(text).collect()),
+            Op::EndsWith => Matcher::EndsWith(vals.iter().map(text).collect()),
+            Op::Glob => {
+                let alts: Vec<String> = vals.iter().map(|v| glob_to_regex(&text(v))).collect();
+                Matcher::Regex(regex_new(&format!("^(?:{})$", alts.join("|")))?)
+            }
+            Op::Regex => {
+                let alts: Vec<String> = vals.iter().map(|v| format!("(?:{})", text(v))).collect();
+                Matcher::Regex(regex_new(&alts.join("|"))?)
+            }
+        })
+    }
+}
+
+fn regex_new(p: &str) -> Result<regex::Regex, String> {
+    regex::RegexBuilder::new(p).size_limit(1 << 20).build().map_err(|e| format!("invalid regex: {e}"))
+}
+
+fn glob_to_regex(g: &str) -> String {
+    let mut out = String::new();
+    for c in g.chars() {
+        match c {
+            '*' => out.push_str(".*"),
+            '?' => out.push('.'),
+            c => out.push_str(&regex::escape(&c.to_string())),
+        }
+    }
+    out
+}
+
+/// The verbs (or resources) a condition requires, when its top level is a
+/// conjunction containing `FIELD = x` or `FIELD in (…)`.
+fn required_values(e: &Expr, field: &FieldRef) -> Option<Vec<String>> {
+    match e {
+        Expr::And(xs) => xs.iter().find_map(|x| required_values(x, field)),
+        Expr::Test { field: f, m, negate: false, .. } if f == field => match m {
+            Matcher::Eq(s, _) => Some(vec![s.clone()]),
+            Matcher::Set(set) => {
+                let mut v: Vec<String> = set.iter().cloned().collect();
+                v.sort();
+                Some(v)
+            }
+            _ => None,
+        },
+        Expr::Or(xs) => {
+            // Every branch must constrain the field for the union to be an index.
+            let mut all = Vec::new();
+            for x in xs {
+                all.extend(required_values(x, field)?);
+            }
+            all.sort();
+            all.dedup();
+            Some(all)
+        }
+        _ => None,
+    }
+}
+
+impl RuleSet {
+    fn index(rules: Vec<Rule>) -> RuleSet {
+        let mut set = RuleSet { all: (0..rules.len() as u32).collect(), ..RuleSet::default() };
+        for (i, r) in rules.iter().enumerate() {
+            let verbs = required_values(&r.expr, &FieldRef::Verb);
+            let res = required_values(&r.expr, &FieldRef::ObjResource);
+            let mut buckets: Vec<&mut Bucket> = Vec::new();
+            match verbs {
+                Some(vs) => {
+                    // Two passes: create the keys, then borrow each bucket once.
+                    for v in &vs {
+                        set.by_verb.entry(v.clone()).or_default();
+                    }
+                    for (k, b) in set.by_verb.iter_mut() {
+                        if vs.contains(k) {
+                            buckets.push(b);
+                        }
+                    }
+                }
+                None => buckets.push(&mut set.any_verb),
+            }
+            for b in buckets {
+                match &res {
+                    Some(rs) => rs.iter().for_each(|x| b.by_resource.entry(x.clone()).or_default().push(i as u32)),
+                    None => b.any_resource.push(i as u32),
+                }
+            }
+        }
+        set.rules = rules;
+        set
+    }
+
+    /// The built-in pack.
+    pub fn builtin() -> RuleSet {
+        let mut b = Builder::new();
+        add_builtin(&mut b);
+        b.build().unwrap_or_else(|errs| {
+            // The pack is tested in CI; a broken pack is a build bug, reported loudly.
+            let msg: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
+            panic!("built-in rule pack does not compile:\n{}", msg.join("\n"))
+        })
+    }
+
+    /// The rules, in load order.
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    /// Evaluate every candidate rule on `ev`.
+    pub fn detect(&self, ev: &AuditEvent<'_>) -> Detections {
+        let mut d = Detections::default();
+        self.detect_into(ev, &mut d);
+        d
+    }
+
+    /// Evaluate every candidate rule on `ev` into `out` (cleared first).
+    pub fn detect_into(&self, ev: &AuditEvent<'_>, out: &mut Detections) {
+        out.clear();
+        let view = View::new(ev);
+        let mut visit = |i: u32| {
+            let r = &self.rules[i as usize];
+            if let Some(f) = r.declared.iter().find(|f| view.unavailable().contains(*f)) {
+                out.blind.push((i, f));
+                return;
+            }
+            match r.expr.eval(&view) {
+                Tri::True => out.hits.push(i),
+                Tri::False => {}
+                Tri::Blind(f) => out.blind.push((i, f)),
+            }
+        };
+        match ev.verb.as_deref().filter(|_| !ev.missing.contains(Field::Verb)) {
+            None => self.all.iter().for_each(|i| visit(*i)),
+            Some(verb) => {
+                let res = ev.resource().unwrap_or("");
+                let mut lists: [&[u32]; 4] = [&[]; 4];
+                if let Some(b) = self.by_verb.get(verb) {
+                    lists[0] = b.by_resource.get(res).map_or(&[], |v| v.as_slice());
+                    lists[1] = &b.any_resource;
+                }
+                lists[2] = self.any_verb.by_resource.get(res).map_or(&[], |v| v.as_slice());
+                lists[3] = &self.any_verb.any_resource;
+                // Each rule sits in exactly one of these lists for a given
+                // (verb, resource), so no de-duplication is needed.
+                for l in lists {
+                    l.iter().for_each(|i| visit(*i));
+                }
+            }
+        }
+        out.hits.sort_unstable();
+        out.blind.sort_unstable_by_key(|(i, _)| *i);
+    }
+}
+
+/// The built-in rule files, embedded at build time.
+pub const BUILTIN: &[(&str, &str)] = &[("rules/seed.yaml", include_str!("../../rules/seed.yaml"))];
+
+/// Add the built-in files to a builder.
+pub fn add_builtin(b: &mut Builder) {
+    for (name, src) in BUILTIN {
+        b.add_file(name, src);
+    }
+}
+
+/// A rule's verdict on one event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    Fire,
+    Quiet,
+    Blind(Field),
+}
+
+impl Verdict {
+    /// Whether this verdict is what a test expects.
+    pub fn satisfies(self, e: Expect) -> bool {
+        matches!(
+            (self, e),
+            (Verdict::Fire, Expect::Fire) | (Verdict::Quiet, Expect::Quiet) | (Verdict::Blind(_), Expect::Blind)
+        )
+    }
+}
+
+impl RuleSet {
+    /// The index of the rule with this id.
+    pub fn find(&self, id: &str) -> Option<usize> {
+        self.rules.iter().position(|r| r.id == id)
+    }
+
+    /// Evaluate one rule on one event (no index), as tests and coverage do.
+    pub fn verdict(&self, rule: usize, ev: &AuditEvent<'_>) -> Verdict {
+        let view = View::new(ev);
+        let r = &self.rules[rule];
+        if let Some(f) = r.declared.iter().find(|f| view.unavailable().contains(*f)) {
+            return Verdict::Blind(f);
+        }
+        match r.expr.eval(&view) {
+            Tri::True => Verdict::Fire,
+            Tri::False => Verdict::Quiet,
+            Tri::Blind(f) => Verdict::Blind(f),
+        }
+    }
+
+    /// Decode `input` (a whole file's bytes, already gunzipped) and give the
+    /// rule's verdict on its `n`-th unit (1-based, counting events, skipped
+    /// and errors as `kaudit normalize --keep-skipped` prints them). `Err`
+    /// says why there is no event there.
+    pub fn verdict_on_unit(&self, rule: usize, input: &[u8], n: usize) -> Result<Verdict, String> {
+        struct Nth<'s> {
+            set: &'s RuleSet,
+            rule: usize,
+            want: usize,
+            seen: usize,
+            out: Option<Result<Verdict, String>>,
+        }
+        impl crate::Sink for Nth<'_> {
+            fn event(&mut self, ev: &AuditEvent<'_>) {
+                self.seen += 1;
+                if self.seen == self.want {
+                    self.out = Some(Ok(self.set.verdict(self.rule, ev)));
+                }
+            }
+            fn skipped(&mut self, _: crate::Unit<'_>, reason: &'static str) {
+                self.seen += 1;
+                if self.seen == self.want {
+                    self.out = Some(Err(format!("unit {} is skipped: {reason}", self.want)));
+                }
+            }
+            fn error(&mut self, _: crate::Unit<'_>, e: &crate::Error) {
+                self.seen += 1;
+                if self.seen == self.want {
+                    self.out = Some(Err(format!("unit {} is an error: {e}", self.want)));
+                }
+            }
+        }
+        let dec = crate::Decoder::default();
+        let mut sink = Nth { set: self, rule, want: n, seen: 0, out: None };
+        for f in crate::frame::records(input, dec.limits().max_record_bytes) {
+            dec.decode(&input[f.range], &mut sink);
+            if sink.out.is_some() {
+                break;
+            }
+        }
+        let seen = sink.seen;
+        sink.out.unwrap_or_else(|| Err(format!("only {seen} units, no unit {n}")))
+    }
+}
+
+/// The outcome of one rule test.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TestOutcome {
+    Pass(Verdict),
+    Fail(String),
+    /// The fixture could not be loaded (not shipped with this binary).
+    Skipped(String),
+}
+
+impl RuleSet {
+    /// Run one of a rule's tests. `load` returns a fixture's bytes (already
+    /// gunzipped) for a path relative to the fixture directory.
+    pub fn run_test(&self, rule: usize, t: &RuleTest, load: &mut dyn FnMut(&str) -> Option<Vec<u8>>) -> TestOutcome {
+        let v = match (&t.record, &t.fixture) {
+            (Some(rec), _) => self.verdict_on_unit(rule, rec.as_bytes(), 1),
+            (None, Some(fx)) => {
+                let Some((path, n)) = fx.rsplit_once(':') else {
+                    return TestOutcome::Fail(format!("fixture `{fx}` must be path:N"));
+                };
+                let Ok(n) = n.parse::<usize>() else {
+                    return TestOutcome::Fail(format!("fixture `{fx}`: N must be a number"));
+                };
+                let Some(bytes) = load(path) else {
+                    return TestOutcome::Skipped(format!("fixture {path} not found"));
+                };
+                self.verdict_on_unit(rule, &bytes, n)
+            }
+            _ => Err("test has neither event nor fixture".into()),
+        };
+        match v {
+            Ok(v) if v.satisfies(t.expect) => TestOutcome::Pass(v),
+            Ok(v) => TestOutcome::Fail(format!("expected {:?}, got {v:?}", t.expect)),
+            Err(e) => TestOutcome::Fail(e),
+        }
+    }
+}

@@ -1,0 +1,181 @@
+//! `scan`: normalize + detect, with per-rule accounting.
+//!
+//! [`Scanner`] is a sink like [`crate::Normalizer`] that also evaluates a
+//! [`RuleSet`] on every event, writes `kaudit.detections` (and, on request,
+//! `kaudit.blind`) into the canonical output, and keeps a summary per rule:
+//! hits, first and last event time, an example actor, and blind counts per
+//! source.
+
+use std::collections::BTreeMap;
+
+use crate::decode::{Decoder, Sink, SkipReason, Unit};
+use crate::error::Error;
+use crate::event::{AuditEvent, Source};
+use crate::json::write_str;
+use crate::normalize::{Normalizer, Options, Stats};
+use crate::rules::{Detections, RuleSet};
+
+/// What a scan writes.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ScanOptions {
+    pub normalize: Options,
+    /// Also write `kaudit.blind`: the rules that could not be evaluated.
+    pub blind: bool,
+    /// Write only events on which a rule fired (errors are still written).
+    pub only_hits: bool,
+    /// Write events, errors and skip envelopes at all (off for a summary-only scan).
+    pub write_events: bool,
+}
+
+/// Per-rule totals.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RuleSummary {
+    pub hits: u64,
+    pub first: Option<String>,
+    pub last: Option<String>,
+    pub example_actor: Option<String>,
+    /// Blind evaluations per source id and the field that was missing.
+    pub blind: BTreeMap<(&'static str, &'static str), u64>,
+}
+
+/// A sink that normalizes, detects and summarizes.
+pub struct Scanner<'r> {
+    rules: &'r RuleSet,
+    opts: ScanOptions,
+    norm: Normalizer,
+    det: Detections,
+    summary: Vec<RuleSummary>,
+}
+
+fn event_time<'a>(ev: &'a AuditEvent<'_>) -> Option<&'a str> {
+    ev.stage_timestamp.as_deref().or(ev.request_received_timestamp.as_deref())
+}
+
+impl<'r> Scanner<'r> {
+    pub fn new(rules: &'r RuleSet, opts: ScanOptions) -> Self {
+        Scanner {
+            rules,
+            opts,
+            norm: Normalizer::new(opts.normalize),
+            det: Detections::default(),
+            summary: vec![RuleSummary::default(); rules.rules().len()],
+        }
+    }
+
+    /// Decode and scan one framed record.
+    pub fn record(&mut self, dec: &Decoder, record: &[u8]) {
+        self.norm.count_input(record.len());
+        dec.decode(record, self);
+    }
+
+    /// A piece of an oversize record (passed through as an error).
+    pub fn oversize(&mut self, piece: &[u8], limit: usize) {
+        self.norm.oversize(piece, limit);
+    }
+
+    pub fn output(&self) -> &[u8] {
+        self.norm.output()
+    }
+
+    pub fn clear_output(&mut self) {
+        self.norm.clear_output();
+    }
+
+    pub fn stats(&self) -> Stats {
+        self.norm.stats()
+    }
+
+    /// Per-rule summaries, indexed like `RuleSet::rules()`.
+    pub fn summary(&self) -> &[RuleSummary] {
+        &self.summary
+    }
+}
+
+impl Sink for Scanner<'_> {
+    fn event(&mut self, ev: &AuditEvent<'_>) {
+        self.rules.detect_into(ev, &mut self.det);
+        let src: &'static str = ev.source.map(Source::id).unwrap_or("unknown");
+        for &i in &self.det.hits {
+            let s = &mut self.summary[i as usize];
+            s.hits += 1;
+            if let Some(t) = event_time(ev) {
+                if s.first.as_deref().is_none_or(|f| t < f) {
+                    s.first = Some(t.to_owned());
+                }
+                if s.last.as_deref().is_none_or(|l| t > l) {
+                    s.last = Some(t.to_owned());
+                }
+            }
+            if s.example_actor.is_none() {
+                s.example_actor = ev.username().map(str::to_owned);
+            }
+        }
+        for &(i, f) in &self.det.blind {
+            *self.summary[i as usize].blind.entry((src, f.path())).or_default() += 1;
+        }
+        if !self.opts.write_events || (self.opts.only_hits && self.det.hits.is_empty()) {
+            self.norm.count_event(ev);
+            return;
+        }
+        let rules = self.rules;
+        let det = &self.det;
+        let blind = self.opts.blind;
+        self.norm.event_with(ev, &mut |out: &mut Vec<u8>| write_detections(rules, det, blind, out));
+    }
+
+    fn skipped(&mut self, unit: Unit<'_>, reason: SkipReason) {
+        if self.opts.write_events {
+            self.norm.skipped(unit, reason);
+        } else {
+            self.norm.count_skipped(&unit);
+        }
+    }
+
+    fn error(&mut self, unit: Unit<'_>, err: &Error) {
+        if self.opts.write_events {
+            self.norm.error(unit, err);
+        } else {
+            self.norm.count_error(&unit);
+        }
+    }
+}
+
+/// Write `,"detections":[…]` (and `,"blind":[…]`) into a `kaudit` object.
+pub fn write_detections(rules: &RuleSet, det: &Detections, blind: bool, out: &mut Vec<u8>) {
+    out.extend_from_slice(b",\"detections\":[");
+    for (n, &i) in det.hits.iter().enumerate() {
+        let r = &rules.rules()[i as usize];
+        if n > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"{\"rule\":");
+        write_str(out, &r.id);
+        out.extend_from_slice(b",\"title\":");
+        write_str(out, &r.title);
+        out.extend_from_slice(b",\"severity\":");
+        write_str(out, r.severity.as_str());
+        out.extend_from_slice(b",\"tags\":[");
+        for (k, t) in r.tags.iter().enumerate() {
+            if k > 0 {
+                out.push(b',');
+            }
+            write_str(out, t);
+        }
+        out.extend_from_slice(b"]}");
+    }
+    out.push(b']');
+    if blind {
+        out.extend_from_slice(b",\"blind\":[");
+        for (n, &(i, f)) in det.blind.iter().enumerate() {
+            if n > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(b"{\"rule\":");
+            write_str(out, &rules.rules()[i as usize].id);
+            out.extend_from_slice(b",\"field\":");
+            write_str(out, f.path());
+            out.push(b'}');
+        }
+        out.push(b']');
+    }
+}
