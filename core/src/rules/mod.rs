@@ -686,7 +686,15 @@ impl RuleSet {
 }
 
 /// The built-in rule files, embedded at build time.
-pub const BUILTIN: &[(&str, &str)] = &[("rules/seed.yaml", include_str!("../../rules/seed.yaml"))];
+pub const BUILTIN: &[(&str, &str)] = &[
+    ("rules/seed.yaml", include_str!("../../rules/seed.yaml")),
+    ("rules/access.yaml", include_str!("../../rules/access.yaml")),
+    ("rules/exec.yaml", include_str!("../../rules/exec.yaml")),
+    ("rules/workloads.yaml", include_str!("../../rules/workloads.yaml")),
+    ("rules/rbac.yaml", include_str!("../../rules/rbac.yaml")),
+    ("rules/credentials.yaml", include_str!("../../rules/credentials.yaml")),
+    ("rules/persistence.yaml", include_str!("../../rules/persistence.yaml")),
+];
 
 /// Add the built-in files to a builder.
 pub fn add_builtin(b: &mut Builder) {
