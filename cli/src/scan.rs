@@ -5,6 +5,7 @@ use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use kaudit_core::rules::state::StateLimits;
 use kaudit_core::scan::{ScanOptions, Scanner};
 use kaudit_core::{Decoder, Limits, Options};
 
@@ -39,6 +40,9 @@ pub struct Args {
     /// Largest record accepted, in bytes; longer ones pass through as errors.
     #[arg(long, default_value_t = Limits::default().max_record_bytes)]
     max_record_bytes: usize,
+    /// Keys kept per stateful rule (windows, sequences); the least recently used is evicted.
+    #[arg(long, default_value_t = StateLimits::default().max_keys)]
+    max_state_keys: usize,
 }
 
 /// Files found by walking a directory that are surely not logs.
@@ -78,8 +82,13 @@ pub fn run(a: Args) -> ExitCode {
     let limits = Limits { max_record_bytes: a.max_record_bytes, ..Limits::default() };
     let dec = Decoder::new(limits);
     let json = a.format == Format::Json;
-    let opts =
-        ScanOptions { blind: a.blind, only_hits: a.only_hits, write_events: json, normalize: Options::default() };
+    let opts = ScanOptions {
+        blind: a.blind,
+        only_hits: a.only_hits,
+        write_events: json,
+        normalize: Options::default(),
+        state: StateLimits { max_keys: a.max_state_keys },
+    };
     let mut sc = Scanner::new(&set, opts);
     let stdout = io::stdout();
     let mut out = io::BufWriter::with_capacity(1 << 20, stdout.lock());

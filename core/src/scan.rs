@@ -13,7 +13,8 @@ use crate::error::Error;
 use crate::event::{AuditEvent, Source};
 use crate::json::write_str;
 use crate::normalize::{Normalizer, Options, Stats};
-use crate::rules::{Detections, RuleSet};
+use crate::rules::state::StateLimits;
+use crate::rules::{Detections, Detector, RuleSet};
 
 /// What a scan writes.
 #[derive(Clone, Copy, Debug, Default)]
@@ -25,6 +26,8 @@ pub struct ScanOptions {
     pub only_hits: bool,
     /// Write events, errors and skip envelopes at all (off for a summary-only scan).
     pub write_events: bool,
+    /// Bounds on stateful-rule memory.
+    pub state: StateLimits,
 }
 
 /// Per-rule totals.
@@ -41,6 +44,7 @@ pub struct RuleSummary {
 /// A sink that normalizes, detects and summarizes.
 pub struct Scanner<'r> {
     rules: &'r RuleSet,
+    detector: Detector<'r>,
     opts: ScanOptions,
     norm: Normalizer,
     det: Detections,
@@ -55,6 +59,7 @@ impl<'r> Scanner<'r> {
     pub fn new(rules: &'r RuleSet, opts: ScanOptions) -> Self {
         Scanner {
             rules,
+            detector: Detector::new(rules, opts.state),
             opts,
             norm: Normalizer::new(opts.normalize),
             det: Detections::default(),
@@ -85,6 +90,11 @@ impl<'r> Scanner<'r> {
         self.norm.stats()
     }
 
+    /// The detector (for its state accounting).
+    pub fn detector(&self) -> &Detector<'r> {
+        &self.detector
+    }
+
     /// Per-rule summaries, indexed like `RuleSet::rules()`.
     pub fn summary(&self) -> &[RuleSummary] {
         &self.summary
@@ -93,7 +103,7 @@ impl<'r> Scanner<'r> {
 
 impl Sink for Scanner<'_> {
     fn event(&mut self, ev: &AuditEvent<'_>) {
-        self.rules.detect_into(ev, &mut self.det);
+        self.detector.detect_into(ev, &mut self.det);
         let src: &'static str = ev.source.map(Source::id).unwrap_or("unknown");
         for &i in &self.det.hits {
             let s = &mut self.summary[i as usize];

@@ -12,6 +12,7 @@ pub mod derive;
 mod eval;
 pub mod fields;
 pub mod lang;
+pub mod state;
 mod yaml;
 
 use std::collections::{HashMap, HashSet};
@@ -75,6 +76,9 @@ pub struct RuleTest {
     pub expect: Expect,
     /// A record of any supported shape (JSON text), decoded like any input.
     pub record: Option<String>,
+    /// For stateful rules: a sequence of records; the verdict is the rule's
+    /// on the last one (`quiet`: it never fired).
+    pub records: Vec<String>,
     /// Or a fixture line: `path:line` relative to the fixture directory.
     pub fixture: Option<String>,
     pub line: usize,
@@ -102,6 +106,8 @@ pub struct Rule {
     /// File the rule came from.
     pub file: String,
     expr: Expr,
+    /// The stateful part (`window` or `sequence`), if any.
+    pub state: Option<state::Spec>,
 }
 
 /// A rule-file error: file, line, column, message.
@@ -157,8 +163,10 @@ pub struct RuleSet {
     /// verb → resource → rule indices, plus the buckets for "any".
     by_verb: HashMap<String, Bucket>,
     any_verb: Bucket,
-    /// Rules evaluated when the event's verb is unavailable.
+    /// Stateless rules evaluated when the event's verb is unavailable.
     all: Vec<u32>,
+    /// Stateful rules (evaluated on every event by a [`Detector`]).
+    stateful: Vec<u32>,
 }
 
 /// A set of rule files being assembled before compilation.
@@ -316,6 +324,9 @@ impl Builder {
             "author",
             "license",
             "falsepositives",
+            "window",
+            "sequence",
+            "suppress",
         ];
         for (k, v) in m {
             if !KEYS.contains(&k.as_str()) {
@@ -376,6 +387,12 @@ impl Builder {
                 names.push(d);
             }
         }
+        let state = self.stateful(file, n)?;
+        if let Some(st) = &state {
+            for f in &st.by {
+                requires = requires.union(f.needs());
+            }
+        }
         let tests = self.tests(file, n.get("tests"))?;
         Ok(Rule {
             id,
@@ -391,7 +408,80 @@ impl Builder {
             tests,
             file: file.to_string(),
             expr,
+            state,
         })
+    }
+
+    /// `window: {by, within, count, distinct}` or `sequence: {by, within, first}`,
+    /// with an optional `suppress: DURATION` (default: the window).
+    fn stateful(&self, file: &str, n: &Node) -> Result<Option<state::Spec>, RuleError> {
+        let (node, is_seq) = match (n.get("window"), n.get("sequence")) {
+            (Some(_), Some(s)) => return Err(err(file, s, "a rule has either `window` or `sequence`, not both")),
+            (Some(w), None) => (w, false),
+            (None, Some(s)) => (s, true),
+            (None, None) => {
+                if let Some(s) = n.get("suppress") {
+                    return Err(err(file, s, "`suppress` needs a `window` or `sequence`"));
+                }
+                return Ok(None);
+            }
+        };
+        let dur = |key: &str, req: bool| -> Result<Option<state::Micros>, RuleError> {
+            match node.get(key).or(if key == "suppress" { n.get("suppress") } else { None }) {
+                None if req => Err(err(file, node, format!("missing `{key}` (a duration such as 5m)"))),
+                None => Ok(None),
+                Some(d) => d
+                    .scalar_text()
+                    .as_deref()
+                    .and_then(state::parse_duration)
+                    .map(Some)
+                    .ok_or_else(|| err(file, d, "a duration is an integer and a unit: 30s, 5m, 1h, 7d")),
+            }
+        };
+        let within = dur("within", true)?.unwrap_or(1);
+        let suppress = dur("suppress", false)?.unwrap_or(within);
+        let by_node = node.get("by").ok_or_else(|| err(file, node, "missing `by` (1 to 4 fields)"))?;
+        let names = str_list(file, Some(by_node), "by")?;
+        if names.is_empty() || names.len() > 4 {
+            return Err(err(file, by_node, "`by` takes 1 to 4 fields"));
+        }
+        let by = names
+            .iter()
+            .map(|f| fields::resolve(f).ok_or_else(|| err(file, by_node, format!("unknown field `{f}` in by"))))
+            .collect::<Result<Vec<_>, _>>()?;
+        let kind = if is_seq {
+            let first = node.get("first").ok_or_else(|| err(file, node, "a sequence needs `first` (a condition)"))?;
+            let text = first.scalar_text().ok_or_else(|| err(file, first, "`first` must be a condition string"))?;
+            state::Kind::Sequence { first: self.compile_text(file, first, &text)? }
+        } else {
+            let c = node.get("count").ok_or_else(|| err(file, node, "a window needs `count` (the threshold)"))?;
+            let threshold = match c.kind {
+                yaml::Kind::Int(i) if (1..=10_000).contains(&i) => i as usize,
+                _ => return Err(err(file, c, "count must be an integer from 1 to 10000")),
+            };
+            let distinct = match node.get("distinct") {
+                None => None,
+                Some(d) => {
+                    let name = d.scalar_text().ok_or_else(|| err(file, d, "distinct must be a field name"))?;
+                    Some(fields::resolve(&name).ok_or_else(|| err(file, d, format!("unknown field `{name}`")))?)
+                }
+            };
+            state::Kind::Window { threshold, distinct }
+        };
+        for (k, v) in match &node.kind {
+            yaml::Kind::Map(m) => m.as_slice(),
+            _ => return Err(err(file, node, "must be a mapping")),
+        } {
+            let ok: &[&str] = if is_seq {
+                &["by", "within", "first", "suppress"]
+            } else {
+                &["by", "within", "count", "distinct", "suppress"]
+            };
+            if !ok.contains(&k.as_str()) {
+                return Err(err(file, v, format!("unknown key `{k}`")));
+            }
+        }
+        Ok(Some(state::Spec { by, within, suppress, kind }))
     }
 
     fn tests(&self, file: &str, n: Option<&Node>) -> Result<Vec<RuleTest>, RuleError> {
@@ -408,14 +498,20 @@ impl Builder {
                     _ => return Err(err(file, t, "a test needs `expect: fire | quiet | blind`")),
                 };
                 let record = t.get("event").map(|e| e.to_json().to_string());
+                let records = match t.get("events").map(|e| &e.kind) {
+                    Some(yaml::Kind::Seq(items)) => items.iter().map(|e| e.to_json().to_string()).collect(),
+                    Some(_) => return Err(err(file, t, "`events` must be a list of records")),
+                    None => Vec::new(),
+                };
                 let fixture = t.get("fixture").and_then(Node::scalar_text);
-                if record.is_none() && fixture.is_none() {
+                if record.is_none() && fixture.is_none() && records.is_empty() {
                     return Err(err(file, t, "a test needs `event` (a record of any shape) or `fixture: path:line`"));
                 }
                 Ok(RuleTest {
                     name: t.get("name").and_then(Node::scalar_text).unwrap_or_else(|| format!("test {}", i + 1)),
                     expect,
                     record,
+                    records,
                     fixture,
                     line: t.line,
                 })
@@ -593,8 +689,13 @@ fn required_values(e: &Expr, field: &FieldRef) -> Option<Vec<String>> {
 
 impl RuleSet {
     fn index(rules: Vec<Rule>) -> RuleSet {
-        let mut set = RuleSet { all: (0..rules.len() as u32).collect(), ..RuleSet::default() };
+        let mut set = RuleSet::default();
         for (i, r) in rules.iter().enumerate() {
+            if r.state.is_some() {
+                set.stateful.push(i as u32);
+                continue;
+            }
+            set.all.push(i as u32);
             let verbs = required_values(&r.expr, &FieldRef::Verb);
             let res = required_values(&r.expr, &FieldRef::ObjResource);
             let mut buckets: Vec<&mut Bucket> = Vec::new();
@@ -646,10 +747,18 @@ impl RuleSet {
         d
     }
 
-    /// Evaluate every candidate rule on `ev` into `out` (cleared first).
+    /// Evaluate every candidate *stateless* rule on `ev` into `out` (cleared
+    /// first). Stateful rules need a [`Detector`], which holds their state.
     pub fn detect_into(&self, ev: &AuditEvent<'_>, out: &mut Detections) {
         out.clear();
         let view = View::new(ev);
+        self.detect_view(&view, out);
+        out.hits.sort_unstable();
+        out.blind.sort_unstable_by_key(|(i, _)| *i);
+    }
+
+    fn detect_view(&self, view: &View<'_, '_>, out: &mut Detections) {
+        let ev = view.ev;
         let mut visit = |i: u32| {
             let r = &self.rules[i as usize];
             if let Some(f) = r.declared.iter().find(|f| view.unavailable().contains(*f)) {
@@ -680,8 +789,6 @@ impl RuleSet {
                 }
             }
         }
-        out.hits.sort_unstable();
-        out.blind.sort_unstable_by_key(|(i, _)| *i);
     }
 }
 
@@ -694,6 +801,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("rules/rbac.yaml", include_str!("../../rules/rbac.yaml")),
     ("rules/credentials.yaml", include_str!("../../rules/credentials.yaml")),
     ("rules/persistence.yaml", include_str!("../../rules/persistence.yaml")),
+    ("rules/stateful.yaml", include_str!("../../rules/stateful.yaml")),
 ];
 
 /// Add the built-in files to a builder.
@@ -799,6 +907,9 @@ impl RuleSet {
     /// Run one of a rule's tests. `load` returns a fixture's bytes (already
     /// gunzipped) for a path relative to the fixture directory.
     pub fn run_test(&self, rule: usize, t: &RuleTest, load: &mut dyn FnMut(&str) -> Option<Vec<u8>>) -> TestOutcome {
+        if !t.records.is_empty() {
+            return self.run_sequence_test(rule, t);
+        }
         let v = match (&t.record, &t.fixture) {
             (Some(rec), _) => self.verdict_on_unit(rule, rec.as_bytes(), 1),
             (None, Some(fx)) => {
@@ -819,6 +930,128 @@ impl RuleSet {
             Ok(v) if v.satisfies(t.expect) => TestOutcome::Pass(v),
             Ok(v) => TestOutcome::Fail(format!("expected {:?}, got {v:?}", t.expect)),
             Err(e) => TestOutcome::Fail(e),
+        }
+    }
+}
+
+/// Evaluates a rule set with state: stateless rules through the index,
+/// stateful rules (`window`, `sequence`) on every event.
+pub struct Detector<'r> {
+    rules: &'r RuleSet,
+    states: Vec<state::RuleState>,
+    limits: state::StateLimits,
+}
+
+impl<'r> Detector<'r> {
+    pub fn new(rules: &'r RuleSet, limits: state::StateLimits) -> Self {
+        let states = rules.stateful.iter().map(|_| state::RuleState::default()).collect();
+        Detector { rules, states, limits }
+    }
+
+    /// Evaluate every rule on `ev` into `out` (cleared first).
+    pub fn detect_into(&mut self, ev: &AuditEvent<'_>, out: &mut Detections) {
+        out.clear();
+        let view = View::new(ev);
+        self.rules.detect_view(&view, out);
+        for (k, &i) in self.rules.stateful.iter().enumerate() {
+            let r = &self.rules.rules[i as usize];
+            let Some(spec) = &r.state else { continue };
+            let matched = match r.declared.iter().find(|f| view.unavailable().contains(*f)) {
+                Some(f) => Tri::Blind(f),
+                None => r.expr.eval(&view),
+            };
+            match state::step(spec, &mut self.states[k], self.limits, &view, matched) {
+                state::Step::Fire => out.hits.push(i),
+                state::Step::Blind(f) => out.blind.push((i, f)),
+                state::Step::Quiet => {}
+            }
+        }
+        out.hits.sort_unstable();
+        out.blind.sort_unstable_by_key(|(i, _)| *i);
+    }
+
+    /// Approximate bytes of state held, over all stateful rules.
+    pub fn state_bytes(&self) -> usize {
+        self.states.iter().map(state::RuleState::bytes).sum()
+    }
+
+    /// The most bytes the state may hold under the configured limits.
+    pub fn state_cap_bytes(&self) -> usize {
+        self.rules
+            .stateful
+            .iter()
+            .filter_map(|&i| self.rules.rules[i as usize].state.as_ref())
+            .map(|s| state::RuleState::cap_bytes(s, self.limits))
+            .sum()
+    }
+
+    /// Keys held and evicted, over all stateful rules.
+    pub fn state_keys(&self) -> (usize, u64) {
+        (self.states.iter().map(state::RuleState::keys).sum(), self.states.iter().map(|s| s.evicted).sum())
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> state::StateLimits {
+        self.limits
+    }
+}
+
+impl RuleSet {
+    /// A test with `events:`: feed them in order through a fresh detector;
+    /// `fire` means the rule fired on the last one, `quiet` that it never
+    /// fired, `blind` that the last one was blind.
+    fn run_sequence_test(&self, rule: usize, t: &RuleTest) -> TestOutcome {
+        struct Feed<'d, 'r> {
+            det: &'d mut Detector<'r>,
+            rule: u32,
+            out: Detections,
+            fired: usize,
+            last: Option<Verdict>,
+            bad: Option<String>,
+        }
+        impl crate::Sink for Feed<'_, '_> {
+            fn event(&mut self, ev: &AuditEvent<'_>) {
+                self.det.detect_into(ev, &mut self.out);
+                let v = if self.out.hits.contains(&self.rule) {
+                    self.fired += 1;
+                    Verdict::Fire
+                } else if let Some((_, f)) = self.out.blind.iter().find(|(i, _)| *i == self.rule) {
+                    Verdict::Blind(*f)
+                } else {
+                    Verdict::Quiet
+                };
+                self.last = Some(v);
+            }
+            fn skipped(&mut self, _: crate::Unit<'_>, r: &'static str) {
+                self.bad = Some(format!("a test event was skipped: {r}"));
+            }
+            fn error(&mut self, _: crate::Unit<'_>, e: &crate::Error) {
+                self.bad = Some(format!("a test event is an error: {e}"));
+            }
+        }
+        let mut det = Detector::new(self, state::StateLimits::default());
+        let mut feed =
+            Feed { det: &mut det, rule: rule as u32, out: Detections::default(), fired: 0, last: None, bad: None };
+        let dec = crate::Decoder::default();
+        for r in &t.records {
+            dec.decode(r.as_bytes(), &mut feed);
+        }
+        if let Some(b) = feed.bad {
+            return TestOutcome::Fail(b);
+        }
+        let Some(last) = feed.last else { return TestOutcome::Fail("no events".into()) };
+        let ok = match t.expect {
+            Expect::Fire => last == Verdict::Fire,
+            Expect::Quiet => feed.fired == 0,
+            Expect::Blind => matches!(last, Verdict::Blind(_)),
+        };
+        if ok {
+            TestOutcome::Pass(last)
+        } else {
+            TestOutcome::Fail(format!(
+                "expected {:?}, got {last:?} on the last event ({} fires in all)",
+                t.expect, feed.fired
+            ))
         }
     }
 }
