@@ -43,6 +43,23 @@ fn every_rule_has_a_positive_and_a_negative_test() {
 }
 
 #[test]
+fn builtin_pack_compiles_without_warnings() {
+    let set = RuleSet::builtin();
+    let w: Vec<String> = set.warnings.iter().map(|w| w.to_string()).collect();
+    assert!(w.is_empty(), "{}", w.join("\n"));
+}
+
+#[test]
+fn regression_unknown_list_name_is_warned() {
+    let mut b = kaudit_core::rules::Builder::new();
+    b.add_file("t.yaml", "rules:\n  - id: r\n    title: t\n    severity: low\n    condition: verb in (wirte_verbs)\n");
+    let set = b.build().unwrap();
+    assert_eq!(set.warnings.len(), 1);
+    assert_eq!((set.warnings[0].line, set.warnings[0].col), (5, 16));
+    assert!(set.warnings[0].message.contains("wirte_verbs"));
+}
+
+#[test]
 fn seed_rules_exist() {
     let set = RuleSet::builtin();
     for id in ["anonymous-workload-create", "serviceaccount-create-or-modify", "impersonation"] {

@@ -7,7 +7,7 @@ use std::borrow::Cow;
 use kaudit_core::event::{AuditEvent, ObjectRef, ResponseStatus, UserInfo};
 use kaudit_core::json::Str;
 use kaudit_core::rules::state::StateLimits;
-use kaudit_core::rules::{Detections, Detector, RuleSet};
+use kaudit_core::rules::{Detections, Detector};
 
 fn s(x: &str) -> Option<Str<'_>> {
     Some(Str(Cow::Borrowed(x)))

@@ -44,7 +44,12 @@ pub fn load(paths: &[PathBuf], no_builtin: bool) -> Option<RuleSet> {
         }
     }
     match b.build() {
-        Ok(set) => Some(set),
+        Ok(set) => {
+            for w in &set.warnings {
+                eprintln!("warning: {w}");
+            }
+            Some(set)
+        }
         Err(errs) => {
             for e in &errs {
                 eprintln!("{e}");

@@ -53,6 +53,16 @@ struct Proto<'a> {
     response: Option<&'a RawValue>,
     #[serde(borrow)]
     status: Option<Status<'a>>,
+    #[serde(borrow, default)]
+    authorization_info: Option<Vec<AuthZ<'a>>>,
+}
+
+#[derive(Deserialize, Default)]
+struct AuthZ<'a> {
+    #[serde(default)]
+    granted: Option<bool>,
+    #[serde(borrow, default)]
+    permission: Option<Str<'a>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -222,9 +232,17 @@ pub(super) fn log_entry(text: &str, unit: &[u8], ctx: &Ctx<'_>, sink: &mut dyn S
         None => ev.missing.insert(Field::SourceIps),
     }
     ev.user_agent = meta.caller_supplied_user_agent;
-    // Bodies: GKE injects `@type`; it is not part of the object.
+    // Bodies: GKE injects `@type`; it is not part of the object. GKE gives
+    // no audit level, so an absent body may have been dropped by its policy
+    // (Metadata for secrets, configmaps, tokens): absent bodies are missing.
     ev.request_object = proto.request.map(|r| Raw(without_keys(r.get(), &["@type"])));
     ev.response_object = proto.response.map(|r| Raw(without_keys(r.get(), &["@type"])));
+    if ev.request_object.is_none() {
+        ev.missing.insert(Field::RequestObject);
+    }
+    if ev.response_object.is_none() {
+        ev.missing.insert(Field::ResponseObject);
+    }
     ev.request_received_timestamp = entry.timestamp;
     ev.annotations = entry.labels.map(|l| Raw(Cow::Borrowed(l.get())));
 
@@ -240,10 +258,18 @@ pub(super) fn log_entry(text: &str, unit: &[u8], ctx: &Ctx<'_>, sink: &mut dyn S
     if code.is_some() || message.is_some() {
         ev.response_status = Some(ResponseStatus { code, message, ..ResponseStatus::default() });
     }
+    // Authorization: proto3 omits `granted: false`, so a check without
+    // `granted: true` was denied. With no status at all, a denied check is
+    // the only statement of the outcome.
+    let denied = proto
+        .authorization_info
+        .as_ref()
+        .is_some_and(|a| !a.is_empty() && a.iter().all(|x| x.granted != Some(true) && x.permission.is_some()));
     ev.outcome = match (code, grpc) {
         (Some(c), _) => Outcome::from_http(c),
         (None, Some(0)) => Outcome::Success,
         (None, Some(_)) => Outcome::Failure,
+        (None, None) if denied => Outcome::Failure,
         (None, None) => Outcome::Unknown,
     };
     sink.event(&ev);

@@ -38,7 +38,6 @@ const CONTROL_PLANE: &[&str] = &[
     "system:kube-aggregator",
     "system:addon-manager",
     "kube-apiserver-kubelet-client",
-    "system:admin",
 ];
 
 /// Identities of the cloud provider's own automation (detections.md, IDN):
@@ -195,7 +194,8 @@ pub fn summarize_pod(spec: &Value) -> PodSummary {
                 .flatten()
             {
                 if let Some(cap) = cap.as_str() {
-                    let cap = cap.trim_start_matches("CAP_").to_ascii_uppercase();
+                    let upper = cap.to_ascii_uppercase();
+                    let cap = upper.trim_start_matches("CAP_").to_string();
                     if !p.caps_added.contains(&cap) {
                         p.caps_added.push(cap);
                     }
@@ -273,6 +273,8 @@ mod tests {
         assert_eq!(actor_kind("eks:addon-manager", None), "cloud-managed");
         assert_eq!(actor_kind("aksService", None), "cloud-managed");
         assert_eq!(actor_kind("masterclient", None), "human");
+        // OpenShift's system:admin is the installer's admin kubeconfig, used by people.
+        assert_eq!(actor_kind("system:admin", None), "human");
         assert_eq!(actor_kind("alice@example.com", None), "human");
     }
 
@@ -290,13 +292,13 @@ mod tests {
             r#"{"spec":{"template":{"spec":{"hostPID":true,"securityContext":{"runAsUser":0},
             "volumes":[{"name":"d","hostPath":{"path":"/var/run/docker.sock"}}],
             "initContainers":[{"name":"i","image":"busybox","securityContext":{"privileged":true}}],
-            "containers":[{"name":"c","image":"nginx","securityContext":{"capabilities":{"add":["SYS_ADMIN"]}}}]}}}}"#,
+            "containers":[{"name":"c","image":"nginx","securityContext":{"capabilities":{"add":["SYS_ADMIN","cap_net_raw"]}}}]}}}}"#,
         )
         .unwrap();
         let s = summarize_pod(pod_spec("deployments", &dep).unwrap());
         assert!(s.privileged && s.host_pid && s.runs_as_root);
         assert_eq!(s.host_paths, ["/var/run/docker.sock"]);
-        assert_eq!(s.caps_added, ["SYS_ADMIN"]);
+        assert_eq!(s.caps_added, ["SYS_ADMIN", "NET_RAW"], "regression: lower-case cap_ prefix is stripped");
         assert_eq!(s.images, ["nginx", "busybox"]);
     }
 }

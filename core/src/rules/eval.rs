@@ -88,6 +88,16 @@ impl<'r, 'e> View<'r, 'e> {
                 unavailable.insert(Field::ResponseObject);
             }
             Some("Request") => unavailable.insert(Field::ResponseObject),
+            // No level: an absent body may have been dropped by the policy,
+            // so absent bodies are unavailable rather than known-empty.
+            None => {
+                if ev.request_object.is_none() {
+                    unavailable.insert(Field::RequestObject);
+                }
+                if ev.response_object.is_none() {
+                    unavailable.insert(Field::ResponseObject);
+                }
+            }
             _ => {}
         }
         View {
@@ -277,9 +287,9 @@ impl<'r, 'e> View<'r, 'e> {
                     let groups = ev.user.as_ref().and_then(|u| u.groups.as_deref());
                     Got::One(Val::Str(Cow::Borrowed(derive::actor_kind(u, groups))))
                 }
-                // No user at all on a record that could have one: anonymous
-                // (GKE omits principalEmail for anonymous requests).
-                None if !self.unavailable.contains(Field::UserUsername) && ev.user.is_some() => Got::Absent,
+                // No user name: absent here, and blind (via `needs`) where the
+                // source lost it (a GKE entry without principalEmail may be
+                // anonymous, but that is not certain).
                 None => Got::Absent,
             },
             Derived::ActorSaNamespace | Derived::ActorSaName => match ev.username().and_then(derive::service_account) {
@@ -392,7 +402,19 @@ fn walk<'c>(v: &'c Value, steps: &[Step]) -> Got<'c> {
         }
         cur = next;
     }
-    let vals: Vec<Val<'c>> = cur.into_iter().filter_map(leaf).collect();
+    // A path that ends on an array reads its elements (Falco-style), so
+    // `spec.usages intersects (…)` works without writing `usages[]`.
+    let mut flat: Vec<&Value> = Vec::with_capacity(cur.len());
+    for c in cur {
+        match c.as_array() {
+            Some(a) => {
+                fanned = true;
+                flat.extend(a.iter());
+            }
+            None => flat.push(c),
+        }
+    }
+    let vals: Vec<Val<'c>> = flat.into_iter().filter_map(leaf).collect();
     match (vals.len(), fanned) {
         (0, _) => Got::Absent,
         (1, false) => Got::One(vals.into_iter().next().unwrap_or(Val::Bool(false))),

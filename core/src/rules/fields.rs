@@ -139,22 +139,48 @@ pub const CATALOG: &[(&str, &str)] = &[
     ),
 ];
 
+/// `a.b[].c[some.key/with dots].d` → steps. `[]` fans out over an array;
+/// `[KEY]` is a map key taken literally (label and annotation keys contain dots).
 fn body_path(rest: &str) -> Option<Vec<Step>> {
     let mut steps = Vec::new();
-    for part in rest.split('.') {
-        if part.is_empty() {
-            return None;
-        }
-        let (key, each) = match part.strip_suffix("[]") {
-            Some(k) => (k, true),
-            None => (part, false),
-        };
+    let b = rest.as_bytes();
+    let mut i = 0;
+    let mut key = String::new();
+    let flush = |key: &mut String, steps: &mut Vec<Step>| {
         if !key.is_empty() {
-            steps.push(Step::Key(key.to_string()));
+            steps.push(Step::Key(std::mem::take(key)));
         }
-        if each {
-            steps.push(Step::Each);
+    };
+    while i < b.len() {
+        match b[i] {
+            b'.' => {
+                if key.is_empty() && !matches!(steps.last(), Some(Step::Each | Step::Key(_))) && i > 0 {
+                    return None;
+                }
+                flush(&mut key, &mut steps);
+                i += 1;
+            }
+            b'[' => {
+                flush(&mut key, &mut steps);
+                let end = rest[i..].find(']')? + i;
+                let inner = &rest[i + 1..end];
+                if inner.is_empty() {
+                    steps.push(Step::Each);
+                } else {
+                    steps.push(Step::Key(inner.to_string()));
+                }
+                i = end + 1;
+            }
+            _ => {
+                let ch = rest[i..].chars().next()?;
+                key.push(ch);
+                i += ch.len_utf8();
+            }
         }
+    }
+    flush(&mut key, &mut steps);
+    if rest.ends_with('.') {
+        return None;
     }
     Some(steps)
 }
@@ -242,11 +268,15 @@ pub fn resolve(name: &str) -> Option<FieldRef> {
                 };
                 return Some(F::Derived(Derived::PodSpec(p)));
             }
-            if let Some(rest) = name.strip_prefix("requestObject.") {
-                return Some(F::Body(Body::Request, body_path(rest)?));
-            }
-            if let Some(rest) = name.strip_prefix("responseObject.") {
-                return Some(F::Body(Body::Response, body_path(rest)?));
+            for (prefix, body) in [("requestObject", Body::Request), ("responseObject", Body::Response)] {
+                if let Some(rest) = name.strip_prefix(prefix) {
+                    if let Some(rest) = rest.strip_prefix('.') {
+                        return Some(F::Body(body, body_path(rest)?));
+                    }
+                    if rest.starts_with('[') {
+                        return Some(F::Body(body, body_path(rest)?));
+                    }
+                }
             }
             match name {
                 "requestObject" => F::Body(Body::Request, vec![]),
@@ -355,6 +385,21 @@ mod tests {
         );
         assert_eq!(resolve("pod_spec.privileged"), Some(FieldRef::Derived(Derived::PodSpec(PodField::Privileged))));
         assert_eq!(resolve("no.such.field"), None);
+        assert_eq!(
+            resolve("requestObject.metadata.labels[pod-security.kubernetes.io/enforce]"),
+            Some(FieldRef::Body(
+                Body::Request,
+                vec![
+                    Step::Key("metadata".into()),
+                    Step::Key("labels".into()),
+                    Step::Key("pod-security.kubernetes.io/enforce".into())
+                ]
+            ))
+        );
+        assert_eq!(
+            resolve("requestObject[].op"),
+            Some(FieldRef::Body(Body::Request, vec![Step::Each, Step::Key("op".into())]))
+        );
         assert!(resolve("user.groups").unwrap().needs().contains(Field::UserGroups));
     }
 }

@@ -187,11 +187,17 @@ fn lex(src: &str) -> Result<Vec<(Tok, Pos)>, ParseError> {
                             return Err(ParseError { pos: start, message: "unterminated string".into() });
                         };
                         i += e.len_utf8();
-                        s.push(match e {
-                            'n' => '\n',
-                            't' => '\t',
-                            other => other,
-                        });
+                        // Only quotes, backslash, \n and \t are escapes; any other
+                        // backslash is kept, so regexes like '^10\.' mean what they say.
+                        match e {
+                            'n' => s.push('\n'),
+                            't' => s.push('\t'),
+                            '\\' | '\'' | '"' => s.push(e),
+                            other => {
+                                s.push('\\');
+                                s.push(other);
+                            }
+                        }
                     } else {
                         s.push(ch);
                     }
@@ -407,6 +413,14 @@ mod tests {
         let Ast::And(parts) = a else { panic!() };
         assert!(matches!(&parts[0], Ast::Cmp { field, .. } if field == "annotations[authorization.k8s.io/decision]"));
         assert!(matches!(&parts[1], Ast::Cmp { op: Op::Ge, value: Lit::Num(n), .. } if *n == 400.0));
+    }
+
+    #[test]
+    fn regression_unknown_escapes_keep_their_backslash() {
+        let Ast::Cmp { value, .. } = parse(r#"sourceIP regex '^10\.0\.' "#).unwrap() else { panic!() };
+        assert_eq!(value, Lit::Str(r"^10\.0\.".into()));
+        let Ast::Cmp { value, .. } = parse(r#"a = 'it\'s \\ "q" \n'"#).unwrap() else { panic!() };
+        assert_eq!(value, Lit::Str("it's \\ \"q\" \n".into()));
     }
 
     #[test]

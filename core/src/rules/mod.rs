@@ -160,6 +160,8 @@ struct Bucket {
 #[derive(Debug, Default)]
 pub struct RuleSet {
     rules: Vec<Rule>,
+    /// Suspicious but valid things found while compiling (`file:line:col`).
+    pub warnings: Vec<RuleError>,
     /// verb → resource → rule indices, plus the buckets for "any".
     by_verb: HashMap<String, Bucket>,
     any_verb: Bucket,
@@ -176,6 +178,7 @@ pub struct Builder {
     macros: HashMap<String, (Ast, String, usize, usize)>,
     rules: Vec<RawRule>,
     errors: Vec<RuleError>,
+    warnings: std::cell::RefCell<Vec<RuleError>>,
 }
 
 fn err(file: &str, n: &Node, msg: impl Into<String>) -> RuleError {
@@ -303,7 +306,9 @@ impl Builder {
         if !errors.is_empty() {
             return Err(errors);
         }
-        Ok(RuleSet::index(rules))
+        let mut set = RuleSet::index(rules);
+        set.warnings = self.warnings.take();
+        Ok(set)
     }
 
     fn compile_rule(&self, raw: &RawRule) -> Result<Rule, RuleError> {
@@ -524,6 +529,10 @@ impl Builder {
             let (l, c) = cond_pos(node, text, e.pos);
             RuleError { file: file.into(), line: l, col: c, message: e.message }
         })?;
+        self.lint(&ast, &mut |pos, msg| {
+            let (l, c) = cond_pos(node, text, pos);
+            self.warnings.borrow_mut().push(RuleError { file: file.into(), line: l, col: c, message: msg });
+        });
         let mut stack = Vec::new();
         self.compile(&ast, &mut stack).map_err(|(pos, msg)| {
             let (l, c) = match pos {
@@ -573,6 +582,38 @@ impl Builder {
                 Expr::Test { field: f, m, all, negate: *op == Op::Ne }
             }
         })
+    }
+
+    /// Warn about bare words shaped like list names (`snake_case_words`)
+    /// that name no list: a typo or an unloaded file would otherwise make
+    /// the rule silently compare with the word itself.
+    fn lint(&self, ast: &Ast, warn: &mut dyn FnMut(usize, String)) {
+        fn looks_like_list(w: &str) -> bool {
+            w.contains('_')
+                && w.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+                && w.starts_with(|c: char| c.is_ascii_lowercase())
+        }
+        fn words<'l>(l: &'l Lit, out: &mut Vec<&'l str>) {
+            match l {
+                Lit::Word(w) => out.push(w),
+                Lit::List(xs) => xs.iter().for_each(|x| words(x, out)),
+                _ => {}
+            }
+        }
+        match ast {
+            Ast::And(xs) | Ast::Or(xs) => xs.iter().for_each(|x| self.lint(x, warn)),
+            Ast::Not(x) => self.lint(x, warn),
+            Ast::Cmp { value, pos, .. } => {
+                let mut ws = Vec::new();
+                words(value, &mut ws);
+                for w in ws {
+                    if looks_like_list(w) && !self.lists.contains_key(w) {
+                        warn(*pos, format!("`{w}` names no list, so it is compared as the literal text `{w}`"));
+                    }
+                }
+            }
+            Ast::Exists { .. } | Ast::Macro { .. } => {}
+        }
     }
 
     /// Flatten a literal into values, expanding list names.
@@ -765,7 +806,7 @@ impl RuleSet {
                 out.blind.push((i, f));
                 return;
             }
-            match r.expr.eval(&view) {
+            match r.expr.eval(view) {
                 Tri::True => out.hits.push(i),
                 Tri::False => {}
                 Tri::Blind(f) => out.blind.push((i, f)),
