@@ -66,3 +66,48 @@ fn seed_rules_exist() {
         assert!(set.find(id).is_some(), "missing seed rule {id}");
     }
 }
+
+/// A rule file with an error is rejected with file, line, column and a message.
+#[test]
+fn rule_file_errors_name_file_line_and_column() {
+    let cases: &[(&str, (usize, usize), &str)] = &[
+        // A condition syntax error: column of the offending token.
+        ("rules:\n  - id: r\n    title: t\n    severity: low\n    condition: verb = get get\n", (5, 27), "unexpected text"),
+        ("rules:\n  - id: r\n    title: t\n    severity: low\n    condition: no.such.field = 1\n", (5, 16), "unknown field `no.such.field`"),
+        ("rules:\n  - id: r\n    title: t\n    severity: low\n    condition: verb = get and nosuchmacro\n", (5, 31), "unknown macro"),
+        ("rules:\n  - id: r\n    title: t\n    severity: urgent\n    condition: verb = get\n", (4, 15), "severity must be one of"),
+        ("rules:\n  - id: r\n    title: t\n    severity: low\n", (2, 5), "missing `condition`"),
+        ("rules:\n  - id: r\n    title: t\n    severity: low\n    condition: verb = get\n    colour: red\n", (6, 13), "unknown rule key `colour`"),
+        ("macros:\n  a: b\n  b: a\nrules:\n  - id: r\n    title: t\n    severity: low\n    condition: a\n", (8, 16), "macro cycle"),
+        ("rules: [\n", (2, 1), "YAML"),
+        ("rules:\n  - id: r\n    title: t\n    severity: low\n    condition: code > high\n", (5, 16), "needs a number"),
+        ("rules:\n  - id: r\n    title: t\n    severity: low\n    condition: userAgent regex '(unclosed'\n", (5, 16), "invalid regex"),
+        (
+            "rules:\n  - id: r\n    title: t\n    severity: low\n    condition: verb = get\n    window: {by: [user.username], within: 5 minutes, count: 3}\n",
+            (6, 43),
+            "a duration",
+        ),
+    ];
+    for (src, (line, col), msg) in cases {
+        let mut b = kaudit_core::rules::Builder::new();
+        b.add_file("user.yaml", src);
+        let errs = match b.build() {
+            Ok(_) => panic!("accepted:\n{src}"),
+            Err(e) => e,
+        };
+        let e = &errs[0];
+        assert_eq!(e.file, "user.yaml");
+        assert!(e.message.contains(msg), "{e} (wanted {msg:?})");
+        assert_eq!((e.line, e.col), (*line, *col), "{e}\n{src}");
+    }
+}
+
+#[test]
+fn duplicate_rule_ids_across_files_are_rejected() {
+    let rule = "rules:\n  - id: same\n    title: t\n    severity: low\n    condition: verb = get\n";
+    let mut b = kaudit_core::rules::Builder::new();
+    b.add_file("a.yaml", rule).add_file("b.yaml", rule);
+    let errs = b.build().expect_err("rejected");
+    assert!(errs[0].to_string().starts_with("b.yaml:2:5:"), "{}", errs[0]);
+    assert!(errs[0].message.contains("used twice"));
+}

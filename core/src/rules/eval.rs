@@ -74,6 +74,8 @@ pub struct View<'r, 'e> {
     pod: OnceCell<Option<PodSummary>>,
     rbac: OnceCell<Option<RbacSummary>>,
     exec_cmd: OnceCell<Option<String>>,
+    /// Annotations, parsed once: keys and values unescaped.
+    annotations: OnceCell<Vec<(crate::json::Str<'r>, crate::json::Str<'r>)>>,
 }
 
 impl<'r, 'e> View<'r, 'e> {
@@ -108,6 +110,7 @@ impl<'r, 'e> View<'r, 'e> {
             pod: OnceCell::new(),
             rbac: OnceCell::new(),
             exec_cmd: OnceCell::new(),
+            annotations: OnceCell::new(),
         }
     }
 
@@ -259,10 +262,11 @@ impl<'r, 'e> View<'r, 'e> {
             F::RequestReceivedTimestamp => s(&ev.request_received_timestamp),
             F::StageTimestamp => s(&ev.stage_timestamp),
             F::Annotation(k) => {
-                let map: Option<std::collections::HashMap<Cow<'_, str>, Cow<'_, str>>> =
-                    ev.annotations.as_ref().and_then(|a| serde_json::from_str(a.get()).ok());
-                match map.and_then(|mut m| m.remove(k.as_str())) {
-                    Some(v) => Got::One(Val::Str(Cow::Owned(v.into_owned()))),
+                let list = self
+                    .annotations
+                    .get_or_init(|| ev.annotations.as_ref().map_or_else(Vec::new, |a| parse_string_map(a.get())));
+                match list.iter().find(|(key, _)| key.as_str() == k.as_str()) {
+                    Some((_, v)) => Got::One(Val::Str(Cow::Borrowed(v.as_str()))),
                     None => Got::Absent,
                 }
             }
@@ -368,6 +372,15 @@ impl<'r, 'e> View<'r, 'e> {
             },
         }
     }
+}
+
+/// A `map[string]string` (annotations) as key/value pairs, borrowing from
+/// the text where no escapes forced a copy. Non-string values are skipped.
+fn parse_string_map(text: &str) -> Vec<(crate::json::Str<'_>, crate::json::Str<'_>)> {
+    let Ok(m) = serde_json::from_str::<crate::json::Members<'_>>(text) else { return Vec::new() };
+    m.0.into_iter()
+        .filter_map(|(k, v)| serde_json::from_str::<crate::json::Str<'_>>(v.get()).ok().map(|v| (k, v)))
+        .collect()
 }
 
 fn leaf(v: &Value) -> Option<Val<'_>> {
