@@ -1,6 +1,7 @@
 //! The `kaudit` command line. Each subcommand lives in its own module; this
 //! file only parses arguments and dispatches.
 
+mod coverage;
 mod input;
 mod normalize;
 mod ruleload;
@@ -26,7 +27,7 @@ enum Command {
     Normalize(normalize::Args),
     /// Normalize and run detections: a summary of hits, or annotated events.
     Scan(scan::Args),
-    /// List the detection rules or run their tests.
+    /// List the detection rules, run their tests, or show their fidelity matrix.
     Rules(rules_cmd::Args),
 }
 

@@ -1,11 +1,11 @@
-//! `kaudit rules list|test`.
+//! `kaudit rules list|test|coverage`.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use kaudit_core::rules::TestOutcome;
 
-use crate::{input, ruleload, table};
+use crate::{coverage, input, ruleload, table};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -25,6 +25,35 @@ enum Cmd {
         #[arg(long, default_value = "tests/fixtures")]
         fixtures: PathBuf,
     },
+    /// The fidelity matrix: every rule × source (vanilla, EKS, AKS, AKS
+    /// admin, GKE, OpenShift), from the rules' own tests rendered into each
+    /// vendor's record shape with that vendor's losses.
+    Coverage {
+        #[command(flatten)]
+        common: Common,
+        /// Directory that fixture test cases (`fixture: path:N`) are relative to.
+        #[arg(long, default_value = "tests/fixtures")]
+        fixtures: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Format {
+    Table,
+    Json,
+}
+
+/// A fixture loader rooted at `dir` (gzip files are gunzipped).
+fn fixture_loader(dir: &Path) -> impl FnMut(&str) -> Option<Vec<u8>> + '_ {
+    move |p: &str| -> Option<Vec<u8>> {
+        let r = input::open(&dir.join(Path::new(p)).display().to_string()).ok()?;
+        let mut buf = Vec::new();
+        std::io::Read::read_to_end(&mut { r }, &mut buf).ok()?;
+        Some(buf)
+    }
 }
 
 #[derive(clap::Args)]
@@ -52,12 +81,7 @@ pub fn run(a: Args) -> ExitCode {
         }
         Cmd::Test { common, fixtures } => {
             let Some(set) = ruleload::load(&common.rules, common.no_builtin) else { return ExitCode::from(2) };
-            let mut load = |p: &str| -> Option<Vec<u8>> {
-                let r = input::open(&fixtures.join(Path::new(p)).display().to_string()).ok()?;
-                let mut buf = Vec::new();
-                std::io::Read::read_to_end(&mut { r }, &mut buf).ok()?;
-                Some(buf)
-            };
+            let mut load = fixture_loader(&fixtures);
             let (mut pass, mut fail, mut skip) = (0, 0, 0);
             for (i, r) in set.rules().iter().enumerate() {
                 for t in &r.tests {
@@ -83,6 +107,12 @@ pub fn run(a: Args) -> ExitCode {
             } else {
                 ExitCode::SUCCESS
             }
+        }
+        Cmd::Coverage { common, fixtures, format } => {
+            let Some(set) = ruleload::load(&common.rules, common.no_builtin) else { return ExitCode::from(2) };
+            let mut load = fixture_loader(&fixtures);
+            let m = kaudit_render::coverage::matrix(&set, &mut load);
+            coverage::print(&m, matches!(format, Format::Json))
         }
     }
 }
