@@ -74,6 +74,10 @@ pub struct View<'r, 'e> {
     pod: OnceCell<Option<PodSummary>>,
     rbac: OnceCell<Option<RbacSummary>>,
     exec_cmd: OnceCell<Option<String>>,
+    /// `actor.kind`, computed once.
+    actor_kind: OnceCell<Option<&'static str>>,
+    /// The event time for stateful rules, parsed once.
+    time: OnceCell<Option<super::state::Micros>>,
     /// Annotations, parsed once: keys and values unescaped.
     annotations: OnceCell<Vec<(crate::json::Str<'r>, crate::json::Str<'r>)>>,
 }
@@ -111,7 +115,14 @@ impl<'r, 'e> View<'r, 'e> {
             rbac: OnceCell::new(),
             exec_cmd: OnceCell::new(),
             annotations: OnceCell::new(),
+            actor_kind: OnceCell::new(),
+            time: OnceCell::new(),
         }
+    }
+
+    /// The event's time (`stageTimestamp`, else `requestReceivedTimestamp`).
+    pub fn time(&self) -> Option<super::state::Micros> {
+        *self.time.get_or_init(|| super::state::event_time(self.ev))
     }
 
     /// The fields not available on this event.
@@ -286,16 +297,19 @@ impl<'r, 'e> View<'r, 'e> {
     fn derived<'c>(&'c self, d: Derived, owned: &dyn Fn(&'c [String]) -> Got<'c>) -> Got<'c> {
         let ev = self.ev;
         match d {
-            Derived::ActorKind => match ev.username() {
-                Some(u) => {
-                    let groups = ev.user.as_ref().and_then(|u| u.groups.as_deref());
-                    Got::One(Val::Str(Cow::Borrowed(derive::actor_kind(u, groups))))
-                }
+            Derived::ActorKind => {
                 // No user name: absent here, and blind (via `needs`) where the
                 // source lost it (a GKE entry without principalEmail may be
                 // anonymous, but that is not certain).
-                None => Got::Absent,
-            },
+                let kind = self.actor_kind.get_or_init(|| {
+                    let groups = ev.user.as_ref().and_then(|u| u.groups.as_deref());
+                    ev.username().map(|u| derive::actor_kind(u, groups))
+                });
+                match kind {
+                    Some(k) => Got::One(Val::Str(Cow::Borrowed(k))),
+                    None => Got::Absent,
+                }
+            }
             Derived::ActorSaNamespace | Derived::ActorSaName => match ev.username().and_then(derive::service_account) {
                 Some((ns, n)) => Got::One(Val::Str(Cow::Borrowed(if d == Derived::ActorSaNamespace { ns } else { n }))),
                 None => Got::Absent,

@@ -776,6 +776,18 @@ impl RuleSet {
         })
     }
 
+    /// Ids of the stateless rules that no verb or resource constraint
+    /// indexes: they are evaluated on every event.
+    pub fn unindexed(&self) -> Vec<&str> {
+        let mut v: Vec<u32> = self.any_verb.any_resource.clone();
+        for b in self.by_verb.values() {
+            v.extend(&b.any_resource);
+        }
+        v.sort_unstable();
+        v.dedup();
+        v.into_iter().map(|i| self.rules[i as usize].id.as_str()).collect()
+    }
+
     /// The rules, in load order.
     pub fn rules(&self) -> &[Rule] {
         &self.rules

@@ -23,10 +23,14 @@ pub fn parse_time(s: &str) -> Option<Micros> {
     let b = s.trim().as_bytes();
     let num = |r: std::ops::Range<usize>| -> Option<i64> {
         let d = b.get(r)?;
-        if d.is_empty() || !d.iter().all(u8::is_ascii_digit) {
-            return None;
+        let mut n: i64 = 0;
+        for &c in d {
+            if !c.is_ascii_digit() {
+                return None;
+            }
+            n = n * 10 + i64::from(c - b'0');
         }
-        std::str::from_utf8(d).ok()?.parse().ok()
+        Some(n)
     };
     let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
     if b.get(4) != Some(&b'-') || b.get(7) != Some(&b'-') || !matches!(b.get(10), Some(b'T' | b't' | b' ')) {
@@ -234,16 +238,24 @@ pub fn step(
     matched: super::eval::Tri,
 ) -> Step {
     use super::eval::Tri;
-    let Some(now) = event_time(view.ev) else {
+    // Most events match neither step: decide that before reading the time.
+    let first_matches = match &spec.kind {
+        Kind::Sequence { first } => first.eval(view) == Tri::True,
+        Kind::Window { .. } => false,
+    };
+    if matched == Tri::False && !first_matches {
+        return Step::Quiet;
+    }
+    let Some(now) = view.time() else {
         return match matched {
             Tri::False => Step::Quiet,
             _ => Step::Blind(Field::StageTimestamp),
         };
     };
     match &spec.kind {
-        Kind::Sequence { first } => {
+        Kind::Sequence { .. } => {
             // Step 1 records the key's time; step 2 fires if step 1 is recent.
-            if first.eval(view) == Tri::True {
+            if first_matches {
                 if let Ok(k) = key_of(spec, view) {
                     let e = st.entry(k, limits);
                     e.times.clear();
