@@ -52,6 +52,10 @@ impl Val<'_> {
 pub enum Got<'c> {
     One(Val<'c>),
     Many(Vec<Val<'c>>),
+    /// Several strings read in place (no allocation): groups, source IPs,
+    /// pod-spec and RBAC lists.
+    Strs(&'c [crate::json::Str<'c>]),
+    Owned(&'c [String]),
     Absent,
     Blind(Field),
 }
@@ -202,16 +206,10 @@ impl<'r, 'e> View<'r, 'e> {
             None => Got::Absent,
         };
         let strs = |v: Option<&'c Vec<crate::json::Str<'e>>>| match v {
-            Some(xs) if !xs.is_empty() => Got::Many(xs.iter().map(|x| Val::Str(Cow::Borrowed(x.as_str()))).collect()),
+            Some(xs) if !xs.is_empty() => Got::Strs(xs.as_slice()),
             _ => Got::Absent,
         };
-        let owned = |v: &'c [String]| {
-            if v.is_empty() {
-                Got::Absent
-            } else {
-                Got::Many(v.iter().map(|x| Val::Str(Cow::Borrowed(x.as_str()))).collect())
-            }
-        };
+        let owned = |v: &'c [String]| if v.is_empty() { Got::Absent } else { Got::Owned(v) };
         let oref = ev.object_ref.as_ref();
         match f {
             F::Kind => match &ev.kind {
@@ -449,13 +447,37 @@ fn walk<'c>(v: &'c Value, steps: &[Step]) -> Got<'c> {
     }
 }
 
+/// FNV-1a: a fast, fixed hasher for short strings (rule sets and indexes
+/// hash trusted rule text and short field values; no DoS concern).
+#[derive(Default, Clone, Copy)]
+pub struct Fnv(u64);
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 { 0xcbf2_9ce4_8422_2325 } else { self.0 };
+        for b in bytes {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+/// A hash set of strings with the fast hasher.
+pub type FastSet = HashSet<String, std::hash::BuildHasherDefault<Fnv>>;
+
 /// A compiled right-hand side.
 #[derive(Debug)]
 pub enum Matcher {
     /// `=`/`!=` against one value (numeric when both sides are numbers).
     Eq(String, Option<f64>),
+    /// `in`/`intersects` against a few values: a linear scan beats hashing.
+    Small(Vec<String>),
     /// `in`/`intersects` against a set.
-    Set(HashSet<String>),
+    Set(FastSet),
     /// Numeric comparison.
     Cmp(Op, f64),
     /// Substring needles (`contains`; `icontains` lowercases both sides).
@@ -472,6 +494,10 @@ impl Matcher {
                 (Some(n), Val::Num(x)) => x == n,
                 _ => v.text() == s.as_str(),
             },
+            Matcher::Small(items) => {
+                let t = v.text();
+                items.iter().any(|x| x.as_str() == t.as_ref())
+            }
             Matcher::Set(set) => set.contains(v.text().as_ref()),
             Matcher::Cmp(op, n) => match v.num() {
                 Some(x) => match op {
@@ -569,6 +595,22 @@ impl Expr {
                             xs.iter().all(|x| m.one(x))
                         } else {
                             xs.iter().any(|x| m.one(x))
+                        }
+                    }
+                    Got::Strs(xs) => {
+                        let each = |x: &crate::json::Str<'_>| m.one(&Val::Str(Cow::Borrowed(x.as_str())));
+                        if *all {
+                            xs.iter().all(each)
+                        } else {
+                            xs.iter().any(each)
+                        }
+                    }
+                    Got::Owned(xs) => {
+                        let each = |x: &String| m.one(&Val::Str(Cow::Borrowed(x.as_str())));
+                        if *all {
+                            xs.iter().all(each)
+                        } else {
+                            xs.iter().any(each)
                         }
                     }
                 };

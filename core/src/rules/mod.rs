@@ -152,7 +152,7 @@ struct RawRule {
 /// Rules by resource under one verb key.
 #[derive(Debug, Default)]
 struct Bucket {
-    by_resource: HashMap<String, Vec<u32>>,
+    by_resource: HashMap<String, Vec<u32>, std::hash::BuildHasherDefault<eval::Fnv>>,
     any_resource: Vec<u32>,
 }
 
@@ -163,7 +163,7 @@ pub struct RuleSet {
     /// Suspicious but valid things found while compiling (`file:line:col`).
     pub warnings: Vec<RuleError>,
     /// verb → resource → rule indices, plus the buckets for "any".
-    by_verb: HashMap<String, Bucket>,
+    by_verb: HashMap<String, Bucket, std::hash::BuildHasherDefault<eval::Fnv>>,
     any_verb: Bucket,
     /// Stateless rules evaluated when the event's verb is unavailable.
     all: Vec<u32>,
@@ -649,13 +649,13 @@ impl Builder {
         Ok(match op {
             Op::Eq | Op::Ne => {
                 if vals.len() > 1 {
-                    Matcher::Set(vals.iter().map(text).collect())
+                    set_matcher(vals.iter().map(text).collect())
                 } else {
                     let v = one()?;
                     Matcher::Eq(text(v), if let Lit::Num(n) = v { Some(*n) } else { None })
                 }
             }
-            Op::In | Op::Intersects => Matcher::Set(vals.iter().map(text).collect()),
+            Op::In | Op::Intersects => set_matcher(vals.iter().map(text).collect()),
             Op::Lt | Op::Le | Op::Gt | Op::Ge => match one()? {
                 Lit::Num(n) => Matcher::Cmp(op, *n),
                 other => text(other)
@@ -684,6 +684,16 @@ impl Builder {
     }
 }
 
+fn set_matcher(mut items: Vec<String>) -> Matcher {
+    items.sort();
+    items.dedup();
+    if items.len() <= 8 {
+        Matcher::Small(items)
+    } else {
+        Matcher::Set(items.into_iter().collect())
+    }
+}
+
 fn regex_new(p: &str) -> Result<regex::Regex, String> {
     regex::RegexBuilder::new(p).size_limit(1 << 20).build().map_err(|e| format!("invalid regex: {e}"))
 }
@@ -707,6 +717,7 @@ fn required_values(e: &Expr, field: &FieldRef) -> Option<Vec<String>> {
         Expr::And(xs) => xs.iter().find_map(|x| required_values(x, field)),
         Expr::Test { field: f, m, negate: false, .. } if f == field => match m {
             Matcher::Eq(s, _) => Some(vec![s.clone()]),
+            Matcher::Small(items) => Some(items.clone()),
             Matcher::Set(set) => {
                 let mut v: Vec<String> = set.iter().cloned().collect();
                 v.sort();

@@ -210,6 +210,14 @@ pub enum Step {
     Blind(Field),
 }
 
+fn hash_val(v: &super::eval::Val<'_>, h: &mut impl Hasher) {
+    match v {
+        super::eval::Val::Str(s) => s.as_ref().hash(h),
+        super::eval::Val::Num(n) => n.to_bits().hash(h),
+        super::eval::Val::Bool(b) => b.hash(h),
+    }
+}
+
 fn key_of(spec: &Spec, view: &View<'_, '_>) -> Result<u64, Field> {
     let mut h = hasher();
     for f in &spec.by {
@@ -218,11 +226,19 @@ fn key_of(spec: &Spec, view: &View<'_, '_>) -> Result<u64, Field> {
             Got::Absent => 0u8.hash(&mut h),
             Got::One(v) => {
                 1u8.hash(&mut h);
-                format!("{v:?}").hash(&mut h);
+                hash_val(&v, &mut h);
             }
             Got::Many(vs) => {
                 2u8.hash(&mut h);
                 format!("{vs:?}").hash(&mut h);
+            }
+            Got::Strs(vs) => {
+                2u8.hash(&mut h);
+                vs.iter().for_each(|v| v.as_str().hash(&mut h));
+            }
+            Got::Owned(vs) => {
+                2u8.hash(&mut h);
+                vs.iter().for_each(|v| v.hash(&mut h));
             }
         }
     }
@@ -297,6 +313,11 @@ pub fn step(
                 Some(f) => match view.get(f) {
                     Got::Blind(m) => return Step::Blind(m),
                     Got::Absent => return Step::Quiet,
+                    Got::One(v) => {
+                        let mut h = hasher();
+                        hash_val(&v, &mut h);
+                        h.finish()
+                    }
                     v => {
                         let mut h = hasher();
                         format!("{v:?}").hash(&mut h);
