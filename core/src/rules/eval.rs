@@ -27,14 +27,18 @@ pub enum Val<'c> {
     Str(Cow<'c, str>),
     Num(f64),
     Bool(bool),
+    /// An object or array inside a body, read as its compact JSON text
+    /// (sorted keys) only when a comparison needs the text.
+    Json(&'c Value),
 }
 
 impl Val<'_> {
-    fn text(&self) -> Cow<'_, str> {
+    pub(crate) fn text(&self) -> Cow<'_, str> {
         match self {
             Val::Str(s) => Cow::Borrowed(s),
             Val::Num(n) => Cow::Owned(if n.fract() == 0.0 { format!("{}", *n as i64) } else { n.to_string() }),
             Val::Bool(b) => Cow::Borrowed(if *b { "true" } else { "false" }),
+            Val::Json(v) => Cow::Owned(v.to_string()),
         }
     }
 
@@ -42,7 +46,7 @@ impl Val<'_> {
         match self {
             Val::Num(n) => Some(*n),
             Val::Str(s) => s.parse().ok(),
-            Val::Bool(_) => None,
+            Val::Bool(_) | Val::Json(_) => None,
         }
     }
 }
@@ -78,6 +82,8 @@ pub struct View<'r, 'e> {
     pod: OnceCell<Option<PodSummary>>,
     rbac: OnceCell<Option<RbacSummary>>,
     exec_cmd: OnceCell<Option<String>>,
+    /// `user.extra`, parsed once.
+    extra: OnceCell<Vec<(String, Vec<String>)>>,
     /// `actor.kind`, computed once.
     actor_kind: OnceCell<Option<&'static str>>,
     /// The event time for stateful rules, parsed once.
@@ -121,6 +127,7 @@ impl<'r, 'e> View<'r, 'e> {
             annotations: OnceCell::new(),
             actor_kind: OnceCell::new(),
             time: OnceCell::new(),
+            extra: OnceCell::new(),
         }
     }
 
@@ -236,11 +243,14 @@ impl<'r, 'e> View<'r, 'e> {
             },
             F::UserGroups => strs(ev.user.as_ref().and_then(|u| u.groups.as_ref())),
             F::UserExtra(k) => {
-                let extra = ev.user.as_ref().and_then(|u| u.extra.as_ref());
-                let map: Option<std::collections::HashMap<String, Vec<String>>> =
-                    extra.and_then(|x| serde_json::from_str(x.get()).ok());
-                match map.and_then(|mut m| m.remove(k.as_str())) {
-                    Some(v) if !v.is_empty() => Got::Many(v.into_iter().map(|x| Val::Str(Cow::Owned(x))).collect()),
+                let extra = self.extra.get_or_init(|| {
+                    let raw = ev.user.as_ref().and_then(|u| u.extra.as_ref());
+                    let map: Option<std::collections::BTreeMap<String, Vec<String>>> =
+                        raw.and_then(|x| serde_json::from_str(x.get()).ok());
+                    map.map(|m| m.into_iter().collect()).unwrap_or_default()
+                });
+                match extra.iter().find(|(key, _)| key == k) {
+                    Some((_, v)) if !v.is_empty() => Got::Owned(v),
                     _ => Got::Absent,
                 }
             }
@@ -401,7 +411,7 @@ fn leaf(v: &Value) -> Option<Val<'_>> {
         Value::Number(n) => Val::Num(n.as_f64()?),
         Value::Bool(b) => Val::Bool(*b),
         Value::Null => return None,
-        other => Val::Str(Cow::Owned(other.to_string())),
+        other => Val::Json(other),
     })
 }
 

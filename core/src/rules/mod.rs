@@ -11,6 +11,7 @@
 pub mod derive;
 mod eval;
 pub mod fields;
+mod index;
 pub mod lang;
 pub mod state;
 mod yaml;
@@ -128,13 +129,23 @@ impl fmt::Display for RuleError {
 impl std::error::Error for RuleError {}
 
 /// Results of evaluating a rule set on one event.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default)]
 pub struct Detections {
     /// Indices of rules that fired, ascending.
     pub hits: Vec<u32>,
     /// Rules that could not be evaluated, with the first missing field.
     pub blind: Vec<(u32, Field)>,
+    /// Scratch space for the index's candidates (kept to avoid allocating).
+    candidates: Vec<u32>,
 }
+
+impl PartialEq for Detections {
+    fn eq(&self, o: &Self) -> bool {
+        self.hits == o.hits && self.blind == o.blind
+    }
+}
+
+impl Eq for Detections {}
 
 impl Detections {
     pub fn clear(&mut self) {
@@ -149,24 +160,14 @@ struct RawRule {
     file: String,
 }
 
-/// Rules by resource under one verb key.
-#[derive(Debug, Default)]
-struct Bucket {
-    by_resource: HashMap<String, Vec<u32>, std::hash::BuildHasherDefault<eval::Fnv>>,
-    any_resource: Vec<u32>,
-}
-
 /// A compiled, indexed set of rules.
 #[derive(Debug, Default)]
 pub struct RuleSet {
     rules: Vec<Rule>,
     /// Suspicious but valid things found while compiling (`file:line:col`).
     pub warnings: Vec<RuleError>,
-    /// verb → resource → rule indices, plus the buckets for "any".
-    by_verb: HashMap<String, Bucket, std::hash::BuildHasherDefault<eval::Fnv>>,
-    any_verb: Bucket,
-    /// Stateless rules evaluated when the event's verb is unavailable.
-    all: Vec<u32>,
+    /// Which stateless rules an event can match (`index.rs`).
+    index: index::Index,
     /// Stateful rules (evaluated on every event by a [`Detector`]).
     stateful: Vec<u32>,
 }
@@ -742,36 +743,15 @@ fn required_values(e: &Expr, field: &FieldRef) -> Option<Vec<String>> {
 impl RuleSet {
     fn index(rules: Vec<Rule>) -> RuleSet {
         let mut set = RuleSet::default();
+        let mut stateless: Vec<(u32, &Expr)> = Vec::new();
         for (i, r) in rules.iter().enumerate() {
             if r.state.is_some() {
                 set.stateful.push(i as u32);
-                continue;
-            }
-            set.all.push(i as u32);
-            let verbs = required_values(&r.expr, &FieldRef::Verb);
-            let res = required_values(&r.expr, &FieldRef::ObjResource);
-            let mut buckets: Vec<&mut Bucket> = Vec::new();
-            match verbs {
-                Some(vs) => {
-                    // Two passes: create the keys, then borrow each bucket once.
-                    for v in &vs {
-                        set.by_verb.entry(v.clone()).or_default();
-                    }
-                    for (k, b) in set.by_verb.iter_mut() {
-                        if vs.contains(k) {
-                            buckets.push(b);
-                        }
-                    }
-                }
-                None => buckets.push(&mut set.any_verb),
-            }
-            for b in buckets {
-                match &res {
-                    Some(rs) => rs.iter().for_each(|x| b.by_resource.entry(x.clone()).or_default().push(i as u32)),
-                    None => b.any_resource.push(i as u32),
-                }
+            } else {
+                stateless.push((i as u32, &r.expr));
             }
         }
+        set.index = index::Index::build(&stateless, &required_values);
         set.rules = rules;
         set
     }
@@ -790,13 +770,7 @@ impl RuleSet {
     /// Ids of the stateless rules that no verb or resource constraint
     /// indexes: they are evaluated on every event.
     pub fn unindexed(&self) -> Vec<&str> {
-        let mut v: Vec<u32> = self.any_verb.any_resource.clone();
-        for b in self.by_verb.values() {
-            v.extend(&b.any_resource);
-        }
-        v.sort_unstable();
-        v.dedup();
-        v.into_iter().map(|i| self.rules[i as usize].id.as_str()).collect()
+        self.index.always.iter().map(|&i| self.rules[i as usize].id.as_str()).collect()
     }
 
     /// The rules, in load order.
@@ -822,37 +796,21 @@ impl RuleSet {
     }
 
     fn detect_view(&self, view: &View<'_, '_>, out: &mut Detections) {
-        let ev = view.ev;
-        let mut visit = |i: u32| {
+        let mut cands = std::mem::take(&mut out.candidates);
+        self.index.candidates(view, &mut cands);
+        for &i in &cands {
             let r = &self.rules[i as usize];
             if let Some(f) = r.declared.iter().find(|f| view.unavailable().contains(*f)) {
                 out.blind.push((i, f));
-                return;
+                continue;
             }
             match r.expr.eval(view) {
                 Tri::True => out.hits.push(i),
                 Tri::False => {}
                 Tri::Blind(f) => out.blind.push((i, f)),
             }
-        };
-        match ev.verb.as_deref().filter(|_| !ev.missing.contains(Field::Verb)) {
-            None => self.all.iter().for_each(|i| visit(*i)),
-            Some(verb) => {
-                let res = ev.resource().unwrap_or("");
-                let mut lists: [&[u32]; 4] = [&[]; 4];
-                if let Some(b) = self.by_verb.get(verb) {
-                    lists[0] = b.by_resource.get(res).map_or(&[], |v| v.as_slice());
-                    lists[1] = &b.any_resource;
-                }
-                lists[2] = self.any_verb.by_resource.get(res).map_or(&[], |v| v.as_slice());
-                lists[3] = &self.any_verb.any_resource;
-                // Each rule sits in exactly one of these lists for a given
-                // (verb, resource), so no de-duplication is needed.
-                for l in lists {
-                    l.iter().for_each(|i| visit(*i));
-                }
-            }
         }
+        out.candidates = cands;
     }
 }
 

@@ -215,6 +215,7 @@ fn hash_val(v: &super::eval::Val<'_>, h: &mut impl Hasher) {
         super::eval::Val::Str(s) => s.as_ref().hash(h),
         super::eval::Val::Num(n) => n.to_bits().hash(h),
         super::eval::Val::Bool(b) => b.hash(h),
+        super::eval::Val::Json(v) => v.to_string().hash(h),
     }
 }
 

@@ -1,0 +1,133 @@
+//! Cost of detection on top of normalization, and rule-count scaling.
+//!
+//! * `detect/normalize` vs `detect/scan_builtin`: the same vanilla corpus
+//!   through `Normalizer` (decode + encode) and through `Scanner` with the
+//!   whole built-in pack (decode + detect + encode with `kaudit.detections`).
+//! * `rules/100` vs `rules/1000`: generated stateless rules of the shapes
+//!   the pack uses (verb/resource-indexed, user and annotation tests, list
+//!   membership, substring needles), evaluated on the same corpus.
+//!
+//! Run with `cargo bench -p kaudit-benches --bench detect`.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use kaudit_core::rules::{Builder, Detections, Detector, RuleSet};
+use kaudit_core::scan::{ScanOptions, Scanner};
+use kaudit_core::{frame, AuditEvent, Decoder, Normalizer, Options, Sink};
+
+fn corpus() -> (Vec<u8>, Vec<std::ops::Range<usize>>) {
+    let mb = std::env::var("KAUDIT_BENCH_MB").ok().and_then(|v| v.parse::<usize>().ok()).unwrap_or(20);
+    let bytes = kaudit_benches::vanilla_corpus(mb * 1_000_000);
+    let lines = frame::records(&bytes, 1 << 30).map(|f| f.range).collect();
+    (bytes, lines)
+}
+
+const VERBS: &[&str] = &["get", "list", "watch", "create", "update", "patch", "delete"];
+const RESOURCES: &[&str] = &[
+    "pods",
+    "secrets",
+    "configmaps",
+    "leases",
+    "endpoints",
+    "deployments",
+    "nodes",
+    "serviceaccounts",
+    "roles",
+    "clusterrolebindings",
+];
+
+/// `n` synthetic rules, deterministic.
+fn generated_rules(n: usize) -> RuleSet {
+    let mut src = String::from(if n == 0 { "rules: []\n" } else { "rules:\n" });
+    for i in 0..n {
+        let v = VERBS[i % VERBS.len()];
+        let r = RESOURCES[(i / VERBS.len()) % RESOURCES.len()];
+        let cond = match i % 5 {
+            0 => format!("verb = {v} and objectRef.resource = {r} and user.username startswith 'user-{i}'"),
+            1 => format!("verb in ({v}, get) and objectRef.resource = {r} and not authz.decision = allow"),
+            2 => format!("objectRef.resource = {r} and userAgent icontains ('tool-{i}', 'scanner-{i}', 'x{i}y')"),
+            3 => format!("verb = {v} and objectRef.namespace in (ns-{i}, kube-{i}) and code >= 400"),
+            _ => format!(
+                "verb = {v} and objectRef.resource = {r} and actor.kind = human and objectRef.name glob 'n{i}-*'"
+            ),
+        };
+        src.push_str(&format!(
+            "  - id: gen-{i}\n    title: generated {i}\n    severity: low\n    condition: \"{cond}\"\n"
+        ));
+    }
+    let mut b = Builder::new();
+    b.add_file("generated.yaml", &src);
+    b.build().expect("generated rules compile")
+}
+
+/// A sink that runs a detector and discards the results.
+struct DetectOnly<'r> {
+    det: Detector<'r>,
+    out: Detections,
+    hits: usize,
+}
+
+impl Sink for DetectOnly<'_> {
+    fn event(&mut self, ev: &AuditEvent<'_>) {
+        self.det.detect_into(ev, &mut self.out);
+        self.hits += self.out.hits.len();
+    }
+    fn skipped(&mut self, _: kaudit_core::Unit<'_>, _: &'static str) {}
+    fn error(&mut self, _: kaudit_core::Unit<'_>, _: &kaudit_core::Error) {}
+}
+
+fn bench(c: &mut Criterion) {
+    let (bytes, lines) = corpus();
+    let dec = Decoder::default();
+    let builtin = RuleSet::builtin();
+    eprintln!("corpus: {} bytes, {} events; built-in rules: {}", bytes.len(), lines.len(), builtin.rules().len());
+
+    let mut g = c.benchmark_group("detect");
+    g.sample_size(10).measurement_time(Duration::from_secs(8)).throughput(Throughput::Bytes(bytes.len() as u64));
+    g.bench_function("normalize", |b| {
+        let mut n = Normalizer::new(Options::default());
+        b.iter(|| {
+            for r in &lines {
+                n.record(&dec, &bytes[r.clone()]);
+            }
+            black_box(n.output().len());
+            n.clear_output();
+        })
+    });
+    g.bench_function("scan_builtin", |b| {
+        let opts = ScanOptions { write_events: true, ..ScanOptions::default() };
+        b.iter(|| {
+            let mut s = Scanner::new(&builtin, opts);
+            for r in &lines {
+                s.record(&dec, &bytes[r.clone()]);
+                if s.output().len() > 1 << 22 {
+                    s.clear_output();
+                }
+            }
+            black_box(s.output().len());
+        })
+    });
+    g.finish();
+
+    let mut g = c.benchmark_group("rules");
+    g.sample_size(10).measurement_time(Duration::from_secs(8)).throughput(Throughput::Bytes(bytes.len() as u64));
+    for n in [0usize, 100, 1000] {
+        let set = generated_rules(n);
+        g.bench_function(format!("{n}"), |b| {
+            b.iter(|| {
+                let mut sink =
+                    DetectOnly { det: Detector::new(&set, Default::default()), out: Detections::default(), hits: 0 };
+                for r in &lines {
+                    dec.decode(&bytes[r.clone()], &mut sink);
+                }
+                black_box(sink.hits)
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
