@@ -15,37 +15,39 @@ use crate::json::{last_complete_member, without_keys, Raw, Str};
 pub const AKS_SKIPPED_BODY: &str = "skipped-too-big-size-object";
 
 /// Build the canonical event from an Event object's top-level keys.
-pub(super) fn event<'a>(top: Top<'a>, text: &'a str, unit: &[u8], ctx: &Ctx<'_>, sink: &mut dyn Sink) {
+pub(super) fn event<'a, 'c: 'a>(top: &mut Top<'a>, text: &'a str, unit: &[u8], ctx: &Ctx<'c>, sink: &mut dyn Sink) {
     let _ = unit;
     let mut ev = build(top, text, ctx);
     ev.derive_outcome();
     sink.event(&ev);
 }
 
-pub(super) fn build<'a>(top: Top<'a>, text: &'a str, ctx: &Ctx<'a>) -> AuditEvent<'a> {
+/// Build the event from `top`, taking its fields (the struct is large: it is
+/// never moved whole).
+pub(super) fn build<'a, 'c: 'a>(top: &mut Top<'a>, text: &'a str, ctx: &Ctx<'c>) -> AuditEvent<'a> {
     // ViaQ: the forwarder overwrote `level`; the audit level is in
     // `k8s_audit_level` / `openshift_audit_level`.
     let viaq_level = raw_str(top.k8s_audit_level).or_else(|| raw_str(top.openshift_audit_level));
     let viaq = viaq_level.is_some() || raw_str(top.log_type).is_some_and(|t| t == "audit") && top.log_source.is_some();
     let mut ev = AuditEvent {
-        kind: top.kind,
-        api_version: top.api_version,
-        level: top.level,
-        audit_id: top.audit_id,
-        stage: top.stage,
-        request_uri: top.request_uri,
-        verb: top.verb,
-        user: top.user,
-        impersonated_user: top.impersonated_user,
-        source_ips: top.source_ips,
-        user_agent: top.user_agent,
-        object_ref: top.object_ref,
-        response_status: top.response_status,
-        request_object: top.request_object,
-        response_object: top.response_object,
-        request_received_timestamp: top.request_received_timestamp,
-        stage_timestamp: top.stage_timestamp,
-        annotations: top.annotations,
+        kind: top.kind.take(),
+        api_version: top.api_version.take(),
+        level: top.level.take(),
+        audit_id: top.audit_id.take(),
+        stage: top.stage.take(),
+        request_uri: top.request_uri.take(),
+        verb: top.verb.take(),
+        user: top.user.take(),
+        impersonated_user: top.impersonated_user.take(),
+        source_ips: top.source_ips.take(),
+        user_agent: top.user_agent.take(),
+        object_ref: top.object_ref.take(),
+        response_status: top.response_status.take(),
+        request_object: top.request_object.take(),
+        response_object: top.response_object.take(),
+        request_received_timestamp: top.request_received_timestamp.take(),
+        stage_timestamp: top.stage_timestamp.take(),
+        annotations: top.annotations.take(),
         cluster: ctx.cluster.clone(),
         received: ctx.received.clone(),
         ..AuditEvent::default()
@@ -230,7 +232,7 @@ pub(super) fn event_list(items: Option<&RawValue>, unit: &[u8], ctx: &Ctx<'_>, s
             continue;
         }
         match serde_json::from_str::<Top<'_>>(t) {
-            Ok(top) => event(top, t, t.as_bytes(), &c, sink),
+            Ok(mut top) => event(&mut top, t, t.as_bytes(), &c, sink),
             Err(e) => sink.error(Unit { raw: t.as_bytes(), source: c.source }, &Error::json(format!("items[{i}]"), &e)),
         }
     }
@@ -242,7 +244,7 @@ pub(super) fn event_list(items: Option<&RawValue>, unit: &[u8], ctx: &Ctx<'_>, s
 pub(super) fn known_event(text: &str, at: &str, unit: &[u8], ctx: &Ctx<'_>, sink: &mut dyn Sink) {
     let t = text.trim();
     match serde_json::from_str::<Top<'_>>(t) {
-        Ok(top) => event(top, t, unit, ctx, sink),
+        Ok(mut top) => event(&mut top, t, unit, ctx, sink),
         Err(e) => {
             if t.as_bytes().ends_with(crate::frame::TRUNCATED_MARKER) {
                 truncated(t, unit, ctx, sink)
@@ -269,13 +271,13 @@ pub(super) fn truncated(t: &str, unit: &[u8], ctx: &Ctx<'_>, sink: &mut dyn Sink
     let fixed = last_complete_member(body.as_bytes()).map(|end| format!("{}}}", &body[..end]));
     let top = fixed.as_deref().map(|f| (f, serde_json::from_str::<Top<'_>>(f)));
     match top {
-        Some((f, Ok(top))) => {
+        Some((f, Ok(mut top))) => {
             let mut c = ctx.clone();
             if c.source.is_none() {
                 c.source = Some(Source::EksCloudwatch);
                 c.cluster.provider = Provider::Eks;
             }
-            let mut ev = build(top, f, &c);
+            let mut ev = build(&mut top, f, &c);
             ev.verbatim = None;
             ev.flags.truncated = true;
             let have = [

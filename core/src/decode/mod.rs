@@ -355,7 +355,7 @@ impl Decoder {
             }
         }
         match serde_json::from_str::<Top<'_>>(t) {
-            Ok(top) => self.value(top, t, unit, ctx, sink),
+            Ok(mut top) => self.value(&mut top, t, unit, ctx, sink),
             Err(e) => {
                 if t.ends_with(std::str::from_utf8(frame::TRUNCATED_MARKER).unwrap_or_default()) {
                     event::truncated(t, unit, ctx, sink);
@@ -380,7 +380,7 @@ impl Decoder {
     }
 
     /// One parsed object: the detection order of formats.md §10.
-    fn value<'a>(&self, top: Top<'a>, text: &'a str, unit: &[u8], ctx: &Ctx<'_>, sink: &mut dyn Sink) {
+    fn value<'a, 'c: 'a>(&self, top: &mut Top<'a>, text: &'a str, unit: &[u8], ctx: &Ctx<'c>, sink: &mut dyn Sink) {
         let u = Unit { raw: unit, source: ctx.source };
         // 3. OTLP.
         if let Some(rl) = top.resource_logs {
@@ -392,7 +392,7 @@ impl Decoder {
         }
         // 5. CloudWatch subscription message.
         if top.message_type.is_some() && top.log_events.is_some() {
-            return eks::subscription(self, &top, unit, ctx, sink);
+            return eks::subscription(self, top, unit, ctx, sink);
         }
         // 6. Pub/Sub push.
         if let Some(m) = top.message.filter(|m| m.get().starts_with('{')) {
@@ -412,23 +412,23 @@ impl Decoder {
         }
         // 9. Azure diagnostic record.
         if top.category.is_some() && (top.properties.is_some() || top.operation_name.is_some()) {
-            return aks::diagnostic(&top, text, unit, ctx, sink);
+            return aks::diagnostic(top, text, unit, ctx, sink);
         }
         // 10. Log Analytics rows.
         if top.la_category.is_some() && top.log_s.is_some() {
-            return aks::azure_diagnostics(&top, text, unit, ctx, sink);
+            return aks::azure_diagnostics(top, text, unit, ctx, sink);
         }
         let la_type = raw_str(top.la_type).is_some_and(|t| t == "AKSAudit" || t == "AKSAuditAdmin");
         if la_type
             || (top.la_audit_id.is_some() && top.la_request_uri.is_some() && top.la_stage_received_time.is_some())
         {
-            return aks::log_analytics(&top, text, unit, ctx, sink);
+            return aks::log_analytics(top, text, unit, ctx, sink);
         }
         // 11. Events and event lists.
         if top.kind.as_deref() == Some("EventList") {
             return event::event_list(top.items, unit, ctx, sink);
         }
-        if let Some(reason) = openshift::viaq_non_audit(&top) {
+        if let Some(reason) = openshift::viaq_non_audit(top) {
             return sink.skipped(Unit { raw: unit, source: Some(Source::OpenshiftViaq) }, reason);
         }
         let is_event = top.kind.as_deref() == Some("Event")
@@ -437,7 +437,7 @@ impl Decoder {
             return event::event(top, text, unit, ctx, sink);
         }
         // 12. Shipper wrappers and CloudWatch rows.
-        if let Some(done) = self.wrapper(&top, unit, ctx, sink) {
+        if let Some(done) = self.wrapper(top, unit, ctx, sink) {
             return done;
         }
         sink.error(u, &Error::new(Category::Data, "$", "not a recognised Kubernetes audit record shape"));
