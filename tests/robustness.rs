@@ -129,3 +129,18 @@ fn oversize_records_pass_through_in_pieces() {
     }
     assert_eq!(raw, big.trim_end());
 }
+
+#[test]
+fn regression_two_documents_on_one_line_are_two_events() {
+    let one = r#"{"kind":"Event","auditID":"a1","stage":"ResponseComplete","verb":"get"}"#;
+    let two = r#"{"kind":"Event","auditID":"a2","stage":"ResponseComplete","verb":"list"}"#;
+    let line = format!("{one}{two}\n{one}\n");
+    let (out, stats) = normalize_buffer(&Decoder::default(), line.as_bytes(), Options::default());
+    let t = stats.total();
+    assert_eq!((t.events, t.errors), (3, 0), "{}", String::from_utf8_lossy(&out));
+    assert!(stats.balanced());
+    // A line that is not two whole documents stays one error, passed through.
+    let bad = format!("{one}{{\"kind\":\n");
+    let (_, stats) = normalize_buffer(&Decoder::default(), bad.as_bytes(), Options::default());
+    assert_eq!(stats.total().errors, 1);
+}

@@ -247,6 +247,22 @@ pub(crate) fn raw(v: Option<&RawValue>) -> Option<Raw<'_>> {
     v.map(|v| Raw(std::borrow::Cow::Borrowed(v.get())))
 }
 
+/// `{…}{…}` (or `[…][…]`) in one record: the documents, when there are
+/// several and together they are the whole text. `None` otherwise.
+fn concatenated(t: &str, max: usize) -> Option<Vec<&str>> {
+    let mut framer = frame::Framer::new(max);
+    let mut parts = Vec::new();
+    // Frame as if the text had no line breaks to split on: the JSON scanner
+    // finds where each document closes.
+    while let Some(f) = framer.next(t.as_bytes(), true) {
+        if f.oversize {
+            return None;
+        }
+        parts.push(t.get(f.range)?);
+    }
+    (parts.len() > 1 && parts.iter().all(|p| p.starts_with(['{', '[']))).then_some(parts)
+}
+
 fn is_gzip(b: &[u8]) -> bool {
     b.starts_with(&[0x1f, 0x8b])
 }
@@ -359,6 +375,12 @@ impl Decoder {
             Err(e) => {
                 if t.ends_with(std::str::from_utf8(frame::TRUNCATED_MARKER).unwrap_or_default()) {
                     event::truncated(t, unit, ctx, sink);
+                } else if let Some(parts) = concatenated(t, self.limits.max_record_bytes) {
+                    // Several documents on one line (`{…}{…}`): each is a unit.
+                    let c = ctx.hop();
+                    for p in parts {
+                        self.text(p, p.as_bytes(), &c, sink);
+                    }
                 } else {
                     sink.error(Unit { raw: unit, source: ctx.source }, &Error::json("$", &e));
                 }
