@@ -111,3 +111,59 @@ fn duplicate_rule_ids_across_files_are_rejected() {
     assert!(errs[0].to_string().starts_with("b.yaml:2:5:"), "{}", errs[0]);
     assert!(errs[0].message.contains("used twice"));
 }
+
+/// The index only skips rules that cannot match: on every fixture event and
+/// every rule test event, indexed detection equals evaluating every rule.
+#[test]
+fn index_gives_the_same_results_as_evaluating_every_rule() {
+    use kaudit_core::rules::{Detections, Verdict};
+    use kaudit_core::{AuditEvent, Decoder, Sink, Unit};
+    struct Check<'s> {
+        set: &'s RuleSet,
+        out: Detections,
+        events: usize,
+        diffs: Vec<String>,
+    }
+    impl Sink for Check<'_> {
+        fn event(&mut self, ev: &AuditEvent<'_>) {
+            self.events += 1;
+            self.set.detect_into(ev, &mut self.out);
+            for (i, r) in self.set.rules().iter().enumerate() {
+                if r.state.is_some() {
+                    continue;
+                }
+                let want = self.set.verdict(i, ev);
+                let got = if self.out.hits.contains(&(i as u32)) {
+                    Verdict::Fire
+                } else if let Some((_, f)) = self.out.blind.iter().find(|(j, _)| *j == i as u32) {
+                    Verdict::Blind(*f)
+                } else {
+                    Verdict::Quiet
+                };
+                if want != got {
+                    self.diffs.push(format!("{} on {:?}: indexed {got:?}, full {want:?}", r.id, ev.audit_id));
+                }
+            }
+        }
+        fn skipped(&mut self, _: Unit<'_>, _: &'static str) {}
+        fn error(&mut self, _: Unit<'_>, _: &kaudit_core::Error) {}
+    }
+    let set = RuleSet::builtin();
+    let dec = Decoder::default();
+    let mut c = Check { set: &set, out: Detections::default(), events: 0, diffs: Vec::new() };
+    for rel in kaudit_tests::fixtures() {
+        let bytes = read_fixture(&rel);
+        for f in kaudit_core::frame::records(&bytes, 1 << 30) {
+            dec.decode(&bytes[f.range], &mut c);
+        }
+    }
+    for r in set.rules() {
+        for t in &r.tests {
+            for rec in t.record.iter().chain(t.records.iter()) {
+                dec.decode(rec.as_bytes(), &mut c);
+            }
+        }
+    }
+    assert!(c.events > 500, "{}", c.events);
+    assert!(c.diffs.is_empty(), "{}", c.diffs.join("\n"));
+}

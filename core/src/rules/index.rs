@@ -25,21 +25,54 @@ use std::hash::BuildHasherDefault;
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 
 use super::eval::{Expr, Fnv, Got, Matcher, Val, View};
-use super::fields::FieldRef;
+use super::fields::{Derived, FieldRef};
 
 type Map<V> = HashMap<String, V, BuildHasherDefault<Fnv>>;
 
 /// Single fields that may carry an index, with a rough selectivity weight
 /// (how many distinct values the field takes in real traffic).
+/// `objectRef.resource` and `verb` must stay the last two (they also form
+/// the pair key).
 const SINGLE: &[(FieldRef, f64)] = &[
     (FieldRef::ObjName, 1000.0),
     (FieldRef::UserName, 500.0),
     (FieldRef::ObjNamespace, 200.0),
     (FieldRef::ObjSubresource, 100.0),
     (FieldRef::ObjApiGroup, 50.0),
+    (FieldRef::Code, 20.0),
+    (FieldRef::Derived(Derived::ActorKind), 6.0),
     (FieldRef::ObjResource, 30.0),
     (FieldRef::Verb, 7.0),
 ];
+
+/// How rarely a field is present at all, for the presence index.
+fn presence_weight(f: &FieldRef) -> f64 {
+    match f {
+        FieldRef::ImpUserName | FieldRef::ImpUserGroups => 300.0,
+        FieldRef::Annotation(k) if !k.starts_with("authorization.k8s.io/") => 300.0,
+        FieldRef::UserExtra(_) => 50.0,
+        _ => 0.0,
+    }
+}
+
+/// Fields that must be present for `e` to be true (comparisons, `!=`
+/// included, are false on absent fields).
+fn required_present(e: &Expr) -> Vec<FieldRef> {
+    match e {
+        Expr::And(xs) => {
+            let mut v: Vec<FieldRef> = xs.iter().flat_map(required_present).collect();
+            v.dedup();
+            v
+        }
+        Expr::Or(xs) => {
+            let mut it = xs.iter().map(required_present);
+            let Some(first) = it.next() else { return Vec::new() };
+            it.fold(first, |acc, b| acc.into_iter().filter(|f| b.contains(f)).collect())
+        }
+        Expr::Test { field, .. } | Expr::Exists(field) => vec![field.clone()],
+        Expr::Not(_) => Vec::new(),
+    }
+}
 const PAIR_WEIGHT: f64 = 7.0 * 30.0;
 const NEEDLE_WEIGHT: f64 = 2000.0;
 
@@ -67,6 +100,8 @@ pub struct Index {
     pair_all: Vec<u32>,
     single: Vec<(FieldRef, Map<Vec<u32>>, Vec<u32>)>,
     needles: Vec<Needles>,
+    /// Rules filed under a rarely present field: visited when it is present.
+    presence: Vec<(FieldRef, Vec<u32>)>,
     /// Rules with no indexable conjunct.
     pub always: Vec<u32>,
 }
@@ -128,6 +163,16 @@ impl Index {
                     best = (score, usize::MAX - 1);
                 }
             }
+            let present = required_present(expr)
+                .into_iter()
+                .map(|f| (presence_weight(&f), f))
+                .filter(|(w, _)| *w > 0.0)
+                .max_by(|a, b| a.0.total_cmp(&b.0));
+            if let Some((w, _)) = &present {
+                if *w > best.0 {
+                    best = (*w, usize::MAX - 3);
+                }
+            }
             let needle = needle_conjunct(expr);
             if let Some((_, _, ns)) = &needle {
                 let score = NEEDLE_WEIGHT / ns.len() as f64;
@@ -144,6 +189,13 @@ impl Index {
                         }
                     }
                     ix.pair_all.push(i);
+                }
+                k if k == usize::MAX - 3 => {
+                    let Some((_, f)) = present else { continue };
+                    match ix.presence.iter_mut().find(|(g, _)| *g == f) {
+                        Some((_, l)) => l.push(i),
+                        None => ix.presence.push((f, vec![i])),
+                    }
                 }
                 k if k == usize::MAX - 2 => {
                     let Some((field, ci, ns)) = needle else { continue };
@@ -219,6 +271,11 @@ impl Index {
                     }
                 }
                 Ok(None) => {}
+            }
+        }
+        for (f, rules) in &self.presence {
+            if !matches!(view.get(f), Got::Absent) {
+                out.extend_from_slice(rules);
             }
         }
         for n in &self.needles {

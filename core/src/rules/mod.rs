@@ -773,6 +773,14 @@ impl RuleSet {
         self.index.always.iter().map(|&i| self.rules[i as usize].id.as_str()).collect()
     }
 
+    #[doc(hidden)]
+    pub fn candidates_for_test(&self, ev: &AuditEvent<'_>) -> Vec<u32> {
+        let view = View::new(ev);
+        let mut v = Vec::new();
+        self.index.candidates(&view, &mut v);
+        v
+    }
+
     /// The rules, in load order.
     pub fn rules(&self) -> &[Rule] {
         &self.rules
