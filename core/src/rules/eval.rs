@@ -33,6 +33,17 @@ pub enum Val<'c> {
 }
 
 impl Val<'_> {
+    /// Call `f` with the value's text; integers are formatted on the stack.
+    pub(crate) fn with_text<R>(&self, f: impl FnOnce(&str) -> R) -> R {
+        match self {
+            Val::Num(n) if n.fract() == 0.0 && n.abs() < 1e15 => {
+                let mut buf = [0u8; 24];
+                f(int_str(*n as i64, &mut buf))
+            }
+            other => f(&other.text()),
+        }
+    }
+
     pub(crate) fn text(&self) -> Cow<'_, str> {
         match self {
             Val::Str(s) => Cow::Borrowed(s),
@@ -499,9 +510,20 @@ pub enum Matcher {
 
 impl Matcher {
     fn one(&self, v: &Val<'_>) -> bool {
+        // Integers (response codes) are compared as text without allocating.
+        let mut buf = [0u8; 24];
+        let int_text;
+        let v = match v {
+            Val::Num(n) if n.fract() == 0.0 && n.abs() < 1e15 => {
+                int_text = int_str(*n as i64, &mut buf);
+                &Val::Str(Cow::Borrowed(int_text))
+            }
+            other => other,
+        };
         match self {
             Matcher::Eq(s, n) => match (n, v) {
                 (Some(n), Val::Num(x)) => x == n,
+                (Some(n), Val::Str(t)) if t.parse::<f64>().ok() == Some(*n) => true,
                 _ => v.text() == s.as_str(),
             },
             Matcher::Small(items) => {
@@ -538,6 +560,26 @@ impl Matcher {
             Matcher::Regex(r) => r.is_match(&v.text()),
         }
     }
+}
+
+/// Decimal text of `n` in `buf`.
+fn int_str(n: i64, buf: &mut [u8; 24]) -> &str {
+    let mut i = buf.len();
+    let neg = n < 0;
+    let mut m = n.unsigned_abs();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (m % 10) as u8;
+        m /= 10;
+        if m == 0 {
+            break;
+        }
+    }
+    if neg {
+        i -= 1;
+        buf[i] = b'-';
+    }
+    std::str::from_utf8(&buf[i..]).unwrap_or("")
 }
 
 /// A compiled condition.

@@ -242,7 +242,7 @@ impl Index {
             match view.get(f) {
                 Got::Blind(_) => Err(()),
                 Got::One(Val::Str(s)) => Ok(Some(s)),
-                Got::One(v) => Ok(Some(std::borrow::Cow::Owned(v.text().into_owned()))),
+                Got::One(v) => Ok(Some(std::borrow::Cow::Owned(v.with_text(str::to_owned)))),
                 _ => Ok(None),
             }
         };
@@ -263,14 +263,14 @@ impl Index {
             if all.is_empty() {
                 continue;
             }
-            match text(f) {
-                Err(()) => out.extend_from_slice(all),
-                Ok(Some(v)) => {
-                    if let Some(l) = map.get(v.as_ref()) {
+            match view.get(f) {
+                Got::Blind(_) => out.extend_from_slice(all),
+                Got::One(v) => {
+                    if let Some(l) = v.with_text(|t| map.get(t)) {
                         out.extend_from_slice(l);
                     }
                 }
-                Ok(None) => {}
+                _ => {}
             }
         }
         for (f, rules) in &self.presence {
