@@ -50,3 +50,92 @@ pub fn for_each_record(mut r: impl Read, max_record: usize, mut each: impl FnMut
         }
     }
 }
+
+/// A sink that takes framed records and accumulates output (Normalizer, Scanner).
+pub trait Pump {
+    fn record(&mut self, dec: &kaudit_core::Decoder, rec: &[u8]);
+    fn oversize(&mut self, piece: &[u8], limit: usize);
+    fn output(&self) -> &[u8];
+    fn clear_output(&mut self);
+}
+
+impl Pump for kaudit_core::Normalizer {
+    fn record(&mut self, dec: &kaudit_core::Decoder, rec: &[u8]) {
+        kaudit_core::Normalizer::record(self, dec, rec)
+    }
+    fn oversize(&mut self, piece: &[u8], limit: usize) {
+        kaudit_core::Normalizer::oversize(self, piece, limit)
+    }
+    fn output(&self) -> &[u8] {
+        kaudit_core::Normalizer::output(self)
+    }
+    fn clear_output(&mut self) {
+        kaudit_core::Normalizer::clear_output(self)
+    }
+}
+
+impl Pump for kaudit_core::scan::Scanner<'_> {
+    fn record(&mut self, dec: &kaudit_core::Decoder, rec: &[u8]) {
+        kaudit_core::scan::Scanner::record(self, dec, rec)
+    }
+    fn oversize(&mut self, piece: &[u8], limit: usize) {
+        kaudit_core::scan::Scanner::oversize(self, piece, limit)
+    }
+    fn output(&self) -> &[u8] {
+        kaudit_core::scan::Scanner::output(self)
+    }
+    fn clear_output(&mut self) {
+        kaudit_core::scan::Scanner::clear_output(self)
+    }
+}
+
+/// What [`pump_all`] ended with.
+pub enum Pumped {
+    /// Every input was read; `true` if some could not be (reported on stderr).
+    Done(bool),
+    /// The reader of our output went away (a closed pipe): stop quietly.
+    Closed,
+}
+
+/// Read every path (`-` is stdin) through `pump`, writing its output to
+/// `out` in pieces of about 1 MiB. Unreadable inputs are reported on stderr
+/// and skipped.
+pub fn pump_all(
+    paths: &[String],
+    dec: &kaudit_core::Decoder,
+    pump: &mut dyn Pump,
+    out: &mut dyn std::io::Write,
+) -> Pumped {
+    let max = dec.limits().max_record_bytes;
+    let mut failed = false;
+    for path in paths {
+        let res = open(path).and_then(|r| {
+            let mut write_err = None;
+            for_each_record(r, max, |rec, frame| {
+                if frame.oversize {
+                    pump.oversize(rec, max);
+                } else {
+                    pump.record(dec, rec);
+                }
+                if pump.output().len() >= 1 << 20 && write_err.is_none() {
+                    write_err = out.write_all(pump.output()).err();
+                    pump.clear_output();
+                }
+            })?;
+            if let Some(e) = write_err {
+                return Err(e);
+            }
+            out.write_all(pump.output())?;
+            pump.clear_output();
+            Ok(())
+        });
+        if let Err(e) = res {
+            if e.kind() == io::ErrorKind::BrokenPipe {
+                return Pumped::Closed;
+            }
+            eprintln!("kaudit: {path}: {e}");
+            failed = true;
+        }
+    }
+    Pumped::Done(failed)
+}

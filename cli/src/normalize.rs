@@ -30,36 +30,10 @@ pub fn run(args: Args) -> ExitCode {
     let stdout = io::stdout();
     let mut out = io::BufWriter::with_capacity(1 << 20, stdout.lock());
     let files = if args.files.is_empty() { vec!["-".to_string()] } else { args.files };
-    let mut failed = false;
-    for path in &files {
-        let res = input::open(path).and_then(|r| {
-            let mut write_err = None;
-            input::for_each_record(r, limits.max_record_bytes, |rec, frame| {
-                if frame.oversize {
-                    norm.oversize(rec, limits.max_record_bytes);
-                } else {
-                    norm.record(&dec, rec);
-                }
-                if norm.output().len() >= 1 << 20 && write_err.is_none() {
-                    write_err = out.write_all(norm.output()).err();
-                    norm.clear_output();
-                }
-            })?;
-            if let Some(e) = write_err {
-                return Err(e);
-            }
-            out.write_all(norm.output())?;
-            norm.clear_output();
-            Ok(())
-        });
-        if let Err(e) = res {
-            if e.kind() == io::ErrorKind::BrokenPipe {
-                return ExitCode::SUCCESS;
-            }
-            eprintln!("kaudit: {path}: {e}");
-            failed = true;
-        }
-    }
+    let mut failed = match input::pump_all(&files, &dec, &mut norm, &mut out) {
+        input::Pumped::Closed => return ExitCode::SUCCESS,
+        input::Pumped::Done(failed) => failed,
+    };
     if let Err(e) = out.flush() {
         if e.kind() != io::ErrorKind::BrokenPipe {
             eprintln!("kaudit: writing output: {e}");

@@ -92,36 +92,10 @@ pub fn run(a: Args) -> ExitCode {
     let mut sc = Scanner::new(&set, opts);
     let stdout = io::stdout();
     let mut out = io::BufWriter::with_capacity(1 << 20, stdout.lock());
-    let mut failed = false;
-    for path in expand(&a.paths) {
-        let res = input::open(&path).and_then(|r| {
-            let mut werr = None;
-            input::for_each_record(r, limits.max_record_bytes, |rec, f| {
-                if f.oversize {
-                    sc.oversize(rec, limits.max_record_bytes);
-                } else {
-                    sc.record(&dec, rec);
-                }
-                if sc.output().len() >= 1 << 20 && werr.is_none() {
-                    werr = out.write_all(sc.output()).err();
-                    sc.clear_output();
-                }
-            })?;
-            if let Some(e) = werr {
-                return Err(e);
-            }
-            out.write_all(sc.output())?;
-            sc.clear_output();
-            Ok(())
-        });
-        if let Err(e) = res {
-            if e.kind() == io::ErrorKind::BrokenPipe {
-                return ExitCode::SUCCESS;
-            }
-            eprintln!("kaudit: {path}: {e}");
-            failed = true;
-        }
-    }
+    let failed = match input::pump_all(&expand(&a.paths), &dec, &mut sc, &mut out) {
+        input::Pumped::Closed => return ExitCode::SUCCESS,
+        input::Pumped::Done(failed) => failed,
+    };
     if !json {
         let _ = out.write_all(summary(&set, &sc).as_bytes());
     }

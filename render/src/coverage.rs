@@ -25,8 +25,7 @@ use std::collections::HashMap;
 
 use serde_json::{json, Map, Value};
 
-use kaudit_core::rules::state::StateLimits;
-use kaudit_core::rules::{Detections, Detector, Expect, RuleSet, RuleTest, Verdict};
+use kaudit_core::rules::{Expect, RuleSet, RuleTest, Verdict};
 use kaudit_core::{normalize_buffer, AuditEvent, Decoder, Error, Options, Sink, Unit};
 
 use crate::{render, Target};
@@ -363,49 +362,6 @@ fn is_admin(text: &[u8]) -> bool {
     t.contains("\"kube-audit-admin\"") || t.contains("\"KUBE-AUDIT-ADMIN\"")
 }
 
-/// Run `records` through a fresh detector; `(fires, verdict on the last event)`.
-fn run_sequence(set: &RuleSet, rule: usize, records: &[&[u8]]) -> Result<(usize, Option<Verdict>), String> {
-    struct Feed<'d, 'r> {
-        det: &'d mut Detector<'r>,
-        rule: u32,
-        out: Detections,
-        fired: usize,
-        last: Option<Verdict>,
-        bad: Option<String>,
-    }
-    impl Sink for Feed<'_, '_> {
-        fn event(&mut self, ev: &AuditEvent<'_>) {
-            self.det.detect_into(ev, &mut self.out);
-            let v = if self.out.hits.contains(&self.rule) {
-                self.fired += 1;
-                Verdict::Fire
-            } else if let Some((_, f)) = self.out.blind.iter().find(|(i, _)| *i == self.rule) {
-                Verdict::Blind(*f)
-            } else {
-                Verdict::Quiet
-            };
-            self.last = Some(v);
-        }
-        fn skipped(&mut self, _: Unit<'_>, r: &'static str) {
-            self.bad = Some(format!("an event was skipped: {r}"));
-        }
-        fn error(&mut self, _: Unit<'_>, e: &Error) {
-            self.bad = Some(format!("an event is an error: {e}"));
-        }
-    }
-    let mut det = Detector::new(set, StateLimits::default());
-    let mut feed =
-        Feed { det: &mut det, rule: rule as u32, out: Detections::default(), fired: 0, last: None, bad: None };
-    let dec = Decoder::default();
-    for r in records {
-        dec.decode(r, &mut feed);
-    }
-    match feed.bad {
-        Some(b) => Err(b),
-        None => Ok((feed.fired, feed.last)),
-    }
-}
-
 /// The outcome of a sequence test from its fire count and last verdict.
 fn sequence_outcome(expect: Expect, fired: usize, last: Option<Verdict>, all_delivered: bool) -> Outcome {
     if expect == Expect::Quiet {
@@ -468,7 +424,7 @@ fn test_cases(set: &RuleSet, rule: usize, t: &RuleTest, fx: &mut Fixtures<'_>) -
         });
         if let Some(target) = vendor {
             let recs: Vec<&[u8]> = t.records.iter().map(|r| r.as_bytes()).collect();
-            let outcome = match run_sequence(set, rule, &recs) {
+            let outcome = match set.run_sequence(rule, &recs) {
                 Ok((fired, last)) => sequence_outcome(t.expect, fired, last, true),
                 Err(e) => Outcome::Error(e),
             };
@@ -481,7 +437,7 @@ fn test_cases(set: &RuleSet, rule: usize, t: &RuleTest, fx: &mut Fixtures<'_>) -
                 let all = rendered.iter().all(Option::is_some);
                 let last_delivered = rendered.last().is_some_and(Option::is_some);
                 let recs: Vec<&[u8]> = rendered.iter().flatten().map(|s| s.as_bytes()).collect();
-                let outcome = match run_sequence(set, rule, &recs) {
+                let outcome = match set.run_sequence(rule, &recs) {
                     Ok((fired, last)) => {
                         let last = if last_delivered { last } else { last.map(|_| Verdict::Quiet) };
                         sequence_outcome(t.expect, fired, last, all)

@@ -1031,6 +1031,28 @@ impl RuleSet {
     /// `fire` means the rule fired on the last one, `quiet` that it never
     /// fired, `blind` that the last one was blind.
     fn run_sequence_test(&self, rule: usize, t: &RuleTest) -> TestOutcome {
+        let records: Vec<&[u8]> = t.records.iter().map(|r| r.as_bytes()).collect();
+        let (fired, last) = match self.run_sequence(rule, &records) {
+            Ok(x) => x,
+            Err(b) => return TestOutcome::Fail(b),
+        };
+        let Some(last) = last else { return TestOutcome::Fail("no events".into()) };
+        let ok = match t.expect {
+            Expect::Fire => last == Verdict::Fire,
+            Expect::Quiet => fired == 0,
+            Expect::Blind => matches!(last, Verdict::Blind(_)),
+        };
+        if ok {
+            TestOutcome::Pass(last)
+        } else {
+            TestOutcome::Fail(format!("expected {:?}, got {last:?} on the last event ({fired} fires in all)", t.expect))
+        }
+    }
+
+    /// Decode `records` in order and run them through a fresh [`Detector`]:
+    /// how often `rule` fired, and its verdict on the last event (`None` if
+    /// no record held an event). `Err` if a record was skipped or undecodable.
+    pub fn run_sequence(&self, rule: usize, records: &[&[u8]]) -> Result<(usize, Option<Verdict>), String> {
         struct Feed<'d, 'r> {
             det: &'d mut Detector<'r>,
             rule: u32,
@@ -1053,35 +1075,22 @@ impl RuleSet {
                 self.last = Some(v);
             }
             fn skipped(&mut self, _: crate::Unit<'_>, r: &'static str) {
-                self.bad = Some(format!("a test event was skipped: {r}"));
+                self.bad = Some(format!("an event was skipped: {r}"));
             }
             fn error(&mut self, _: crate::Unit<'_>, e: &crate::Error) {
-                self.bad = Some(format!("a test event is an error: {e}"));
+                self.bad = Some(format!("an event is an error: {e}"));
             }
         }
         let mut det = Detector::new(self, state::StateLimits::default());
         let mut feed =
             Feed { det: &mut det, rule: rule as u32, out: Detections::default(), fired: 0, last: None, bad: None };
         let dec = crate::Decoder::default();
-        for r in &t.records {
-            dec.decode(r.as_bytes(), &mut feed);
+        for r in records {
+            dec.decode(r, &mut feed);
         }
-        if let Some(b) = feed.bad {
-            return TestOutcome::Fail(b);
-        }
-        let Some(last) = feed.last else { return TestOutcome::Fail("no events".into()) };
-        let ok = match t.expect {
-            Expect::Fire => last == Verdict::Fire,
-            Expect::Quiet => feed.fired == 0,
-            Expect::Blind => matches!(last, Verdict::Blind(_)),
-        };
-        if ok {
-            TestOutcome::Pass(last)
-        } else {
-            TestOutcome::Fail(format!(
-                "expected {:?}, got {last:?} on the last event ({} fires in all)",
-                t.expect, feed.fired
-            ))
+        match feed.bad {
+            Some(b) => Err(b),
+            None => Ok((feed.fired, feed.last)),
         }
     }
 }
