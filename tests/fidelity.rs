@@ -34,26 +34,7 @@ fn source(v: &Value) -> &str {
     v.pointer("/kaudit/source").and_then(Value::as_str).unwrap_or("")
 }
 
-const EVENT_KEYS: &[&str] = &[
-    "kind",
-    "apiVersion",
-    "level",
-    "auditID",
-    "stage",
-    "requestURI",
-    "verb",
-    "user",
-    "impersonatedUser",
-    "sourceIPs",
-    "userAgent",
-    "objectRef",
-    "responseStatus",
-    "requestObject",
-    "responseObject",
-    "requestReceivedTimestamp",
-    "stageTimestamp",
-    "annotations",
-];
+const EVENT_KEYS: &[&str] = kaudit_core::event::EVENT_KEYS;
 
 /// What is compared: the Event's fields (minus the target's format
 /// losses), `kaudit.missing` (as a set) and `kaudit.outcome`.

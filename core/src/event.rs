@@ -9,6 +9,28 @@ use serde::Deserialize;
 
 use crate::json::{Raw, Str};
 
+/// The `audit.k8s.io/v1` `Event` keys in the order the apiserver writes them.
+pub const EVENT_KEYS: &[&str] = &[
+    "kind",
+    "apiVersion",
+    "level",
+    "auditID",
+    "stage",
+    "requestURI",
+    "verb",
+    "user",
+    "impersonatedUser",
+    "sourceIPs",
+    "userAgent",
+    "objectRef",
+    "responseStatus",
+    "requestObject",
+    "responseObject",
+    "requestReceivedTimestamp",
+    "stageTimestamp",
+    "annotations",
+];
+
 /// `authentication/v1` `UserInfo`.
 #[derive(Debug, Default, Clone, Deserialize, PartialEq)]
 pub struct UserInfo<'a> {

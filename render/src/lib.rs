@@ -198,26 +198,7 @@ pub fn render(event: &Value, target: Target) -> Option<String> {
 
 /// The apiserver's field order (audit/v1 `Event`), so that a cut message
 /// loses what the apiserver would lose (bodies and the fields after them).
-const EVENT_ORDER: &[&str] = &[
-    "kind",
-    "apiVersion",
-    "level",
-    "auditID",
-    "stage",
-    "requestURI",
-    "verb",
-    "user",
-    "impersonatedUser",
-    "sourceIPs",
-    "userAgent",
-    "objectRef",
-    "responseStatus",
-    "requestObject",
-    "responseObject",
-    "requestReceivedTimestamp",
-    "stageTimestamp",
-    "annotations",
-];
+const EVENT_ORDER: &[&str] = kaudit_core::event::EVENT_KEYS;
 
 /// `audit.k8s.io/v1beta1` keys still seen in old captures (formats.md §1).
 const LEGACY_KEYS: &[&str] = &["timestamp", "metadata"];
