@@ -237,23 +237,44 @@ pub fn write_raw(out: &mut Vec<u8>, text: &str) {
         out.extend_from_slice(b);
         return;
     }
-    let mut in_str = false;
-    let mut esc = false;
+    let mut st = Strings::default();
     for &c in b {
-        if in_str {
-            if esc {
-                esc = false;
-            } else if c == b'\\' {
-                esc = true;
-            } else if c == b'"' {
-                in_str = false;
-            }
-        } else if c == b'"' {
-            in_str = true;
-        } else if matches!(c, b' ' | b'\t' | b'\n' | b'\r') {
+        if st.structural(c) && matches!(c, b' ' | b'\t' | b'\n' | b'\r') {
             continue;
         }
         out.push(c);
+    }
+}
+
+/// Tracks whether the bytes of JSON text are inside a string, one byte at
+/// a time (the scanners below share it; `frame.rs` keeps its own resumable
+/// copy of this state).
+#[derive(Default)]
+struct Strings {
+    in_str: bool,
+    esc: bool,
+}
+
+impl Strings {
+    /// Feed the next byte: `true` if it is structural (outside every string;
+    /// quotes count as part of their string).
+    #[inline]
+    fn structural(&mut self, c: u8) -> bool {
+        if self.in_str {
+            if self.esc {
+                self.esc = false;
+            } else if c == b'\\' {
+                self.esc = true;
+            } else if c == b'"' {
+                self.in_str = false;
+            }
+            false
+        } else if c == b'"' {
+            self.in_str = true;
+            false
+        } else {
+            true
+        }
     }
 }
 
@@ -269,37 +290,23 @@ pub fn last_complete_member(text: &[u8]) -> Option<usize> {
     }
     i += 1;
     let mut depth = 1usize;
-    let mut in_str = false;
-    let mut esc = false;
+    let mut st = Strings::default();
     let mut last = None;
-    // Whether a value has started at depth 1 since the last separator:
-    // `{"a":1` has a complete member only once the `,` or `}` is seen or the
-    // value is a closed container/string followed by one of them.
-    while i < text.len() {
-        let b = text[i];
-        if in_str {
-            if esc {
-                esc = false;
-            } else if b == b'\\' {
-                esc = true;
-            } else if b == b'"' {
-                in_str = false;
-            }
-        } else {
-            match b {
-                b'"' => in_str = true,
-                b'{' | b'[' => depth += 1,
-                b'}' | b']' => {
-                    depth -= 1;
-                    if depth == 0 {
-                        return Some(i);
-                    }
-                }
-                b',' if depth == 1 => last = Some(i),
-                _ => {}
-            }
+    for (j, &b) in text.iter().enumerate().skip(i) {
+        if !st.structural(b) {
+            continue;
         }
-        i += 1;
+        match b {
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(j);
+                }
+            }
+            b',' if depth == 1 => last = Some(j),
+            _ => {}
+        }
     }
     last
 }
@@ -310,20 +317,13 @@ pub fn deeper_than(text: &[u8], limit: usize) -> bool {
     if memchr::memchr2_iter(b'[', b'{', text).nth(limit).is_none() {
         return false;
     }
-    let (mut depth, mut in_str, mut esc) = (0usize, false, false);
+    let mut depth = 0usize;
+    let mut st = Strings::default();
     for &c in text {
-        if in_str {
-            if esc {
-                esc = false;
-            } else if c == b'\\' {
-                esc = true;
-            } else if c == b'"' {
-                in_str = false;
-            }
+        if !st.structural(c) {
             continue;
         }
         match c {
-            b'"' => in_str = true,
             b'[' | b'{' => {
                 depth += 1;
                 if depth > limit {

@@ -393,12 +393,7 @@ pub(crate) fn log_entry(ev: &Map<String, Value>, ctx: &Context) -> String {
 mod tests {
     use super::*;
 
-    fn m(v: &str) -> Map<String, Value> {
-        match serde_json::from_str(v).unwrap() {
-            Value::Object(m) => m,
-            _ => unreachable!(),
-        }
-    }
+    use crate::test_object as m;
 
     #[test]
     fn method_and_resource_names() {

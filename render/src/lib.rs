@@ -384,6 +384,15 @@ fn ordered(m: &Map<String, Value>, first: &[&str]) -> String {
     out
 }
 
+/// Tests: a JSON object literal as a map.
+#[cfg(test)]
+pub(crate) fn test_object(v: &str) -> serde_json::Map<String, serde_json::Value> {
+    match serde_json::from_str(v) {
+        Ok(serde_json::Value::Object(m)) => m,
+        other => panic!("not a JSON object: {other:?}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -419,12 +419,7 @@ pub(crate) fn apply(ev: &mut Map<String, Value>, policy: &Policy) -> Option<()> 
 mod tests {
     use super::*;
 
-    fn m(v: &str) -> Map<String, Value> {
-        match serde_json::from_str(v).unwrap() {
-            Value::Object(m) => m,
-            _ => unreachable!(),
-        }
-    }
+    use crate::test_object as m;
 
     #[test]
     fn configure_helper_levels() {
