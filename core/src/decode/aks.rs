@@ -71,25 +71,16 @@ struct Properties<'a> {
 }
 
 /// One diagnostic record: `{"category","resourceId","time","properties":{"log":"<Event JSON>"}}`.
-pub(super) fn diagnostic(top: &Top<'_>, text: &str, unit: &[u8], ctx: &Ctx<'_>, sink: &mut dyn Sink) {
+pub(super) fn diagnostic(top: &Top<'_>, unit: &[u8], ctx: &Ctx<'_>, sink: &mut dyn Sink) {
     let mut c = ctx.with_source(Source::AksDiagnostic);
     let u = Unit { raw: unit, source: c.source };
     let category = raw_str(top.category);
     if !category.as_deref().is_some_and(is_audit_category) {
         return sink.skipped(u, "Azure resource log of a non-audit category");
     }
-    // `resourceId` is not in `Top` (GCP uses `resource`); read it here.
-    #[derive(Deserialize)]
-    struct Ids<'a> {
-        #[serde(borrow, rename = "resourceId")]
-        resource_id: Option<Str<'a>>,
-        #[serde(borrow)]
-        time: Option<&'a RawValue>,
-    }
-    let ids = serde_json::from_str::<Ids<'_>>(text).ok();
-    let (rid, time) = ids.map(|i| (i.resource_id, i.time)).unwrap_or((None, None));
+    let rid = raw_str(top.resource_id);
     c.cluster = cluster_from_resource_id(&c.cluster, rid);
-    c.received = raw(time).or(c.received);
+    c.received = raw(top.time).or(c.received);
     let props = match top.properties.map(|p| serde_json::from_str::<Properties<'_>>(p.get())) {
         Some(Ok(p)) => p,
         Some(Err(e)) => return sink.error(u, &Error::json("properties", &e)),

@@ -211,6 +211,10 @@ pub(crate) struct Top<'a> {
     properties: Option<&'a RawValue>,
     #[serde(borrow, rename = "operationName")]
     operation_name: Option<&'a RawValue>,
+    #[serde(borrow, rename = "resourceId")]
+    resource_id: Option<&'a RawValue>,
+    #[serde(borrow)]
+    time: Option<&'a RawValue>,
     #[serde(borrow, rename = "Type")]
     la_type: Option<&'a RawValue>,
     #[serde(borrow, rename = "AuditId")]
@@ -434,7 +438,7 @@ impl Decoder {
         }
         // 9. Azure diagnostic record.
         if top.category.is_some() && (top.properties.is_some() || top.operation_name.is_some()) {
-            return aks::diagnostic(top, text, unit, ctx, sink);
+            return aks::diagnostic(top, unit, ctx, sink);
         }
         // 10. Log Analytics rows.
         if top.la_category.is_some() && top.log_s.is_some() {
