@@ -1,0 +1,17 @@
+//! kaudit-posture: is audit logging on, and does it record what detections need?
+//!
+//! * [`policy`] — audit.k8s.io/v1 Policy: parse, validate (as `validation.go`),
+//!   simulate (as `checker.go`), lint (the `AP-*` checks), detection ↔ policy dependency.
+//! * [`iac`] — Terraform plan JSON, eksctl configs, kube-apiserver manifests
+//!   (the `IAC-*` checks).
+//! * [`inventory`] — saved cloud API outputs → which clusters log what, where.
+//! * [`finding`] — the one result type every posture check produces, and
+//!   [`compliance`] — check id → NIST / ISO / CIS ids.
+//!
+//! Like the core, this crate does no I/O: hosts pass bytes in and get values out.
+
+pub mod compliance;
+pub mod finding;
+pub mod iac;
+pub mod inventory;
+pub mod policy;
