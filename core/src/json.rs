@@ -311,30 +311,47 @@ pub fn last_complete_member(text: &[u8]) -> Option<usize> {
     last
 }
 
-/// Whether arrays/objects in `text` nest deeper than `limit`. Cheap when the
-/// text has fewer than `limit` openers (counted with memchr); exact otherwise.
+/// Whether arrays/objects in `text` nest deeper than `limit`. Depth never
+/// exceeds the number of `{`/`[` bytes, which a loop the compiler vectorizes
+/// counts first; only text with more openers than `limit` is walked, jumping
+/// over string contents with memchr.
 pub fn deeper_than(text: &[u8], limit: usize) -> bool {
-    if memchr::memchr2_iter(b'[', b'{', text).nth(limit).is_none() {
+    if count_openers(text) <= limit {
         return false;
     }
     let mut depth = 0usize;
-    let mut st = Strings::default();
-    for &c in text {
-        if !st.structural(c) {
-            continue;
-        }
+    let mut i = 0;
+    while let Some(&c) = text.get(i) {
+        i += 1;
         match c {
-            b'[' | b'{' => {
+            b'"' => loop {
+                // Inside a string: jump to the next quote or backslash.
+                match memchr::memchr2(b'"', b'\\', text.get(i..).unwrap_or_default()) {
+                    None => return false,
+                    Some(k) if text[i + k] == b'\\' => i += k + 2,
+                    Some(k) => {
+                        i += k + 1;
+                        break;
+                    }
+                }
+            },
+            b'{' | b'[' => {
                 depth += 1;
                 if depth > limit {
                     return true;
                 }
             }
-            b']' | b'}' => depth = depth.saturating_sub(1),
+            b'}' | b']' => depth = depth.saturating_sub(1),
             _ => {}
         }
     }
     false
+}
+
+/// Number of `{` and `[` bytes (`b | 0x20 == b'{'` holds for exactly those
+/// two), counted in 255-byte blocks so the inner sum fits a byte lane.
+fn count_openers(text: &[u8]) -> usize {
+    text.chunks(255).map(|c| c.iter().fold(0u8, |n, &b| n + u8::from(b | 0x20 == b'{')) as usize).sum()
 }
 
 pub(crate) fn skip_ws(text: &[u8], mut i: usize) -> usize {
@@ -388,6 +405,12 @@ mod tests {
         assert!(!deeper_than(b"[[1]]", 2));
         assert!(deeper_than(b"[[[1]]]", 2));
         assert!(!deeper_than(br#"["[[[[", {"a": "{{{{"}]"#, 2));
+        // Escaped quotes and backslashes do not end a string.
+        assert!(!deeper_than(br#"["\"[[[[", "\\", [["x"]]]"#, 3));
+        assert!(deeper_than(br#"["\"[[[[", "\\", [["x"]]]"#, 2));
+        // Text cut inside a string or an escape ends the walk.
+        assert!(deeper_than(br#"[[[["abc\"#, 3));
+        assert!(!deeper_than(br#"[["[[[[[abc\"#, 3));
     }
 
     #[test]
