@@ -354,6 +354,41 @@ fn count_openers(text: &[u8]) -> usize {
     text.chunks(255).map(|c| c.iter().fold(0u8, |n, &b| n + u8::from(b | 0x20 == b'{')) as usize).sum()
 }
 
+/// Byte offset of the first `\u` escape that is half of a surrogate pair
+/// without its other half (`\ud800` alone, or a low half first). The JSON
+/// grammar admits such escapes but they encode no Unicode text: serde_json
+/// and other strict readers reject them, others substitute U+FFFD. The
+/// apiserver never writes them, so a record holding one is passed through
+/// as an error rather than copied into output that strict readers refuse.
+pub fn lone_surrogate(text: &[u8]) -> Option<usize> {
+    let mut high: Option<usize> = None;
+    for i in memchr::memmem::find_iter(text, b"\\u") {
+        // An even run of backslashes before this one escapes it.
+        let run = text[..i].iter().rev().take_while(|&&b| b == b'\\').count();
+        if run % 2 == 1 {
+            continue;
+        }
+        let Some(v) = text.get(i + 2..i + 6).and_then(hex4) else { continue };
+        let low = (0xDC00..=0xDFFF).contains(&v);
+        match high.take() {
+            Some(h) if h + 6 == i && low => continue,
+            Some(h) => return Some(h),
+            None => {}
+        }
+        if (0xD800..=0xDBFF).contains(&v) {
+            high = Some(i);
+        } else if low {
+            return Some(i);
+        }
+    }
+    high
+}
+
+fn hex4(b: &[u8]) -> Option<u16> {
+    let s = std::str::from_utf8(b).ok()?;
+    u16::from_str_radix(s, 16).ok().filter(|_| s.bytes().all(|c| c.is_ascii_hexdigit()))
+}
+
 pub(crate) fn skip_ws(text: &[u8], mut i: usize) -> usize {
     while i < text.len() && matches!(text[i], b' ' | b'\t' | b'\n' | b'\r') {
         i += 1;
@@ -398,6 +433,20 @@ mod tests {
         let t = r#"{"@type":"core.k8s.io/v1.Pod","kind":"Pod","spec":{"@type":1}}"#;
         assert_eq!(without_keys(t, &["@type"]), r#"{"kind":"Pod","spec":{"@type":1}}"#);
         assert!(matches!(without_keys(r#"{"a":1}"#, &["@type"]), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn lone_surrogates() {
+        assert_eq!(lone_surrogate(br#""\ud83d\ude00""#), None);
+        assert_eq!(lone_surrogate(br#""a\u00e9\u003c""#), None);
+        assert_eq!(lone_surrogate(br#""\ud800""#), Some(1));
+        assert_eq!(lone_surrogate(br#""x\udfff""#), Some(2));
+        assert_eq!(lone_surrogate(br#""\ud800\u0041""#), Some(1));
+        assert_eq!(lone_surrogate(br#""\ud800x\udc00""#), Some(1));
+        // An escaped backslash followed by `u` is text, not an escape.
+        assert_eq!(lone_surrogate(br#""\\ud800""#), None);
+        assert_eq!(lone_surrogate(br#""\\\ud800""#), Some(3));
+        assert_eq!(lone_surrogate(br#""\ud8""#), None);
     }
 
     #[test]
