@@ -330,3 +330,27 @@ fn enormous_lists_compile_and_match() {
     s.record(&dec, EVENT.as_bytes());
     assert_eq!(s.summary()[0].hits, 1);
 }
+
+#[test]
+fn gzip_bomb_stops_at_the_decompressed_size_limit() {
+    // 8 MB of JSON that gzips to a few KB, in a Firehose record.
+    let big = with("requestObject", &format!(r#"{{"pad":"{}"}}"#, "0".repeat(8 << 20)));
+    let msg = json!({
+        "messageType": "DATA_MESSAGE", "owner": "1", "logGroup": "/aws/eks/c1/cluster",
+        "logStream": "kube-apiserver-audit-x", "subscriptionFilters": ["f"],
+        "logEvents": [{ "id": "1", "timestamp": 1767225600000u64, "message": big }]
+    });
+    let gz = gzip(msg.to_string().as_bytes());
+    assert!(gz.len() < 64 << 10);
+    let rec = json!({ "records": [{ "recordId": "r1", "data": b64(&gz) }] }).to_string();
+    // Under a 1 MiB limit: an error naming the limit, the record passed through.
+    let small = Decoder::new(Limits { max_record_bytes: 1 << 20, ..Limits::default() });
+    let (lines, (events, _, errors)) = run_with(&small, rec.as_bytes());
+    assert_eq!((events, errors), (0, 1));
+    assert_eq!(error_of(&lines[0])["category"], "limit");
+    assert!(error_of(&lines[0])["message"].as_str().unwrap().contains("gzip payload exceeds the limit"));
+    // With room for it: one event.
+    let roomy = Decoder::new(Limits { max_record_bytes: 16 << 20, ..Limits::default() });
+    let (out, stats) = normalize_buffer(&roomy, rec.as_bytes(), Options::default());
+    assert_eq!(stats.total().events, 1, "{}", String::from_utf8_lossy(&out[..200.min(out.len())]));
+}
