@@ -89,3 +89,27 @@ pub fn known(group: &str, resource: &str) -> bool {
 pub fn namespaced(group: &str, resource: &str) -> Option<bool> {
     TABLE.iter().find(|(g, r, _)| *g == group && *r == resource).map(|(_, _, n)| *n)
 }
+
+/// Subresources of built-in resources (API reference), for rules that do not
+/// constrain the subresource.
+pub const SUBRESOURCES: &[(&str, &str, &[&str])] = &[
+    ("", "pods", &["attach", "binding", "ephemeralcontainers", "eviction", "exec", "log", "portforward", "proxy", "status"]),
+    ("", "nodes", &["proxy", "status"]),
+    ("", "services", &["proxy", "status"]),
+    ("", "serviceaccounts", &["token"]),
+    ("", "namespaces", &["finalize", "status"]),
+    ("", "persistentvolumeclaims", &["status"]),
+    ("", "replicationcontrollers", &["scale", "status"]),
+    ("apps", "deployments", &["scale", "status"]),
+    ("apps", "statefulsets", &["scale", "status"]),
+    ("apps", "replicasets", &["scale", "status"]),
+    ("apps", "daemonsets", &["status"]),
+    ("batch", "jobs", &["status"]),
+    ("batch", "cronjobs", &["status"]),
+    ("certificates.k8s.io", "certificatesigningrequests", &["approval", "status"]),
+];
+
+/// The subresources of `group`/`resource` (empty if none are known).
+pub fn subresources_of(group: &str, resource: &str) -> &'static [&'static str] {
+    SUBRESOURCES.iter().find(|(g, r, _)| *g == group && *r == resource).map_or(&[], |(_, _, s)| s)
+}
