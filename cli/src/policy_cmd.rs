@@ -160,7 +160,12 @@ fn rule_index(f: &Finding) -> Option<usize> {
     f.resource.strip_prefix("rules[")?.strip_suffix(']')?.parse().ok()
 }
 
-fn run_lint(s: &Source, rules: Option<Option<PathBuf>>, mix: Option<&PathBuf>, format: Format) -> Result<ExitCode, String> {
+fn run_lint(
+    s: &Source,
+    rules: Option<Option<PathBuf>>,
+    mix: Option<&PathBuf>,
+    format: Format,
+) -> Result<ExitCode, String> {
     let (name, parsed) = load_policy(s)?;
     let mix_label = if mix.is_some() { "given" } else { "default" };
     let mix = match mix {
@@ -228,7 +233,11 @@ fn run_lint(s: &Source, rules: Option<Option<PathBuf>>, mix: Option<&PathBuf>, f
             }
             if let Some(c) = &checker {
                 println!();
-                println!("Estimated events per verb class ({} requests of the {} mix):", fmt_num(mix.iter().map(|p| p.weight).sum()), mix_label);
+                println!(
+                    "Estimated events per verb class ({} requests of the {} mix):",
+                    fmt_num(mix.iter().map(|p| p.weight).sum()),
+                    mix_label
+                );
                 print_volume(c, &mix);
             }
             if let Some(r) = &reports {
@@ -287,12 +296,15 @@ fn print_deps(reports: &[deps::RuleReport]) {
                 deps::Status::Unknown(why) => why.clone(),
                 deps::Status::Ok => format!("{} request(s) recorded as needed", r.requests.len()),
                 _ => {
-                    let ex: Vec<String> = bad
-                        .iter()
-                        .take(2)
-                        .map(|q| format!("{}: {}", deps::describe(&q.request), q.reason))
-                        .collect();
-                    format!("{}/{} requests: {}{}", bad.len(), r.requests.len(), ex.join("; "), if bad.len() > 2 { "; …" } else { "" })
+                    let ex: Vec<String> =
+                        bad.iter().take(2).map(|q| format!("{}: {}", deps::describe(&q.request), q.reason)).collect();
+                    format!(
+                        "{}/{} requests: {}{}",
+                        bad.len(),
+                        r.requests.len(),
+                        ex.join("; "),
+                        if bad.len() > 2 { "; …" } else { "" }
+                    )
                 }
             };
             vec![r.status.as_str().to_string(), r.id.clone(), detail]

@@ -26,7 +26,10 @@ fn simulate_json_shape() {
     let v = json(&out.stdout);
     let arr = v.as_array().expect("array");
     assert_eq!(arr.len(), 30);
-    assert_eq!(arr[0], serde_json::json!({"probe": "P01", "level": "Metadata", "omit_stages": ["RequestReceived"], "rule_index": 6}));
+    assert_eq!(
+        arr[0],
+        serde_json::json!({"probe": "P01", "level": "Metadata", "omit_stages": ["RequestReceived"], "rule_index": 6})
+    );
     // P04: kube-system configmap at Request by rules[5].
     assert_eq!(arr[3]["level"], "Request");
     assert_eq!(arr[3]["rule_index"], 5);
@@ -58,12 +61,22 @@ fn simulate_user_requests_and_no_match() {
         serde_json::json!([{"probe": "crd", "level": "None", "omit_stages": ["RequestReceived"], "rule_index": null}])
     );
     // The table names the request.
-    let out = kaudit().args(["policy", "simulate", "--requests"]).arg(&req).arg(policy("synthetic/bad-no-catch-all.yaml")).output().expect("run");
+    let out = kaudit()
+        .args(["policy", "simulate", "--requests"])
+        .arg(&req)
+        .arg(policy("synthetic/bad-no-catch-all.yaml"))
+        .output()
+        .expect("run");
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("PROBE") && text.contains("example.com/widgets"), "{text}");
     // A bad requests file is an error naming the place.
     std::fs::write(&req, r#"[{"id": "x", "resource": "pods"}]"#).expect("write");
-    let out = kaudit().args(["policy", "simulate", "--requests"]).arg(&req).arg(policy("synthetic/bad-no-catch-all.yaml")).output().expect("run");
+    let out = kaudit()
+        .args(["policy", "simulate", "--requests"])
+        .arg(&req)
+        .arg(policy("synthetic/bad-no-catch-all.yaml"))
+        .output()
+        .expect("run");
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("probes[0].verb"));
     let _ = std::fs::remove_dir_all(&dir);
@@ -80,7 +93,11 @@ fn simulate_refuses_an_invalid_policy() {
 #[test]
 fn lint_exit_codes() {
     // Only WARN/INFO findings: exit 0.
-    let out = kaudit().args(["policy", "lint"]).arg(policy("upstream/falco-k8saudit-audit-policy.yaml")).output().expect("run");
+    let out = kaudit()
+        .args(["policy", "lint"])
+        .arg(policy("upstream/falco-k8saudit-audit-policy.yaml"))
+        .output()
+        .expect("run");
     assert_eq!(out.status.code(), Some(0));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("AP-Q01") && text.contains("Estimated events per verb class"), "{text}");
@@ -88,11 +105,19 @@ fn lint_exit_codes() {
     let out = kaudit().args(["policy", "lint"]).arg(policy("synthetic/bad-drop-all-reads.yaml")).output().expect("run");
     assert_eq!(out.status.code(), Some(1));
     // Invalid: exit 1 with AP-V01.
-    let out = kaudit().args(["policy", "lint", "--format", "json"]).arg(policy("synthetic/invalid-empty-rules.yaml")).output().expect("run");
+    let out = kaudit()
+        .args(["policy", "lint", "--format", "json"])
+        .arg(policy("synthetic/invalid-empty-rules.yaml"))
+        .output()
+        .expect("run");
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(json(&out.stdout)[0]["check"], "AP-V01");
     // Baseline: no findings, exit 0.
-    let out = kaudit().args(["policy", "lint", "--format", "json"]).arg(policy("synthetic/recommended-baseline.yaml")).output().expect("run");
+    let out = kaudit()
+        .args(["policy", "lint", "--format", "json"])
+        .arg(policy("synthetic/recommended-baseline.yaml"))
+        .output()
+        .expect("run");
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(json(&out.stdout), serde_json::json!([]));
     // Usage errors: exit 2.

@@ -125,9 +125,13 @@ fn defect_fixtures_are_caught() {
 
 #[test]
 fn decode_errors_and_unknown_keys() {
-    let fs = lint::lint_text("p.yaml", "apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n- level: None\n  verbs: get\n");
+    let fs =
+        lint::lint_text("p.yaml", "apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n- level: None\n  verbs: get\n");
     assert_eq!(fs.len(), 1);
-    assert_eq!((fs[0].check.as_str(), fs[0].resource.as_str(), fs[0].path.as_str()), ("AP-V01", "rules[0]", "rules[0].verbs"));
+    assert_eq!(
+        (fs[0].check.as_str(), fs[0].resource.as_str(), fs[0].path.as_str()),
+        ("AP-V01", "rules[0]", "rules[0].verbs")
+    );
     let fs = lint::lint_text(
         "p.yaml",
         "apiVersion: audit.k8s.io/v1beta1\nkind: Policy\nomitStages: [Done]\nrules:\n- level: Metadata\n  resource: [secrets]\n",
@@ -156,7 +160,8 @@ fn falco_detection_requirements_fixture() {
             let e = &evals[rule];
             let d = c.decide(probe);
             assert_eq!(d.level.as_str(), e["level"].as_str().expect("level"), "{policy} {rule}");
-            let mut want: Vec<&str> = e["omit_stages"].as_array().expect("o").iter().filter_map(|s| s.as_str()).collect();
+            let mut want: Vec<&str> =
+                e["omit_stages"].as_array().expect("o").iter().filter_map(|s| s.as_str()).collect();
             want.sort();
             let mut got: Vec<&str> = d.omit_stages.iter().map(|s| s.as_str()).collect();
             got.sort();
@@ -219,7 +224,8 @@ fn aks_admin_profile_loses_reads() {
         .filter(|f| f.check == "AP-C01")
         .map(|f| f.message.split_whitespace().next().unwrap_or("").to_string())
         .collect();
-    let want: BTreeSet<String> = ["P01", "P02", "P11", "P13", "P14", "P27", "P29"].iter().map(|s| s.to_string()).collect();
+    let want: BTreeSet<String> =
+        ["P01", "P02", "P11", "P13", "P14", "P27", "P29"].iter().map(|s| s.to_string()).collect();
     assert_eq!(c01, want);
     let c04: Vec<&Finding> = fs.iter().filter(|f| f.check == "AP-C04").collect();
     assert_eq!(c04.len(), 1);

@@ -18,8 +18,9 @@ fn read(rel: &str) -> String {
 
 #[test]
 fn simulator_matches_hand_derived_expectations() {
-    let expected = std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/expected/simulate.txt"))
-        .expect("expected file");
+    let expected =
+        std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/expected/simulate.txt"))
+            .expect("expected file");
     let probes = probes::builtin();
     let mut current: Option<(String, kaudit_posture::policy::Policy)> = None;
     let mut mismatches = Vec::new();
@@ -60,8 +61,9 @@ fn simulator_matches_hand_derived_expectations() {
 
 #[test]
 fn every_valid_fixture_policy_is_in_the_expectations() {
-    let expected = std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/expected/simulate.txt"))
-        .expect("expected file");
+    let expected =
+        std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/expected/simulate.txt"))
+            .expect("expected file");
     for dir in ["upstream", "synthetic"] {
         for e in std::fs::read_dir(fixtures().join(dir)).expect("dir") {
             let name = format!("{dir}/{}", e.expect("entry").file_name().to_string_lossy());

@@ -153,7 +153,11 @@ fn user_for(name: &str) -> (String, Vec<String>) {
         let ns = rest.split(':').next().unwrap_or("default");
         return (
             name.to_string(),
-            vec!["system:serviceaccounts".into(), format!("system:serviceaccounts:{ns}"), "system:authenticated".into()],
+            vec![
+                "system:serviceaccounts".into(),
+                format!("system:serviceaccounts:{ns}"),
+                "system:authenticated".into(),
+            ],
         );
     } else if name.starts_with("system:node:") {
         vec!["system:nodes", "system:authenticated"]
@@ -339,8 +343,13 @@ pub fn report(set: &RuleSet, checker: &Checker<'_>) -> Vec<RuleReport> {
 }
 
 fn report_one(set: &RuleSet, i: usize, r: &Rule, checker: &Checker<'_>) -> RuleReport {
-    let mut rep =
-        RuleReport { id: r.id.clone(), title: r.title.clone(), file: r.file.clone(), status: Status::Ok, requests: Vec::new() };
+    let mut rep = RuleReport {
+        id: r.id.clone(),
+        title: r.title.clone(),
+        file: r.file.clone(),
+        status: Status::Ok,
+        requests: Vec::new(),
+    };
     let cands = match candidates(r) {
         Ok(c) => c,
         Err(why) => {
@@ -395,7 +404,8 @@ pub fn findings(file: &str, reports: &[RuleReport]) -> Vec<crate::finding::Findi
         let Some(first) = bad.first() else { continue };
         let resource = first.decision.rule_index.map_or_else(|| file.to_string(), |i| format!("rules[{i}]"));
         let path = first.decision.rule_index.map_or_else(String::new, |i| format!("rules[{i}].level"));
-        let examples: Vec<String> = bad.iter().take(3).map(|q| format!("{}: {}", describe(&q.request), q.reason)).collect();
+        let examples: Vec<String> =
+            bad.iter().take(3).map(|q| format!("{}: {}", describe(&q.request), q.reason)).collect();
         out.push(super::lint::finding(
             "AP-D01",
             file,

@@ -164,16 +164,25 @@ pub fn lint(file: &str, p: &Policy) -> Vec<Finding> {
     }
     let Ok(checker) = Checker::new(p) else { return out };
     let probes = builtin();
-    let sim: Vec<(Probe, Decision)> = probes.into_iter().map(|pr| {
-        let d = checker.decide(&pr);
-        (pr, d)
-    }).collect();
+    let sim: Vec<(Probe, Decision)> = probes
+        .into_iter()
+        .map(|pr| {
+            let d = checker.decide(&pr);
+            (pr, d)
+        })
+        .collect();
     let get = |id: &str| sim.iter().find(|(p, _)| p.id == id);
     let lv = |d: &Decision| d.level.as_str();
     let probe_finding = |id: &str, pr: &Probe, d: &Decision, msg: String| {
         let path = d.rule_index.map_or_else(String::new, |i| format!("rules[{i}].level"));
         let by = d.rule_index.map_or_else(|| "no rule matches (default None)".to_string(), |i| format!("rules[{i}]"));
-        finding(id, file, rule_res(file, d.rule_index), path, format!("{} {} ({}): {msg}; decided by {by}", pr.id, pr.desc, pr.target()))
+        finding(
+            id,
+            file,
+            rule_res(file, d.rule_index),
+            path,
+            format!("{} {} ({}): {msg}; decided by {by}", pr.id, pr.desc, pr.target()),
+        )
     };
 
     // AP-S01: secrets.
@@ -233,8 +242,18 @@ pub fn lint(file: &str, p: &Policy) -> Vec<Finding> {
     // AP-C04.
     if let (Some((p10, d10)), Some((p11, d11))) = (get("P10"), get("P11")) {
         match (d10.level == Level::None, d11.level == Level::None) {
-            (false, true) => out.push(probe_finding("AP-C04", p11, d11, format!("WebSocket exec (verb get) is not audited while SPDY exec is ({})", lv(d10)))),
-            (true, false) => out.push(probe_finding("AP-C04", p10, d10, format!("SPDY exec (verb create) is not audited while WebSocket exec is ({})", lv(d11)))),
+            (false, true) => out.push(probe_finding(
+                "AP-C04",
+                p11,
+                d11,
+                format!("WebSocket exec (verb get) is not audited while SPDY exec is ({})", lv(d10)),
+            )),
+            (true, false) => out.push(probe_finding(
+                "AP-C04",
+                p10,
+                d10,
+                format!("SPDY exec (verb create) is not audited while WebSocket exec is ({})", lv(d11)),
+            )),
             _ => {}
         }
     }
@@ -251,7 +270,10 @@ pub fn lint(file: &str, p: &Policy) -> Vec<Finding> {
                 }
                 let serving = resources::groups_of(base);
                 if !serving.is_empty() && !serving.contains(&g.group.as_str()) {
-                    let want: Vec<String> = serving.iter().map(|s| if s.is_empty() { "\"\" (core)".to_string() } else { s.to_string() }).collect();
+                    let want: Vec<String> = serving
+                        .iter()
+                        .map(|s| if s.is_empty() { "\"\" (core)".to_string() } else { s.to_string() })
+                        .collect();
                     let have = if g.group.is_empty() { "\"\" (core)".to_string() } else { g.group.clone() };
                     out.push(finding(
                         "AP-Q01",
@@ -272,7 +294,10 @@ pub fn lint(file: &str, p: &Policy) -> Vec<Finding> {
                 file,
                 format!("rules[{j}]"),
                 format!("rules[{j}]"),
-                format!("rules[{j}] ({}) is unreachable: rules[{i}] ({}) matches every request it matches", p.rules[j].level, p.rules[i].level),
+                format!(
+                    "rules[{j}] ({}) is unreachable: rules[{i}] ({}) matches every request it matches",
+                    p.rules[j].level, p.rules[i].level
+                ),
             ));
         }
     }
@@ -280,8 +305,13 @@ pub fn lint(file: &str, p: &Policy) -> Vec<Finding> {
     for (i, r) in p.rules.iter().enumerate() {
         let non_resource_only = !r.non_resource_urls.is_empty() && r.resources.is_empty() && r.namespaces.is_empty();
         if non_resource_only && matches!(r.level(), Some(Level::Request | Level::RequestResponse)) {
-            out.push(finding("AP-Q03", file, format!("rules[{i}]"), format!("rules[{i}].level"),
-                format!("rules[{i}] matches only non-resource URLs; level {} records the same as Metadata", r.level)));
+            out.push(finding(
+                "AP-Q03",
+                file,
+                format!("rules[{i}]"),
+                format!("rules[{i}].level"),
+                format!("rules[{i}] matches only non-resource URLs; level {} records the same as Metadata", r.level),
+            ));
         }
     }
     // AP-N01.
@@ -300,13 +330,22 @@ pub fn lint(file: &str, p: &Policy) -> Vec<Finding> {
     // AP-N02.
     let rr = "RequestReceived".to_string();
     if !p.omit_stages.contains(&rr) {
-        let keep: Vec<usize> = p.rules.iter().enumerate()
+        let keep: Vec<usize> = p
+            .rules
+            .iter()
+            .enumerate()
             .filter(|(_, r)| r.level() != Some(Level::None) && !r.omit_stages.contains(&rr))
-            .map(|(i, _)| i).collect();
+            .map(|(i, _)| i)
+            .collect();
         if !keep.is_empty() {
             let list: Vec<String> = keep.iter().map(|i| format!("rules[{i}]")).collect();
-            out.push(finding("AP-N02", file, file.to_string(), "omitStages".into(),
-                format!("RequestReceived is recorded by {}", list.join(", "))));
+            out.push(finding(
+                "AP-N02",
+                file,
+                file.to_string(),
+                "omitStages".into(),
+                format!("RequestReceived is recorded by {}", list.join(", ")),
+            ));
         }
     }
     // AP-N03.
@@ -314,8 +353,13 @@ pub fn lint(file: &str, p: &Policy) -> Vec<Finding> {
         let body = matches!(r.level(), Some(Level::Request | Level::RequestResponse));
         let omf = r.omit_managed_fields.or(p.omit_managed_fields).unwrap_or(false);
         if body && !omf {
-            out.push(finding("AP-N03", file, format!("rules[{i}]"), format!("rules[{i}].omitManagedFields"),
-                format!("rules[{i}] logs bodies at {} including metadata.managedFields", r.level)));
+            out.push(finding(
+                "AP-N03",
+                file,
+                format!("rules[{i}]"),
+                format!("rules[{i}].omitManagedFields"),
+                format!("rules[{i}] logs bodies at {} including metadata.managedFields", r.level),
+            ));
         }
     }
     out

@@ -102,13 +102,11 @@ fn strings(n: &MarkedYaml<'_>, path: &str) -> Result<Vec<String>, ParseError> {
     items(n, path)?.into_iter().enumerate().map(|(i, x)| string(x, &format!("{path}[{i}]"))).collect()
 }
 
-fn entries<'n, 'a>(
-    n: &'n MarkedYaml<'a>,
-    path: &str,
-) -> Result<Vec<(String, &'n MarkedYaml<'a>)>, ParseError> {
+fn entries<'n, 'a>(n: &'n MarkedYaml<'a>, path: &str) -> Result<Vec<(String, &'n MarkedYaml<'a>)>, ParseError> {
     let n = unwrap_tag(n);
     let YamlData::Mapping(m) = &n.data else {
-        let what = if path.is_empty() { "a policy must be a mapping (apiVersion, kind, rules)" } else { "must be a mapping" };
+        let what =
+            if path.is_empty() { "a policy must be a mapping (apiVersion, kind, rules)" } else { "must be a mapping" };
         return Err(err(n, path, what));
     };
     let mut out = Vec::with_capacity(m.len());

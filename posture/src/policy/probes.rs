@@ -43,7 +43,8 @@ impl Probe {
     /// {attach, exec, proxy, log, portforward})`).
     pub fn long_running(&self) -> bool {
         matches!(self.verb.as_str(), "watch" | "proxy")
-            || (self.is_resource && matches!(self.subresource.as_str(), "attach" | "exec" | "proxy" | "log" | "portforward"))
+            || (self.is_resource
+                && matches!(self.subresource.as_str(), "attach" | "exec" | "proxy" | "log" | "portforward"))
     }
 
     /// `group/resource[/sub]` or the path, for tables.
@@ -51,7 +52,11 @@ impl Probe {
         if !self.is_resource {
             return self.path.clone();
         }
-        let mut s = if self.api_group.is_empty() { self.resource.clone() } else { format!("{}/{}", self.api_group, self.resource) };
+        let mut s = if self.api_group.is_empty() {
+            self.resource.clone()
+        } else {
+            format!("{}/{}", self.api_group, self.resource)
+        };
         if !self.subresource.is_empty() {
             s.push('/');
             s.push_str(&self.subresource);
@@ -86,8 +91,19 @@ pub fn parse(text: &str) -> Result<Vec<Probe>, String> {
 fn probe(i: usize, v: &Value) -> Result<Probe, String> {
     let Value::Object(o) = v else { return Err(format!("probes[{i}]: must be an object")) };
     const KEYS: &[&str] = &[
-        "id", "desc", "user", "groups", "verb", "is_resource", "api_group", "resource", "subresource", "namespace",
-        "name", "path", "weight",
+        "id",
+        "desc",
+        "user",
+        "groups",
+        "verb",
+        "is_resource",
+        "api_group",
+        "resource",
+        "subresource",
+        "namespace",
+        "name",
+        "path",
+        "weight",
     ];
     if let Some(k) = o.keys().find(|k| !KEYS.contains(&k.as_str())) {
         return Err(format!("probes[{i}].{k}: unknown field (expected one of {})", KEYS.join(", ")));
@@ -104,7 +120,9 @@ fn probe(i: usize, v: &Value) -> Result<Probe, String> {
         Some(Value::Array(a)) => a
             .iter()
             .enumerate()
-            .map(|(j, g)| g.as_str().map(str::to_string).ok_or_else(|| format!("probes[{i}].groups[{j}]: must be a string")))
+            .map(|(j, g)| {
+                g.as_str().map(str::to_string).ok_or_else(|| format!("probes[{i}].groups[{j}]: must be a string"))
+            })
             .collect::<Result<_, _>>()?,
         Some(_) => return Err(format!("probes[{i}].groups: must be a list of strings")),
     };
@@ -169,6 +187,6 @@ mod tests {
     fn errors_name_the_probe() {
         assert_eq!(parse(r#"[{"id":"x"}]"#).unwrap_err(), "probes[0].verb: required");
         assert!(parse(r#"{"probes":[{"verb":"get","resource":"pods","groups":"a"}]}"#).unwrap_err().contains("groups"));
-        assert!(parse(r#"[{"verb":"get","path":"/x"}]"#).unwrap()[0].is_resource == false);
+        assert!(!parse(r#"[{"verb":"get","path":"/x"}]"#).unwrap()[0].is_resource);
     }
 }

@@ -93,7 +93,11 @@ pub fn namespaced(group: &str, resource: &str) -> Option<bool> {
 /// Subresources of built-in resources (API reference), for rules that do not
 /// constrain the subresource.
 pub const SUBRESOURCES: &[(&str, &str, &[&str])] = &[
-    ("", "pods", &["attach", "binding", "ephemeralcontainers", "eviction", "exec", "log", "portforward", "proxy", "status"]),
+    (
+        "",
+        "pods",
+        &["attach", "binding", "ephemeralcontainers", "eviction", "exec", "log", "portforward", "proxy", "status"],
+    ),
     ("", "nodes", &["proxy", "status"]),
     ("", "services", &["proxy", "status"]),
     ("", "serviceaccounts", &["token"]),

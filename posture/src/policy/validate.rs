@@ -67,7 +67,10 @@ pub fn validate(p: &Policy) -> Vec<ValidationError> {
             if !url.starts_with('/') {
                 push(
                     up.clone(),
-                    format!("{up}: Invalid value: {}: non-resource URL rules must begin with a '/' character", go_quote(url)),
+                    format!(
+                        "{up}: Invalid value: {}: non-resource URL rules must begin with a '/' character",
+                        go_quote(url)
+                    ),
                 );
             }
             if !url.is_empty() && url[..url.len() - 1].contains('*') {

@@ -92,7 +92,9 @@ pub fn estimate(checker: &Checker<'_>, mix: &[Probe]) -> Vec<ClassVolume> {
     rows
 }
 
-fn req(weight: f64, user: &str, groups: &[&str], verb: &str, group: &str, resource: &str, sub: &str, ns: &str) -> Probe {
+/// `who` = (user, groups); `what` = (group, resource, subresource).
+fn req(weight: f64, who: (&str, &[&str]), verb: &str, what: (&str, &str, &str), ns: &str) -> Probe {
+    let ((user, groups), (group, resource, sub)) = (who, what);
     Probe {
         id: format!("mix-{verb}-{resource}{}", if sub.is_empty() { String::new() } else { format!("-{sub}") }),
         desc: String::new(),
@@ -119,30 +121,30 @@ pub fn default_mix() -> Vec<Probe> {
     const SA: &[&str] = &["system:serviceaccounts", "system:serviceaccounts:kube-system", "system:authenticated"];
     let mut v = vec![
         // lease updates 40: node heartbeats and leader election
-        req(30.0, "system:node:node-1", NODE, "update", "coordination.k8s.io", "leases", "", "kube-node-lease"),
-        req(10.0, KCM, AUTH, "update", "coordination.k8s.io", "leases", "", "kube-system"),
+        req(30.0, ("system:node:node-1", NODE), "update", ("coordination.k8s.io", "leases", ""), "kube-node-lease"),
+        req(10.0, (KCM, AUTH), "update", ("coordination.k8s.io", "leases", ""), "kube-system"),
         // endpoints churn 17
-        req(9.0, KCM, AUTH, "update", "", "endpoints", "", "default"),
-        req(8.0, KCM, AUTH, "update", "discovery.k8s.io", "endpointslices", "", "default"),
+        req(9.0, (KCM, AUTH), "update", ("", "endpoints", ""), "default"),
+        req(8.0, (KCM, AUTH), "update", ("discovery.k8s.io", "endpointslices", ""), "default"),
         // list/watch 22
-        req(6.0, "system:kube-proxy", AUTH, "watch", "", "endpoints", "", ""),
-        req(5.0, "system:node:node-1", NODE, "watch", "", "pods", "", ""),
-        req(6.0, KCM, AUTH, "list", "", "pods", "", ""),
-        req(5.0, KCM, AUTH, "list", "apps", "replicasets", "", ""),
+        req(6.0, ("system:kube-proxy", AUTH), "watch", ("", "endpoints", ""), ""),
+        req(5.0, ("system:node:node-1", NODE), "watch", ("", "pods", ""), ""),
+        req(6.0, (KCM, AUTH), "list", ("", "pods", ""), ""),
+        req(5.0, (KCM, AUTH), "list", ("apps", "replicasets", ""), ""),
         // node status 8
-        req(4.0, "system:node:node-1", NODE, "patch", "", "nodes", "status", ""),
-        req(4.0, "system:node:node-1", NODE, "patch", "", "pods", "status", "default"),
+        req(4.0, ("system:node:node-1", NODE), "patch", ("", "nodes", "status"), ""),
+        req(4.0, ("system:node:node-1", NODE), "patch", ("", "pods", "status"), "default"),
         // pod creates 4
-        req(4.0, sa_rs, SA, "create", "", "pods", "", "default"),
+        req(4.0, (sa_rs, SA), "create", ("", "pods", ""), "default"),
         // human kubectl 5
-        req(1.0, "alice", AUTH, "get", "", "pods", "exec", "default"),
-        req(1.0, "alice", AUTH, "get", "", "secrets", "", "default"),
-        req(1.0, "alice", AUTH, "create", "rbac.authorization.k8s.io", "rolebindings", "", "default"),
-        req(1.0, "alice", AUTH, "get", "apps", "deployments", "", "default"),
-        req(1.0, "alice", AUTH, "list", "", "pods", "", "default"),
+        req(1.0, ("alice", AUTH), "get", ("", "pods", "exec"), "default"),
+        req(1.0, ("alice", AUTH), "get", ("", "secrets", ""), "default"),
+        req(1.0, ("alice", AUTH), "create", ("rbac.authorization.k8s.io", "rolebindings", ""), "default"),
+        req(1.0, ("alice", AUTH), "get", ("apps", "deployments", ""), "default"),
+        req(1.0, ("alice", AUTH), "list", ("", "pods", ""), "default"),
         // token / subject-access reviews 3
-        req(2.0, "system:kube-apiserver", AUTH, "create", "authentication.k8s.io", "tokenreviews", "", ""),
-        req(1.0, "system:kube-apiserver", AUTH, "create", "authorization.k8s.io", "subjectaccessreviews", "", ""),
+        req(2.0, ("system:kube-apiserver", AUTH), "create", ("authentication.k8s.io", "tokenreviews", ""), ""),
+        req(1.0, ("system:kube-apiserver", AUTH), "create", ("authorization.k8s.io", "subjectaccessreviews", ""), ""),
     ];
     // anonymous 1: a health probe
     v.push(Probe {
