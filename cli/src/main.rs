@@ -4,6 +4,7 @@
 mod coverage;
 mod input;
 mod normalize;
+mod policy_cmd;
 mod ruleload;
 mod rules_cmd;
 mod scan;
@@ -29,6 +30,8 @@ enum Command {
     Scan(scan::Args),
     /// List the detection rules, run their tests, or show their fidelity matrix.
     Rules(rules_cmd::Args),
+    /// Audit policy: simulate requests through it, lint it (AP-* checks).
+    Policy(policy_cmd::Args),
 }
 
 fn main() -> ExitCode {
@@ -37,5 +40,6 @@ fn main() -> ExitCode {
         Command::Normalize(a) => normalize::run(a),
         Command::Scan(a) => scan::run(a),
         Command::Rules(a) => rules_cmd::run(a),
+        Command::Policy(a) => policy_cmd::run(a),
     }
 }

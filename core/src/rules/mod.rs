@@ -740,6 +740,17 @@ fn required_values(e: &Expr, field: &FieldRef) -> Option<Vec<String>> {
     }
 }
 
+impl Rule {
+    /// The values `field` (a condition field name) must take for the rule
+    /// to match, when the condition's top level requires `FIELD = x` or
+    /// `FIELD in (…)` (the analysis the index uses; every `or` branch must
+    /// constrain it). `None` when the field is not constrained that way or
+    /// the name is unknown. Used by the audit-policy dependency report.
+    pub fn required_values(&self, field: &str) -> Option<Vec<String>> {
+        required_values(&self.expr, &fields::resolve(field)?)
+    }
+}
+
 impl RuleSet {
     fn index(rules: Vec<Rule>) -> RuleSet {
         let mut set = RuleSet::default();
