@@ -1,13 +1,19 @@
 //! The `kaudit` command line. Each subcommand lives in its own module; this
 //! file only parses arguments and dispatches.
 
+mod chart;
 mod coverage;
+mod filter;
 mod input;
 mod normalize;
+mod progress;
+mod report;
 mod ruleload;
 mod rules_cmd;
 mod scan;
+mod summary;
 mod table;
+mod timeline;
 
 use std::process::ExitCode;
 
@@ -29,6 +35,8 @@ enum Command {
     Scan(scan::Args),
     /// List the detection rules, run their tests, or show their fidelity matrix.
     Rules(rules_cmd::Args),
+    /// One actor's actions in time order, with the rules that fired.
+    Timeline(timeline::Args),
 }
 
 fn main() -> ExitCode {
@@ -37,5 +45,15 @@ fn main() -> ExitCode {
         Command::Normalize(a) => normalize::run(a),
         Command::Scan(a) => scan::run(a),
         Command::Rules(a) => rules_cmd::run(a),
+        Command::Timeline(a) => timeline::run(a),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_command_line_is_well_formed() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
     }
 }
