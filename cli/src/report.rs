@@ -233,7 +233,7 @@ pub fn render(s: &Summary<'_>, cx: &Context<'_>) -> String {
         })
         .collect();
     table(&mut o, "top-actors", &["actor", "detections", "worst", "rules", "events"], "wntwn", &rows);
-    let _ = write!(o, "<p class=\"note\">{} distinct actors.</p></section>\n", s.actors.len());
+    let _ = writeln!(o, "<p class=\"note\">{} distinct actors.</p></section>", s.actors.len());
 
     // Sources and clusters.
     o.push_str("<section id=\"sources\"><h2>Sources seen</h2>");

@@ -85,7 +85,18 @@ fn filters_choose_what_is_reported_not_what_is_evaluated() {
     let ids = |evs: &[serde_json::Value]| -> Vec<String> {
         evs.iter().map(|e| e["auditID"].as_str().unwrap().trim_start_matches("synthetic-fx-").to_owned()).collect()
     };
-    assert_eq!(json(&[]).len(), 9);
+    let all = json(&[]);
+    assert_eq!(all.len(), 9);
+    // A reported event carries exactly the detections it has unfiltered.
+    let by_id = |evs: &[serde_json::Value]| -> std::collections::BTreeMap<String, serde_json::Value> {
+        evs.iter().map(|e| (e["auditID"].as_str().unwrap().to_owned(), e["kaudit"]["detections"].clone())).collect()
+    };
+    let unfiltered = by_id(&all);
+    for args in [&["--since", "2025-03-01T09:22:00Z"][..], &["--actor", "bob"], &["--namespace", "prod"]] {
+        for (id, det) in by_id(&json(args)) {
+            assert_eq!(det, unfiltered[&id], "{args:?}: {id}");
+        }
+    }
     assert_eq!(ids(&json(&["--actor", "bob"])), ["03", "04", "05"]);
     assert_eq!(ids(&json(&["--actor", "bob", "--since", "2025-03-01T09:22:00Z"])), ["05"]);
     assert_eq!(ids(&json(&["--rule", "fx-denied-secret-burst"])), ["05"]);

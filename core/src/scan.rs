@@ -233,3 +233,62 @@ pub fn write_detections(rules: &RuleSet, det: &Detections, blind: bool, out: &mu
         out.push(b']');
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::Builder;
+    use crate::Limits;
+
+    const RULES: &str = "rules:
+  - id: denied-twice
+    title: two denied requests by one user
+    description: test rule
+    severity: medium
+    condition: code = 403
+    window: {by: [user.username], within: 10m, count: 2}
+";
+
+    fn line(id: &str, t: &str) -> String {
+        format!(
+            r#"{{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Metadata","auditID":"{id}","stage":"ResponseComplete","verb":"get","user":{{"username":"bob"}},"responseStatus":{{"code":403}},"stageTimestamp":"{t}"}}"#
+        )
+    }
+
+    /// Leaves out events before a time, and records what it saw.
+    struct From {
+        since: &'static str,
+        seen: Vec<(String, Vec<u32>)>,
+    }
+
+    impl Observer for From {
+        fn event(&mut self, ev: &AuditEvent<'_>, det: &Detections) -> bool {
+            self.seen.push((ev.audit_id.as_deref().unwrap_or("").to_owned(), det.hits.clone()));
+            ev.stage_timestamp.as_deref().is_some_and(|t| t >= self.since)
+        }
+    }
+
+    #[test]
+    fn an_observer_chooses_the_output_but_every_event_feeds_the_rules() {
+        let mut b = Builder::new();
+        b.add_file("t.yaml", RULES);
+        let set = b.build().expect("rules compile");
+        let opts = ScanOptions { write_events: true, ..ScanOptions::default() };
+        let mut sc = Scanner::with_observer(&set, opts, From { since: "2025-01-01T10:01", seen: Vec::new() });
+        let dec = Decoder::new(Limits::default());
+        sc.record(&dec, line("a", "2025-01-01T10:00:00Z").as_bytes());
+        sc.record(&dec, line("b", "2025-01-01T10:01:00Z").as_bytes());
+        // Both events fed the window: it fires on the second, the only one written.
+        let seen: Vec<(&str, &[u32])> = sc.observer().seen.iter().map(|(a, h)| (a.as_str(), h.as_slice())).collect();
+        assert_eq!(seen, [("a", &[][..]), ("b", &[0u32][..])]);
+        let out = std::str::from_utf8(sc.output()).expect("utf-8");
+        assert_eq!(out.lines().count(), 1);
+        assert!(out.contains(r#""auditID":"b""#) && out.contains(r#""rule":"denied-twice""#), "{out}");
+        // Both are counted, and the engine summary sees the hit.
+        assert_eq!(sc.events(), 2);
+        assert_eq!(sc.stats().total().events, 2);
+        assert_eq!(sc.summary()[0].hits, 1);
+        sc.observer_mut().seen.clear();
+        assert!(sc.observer().seen.is_empty());
+    }
+}
