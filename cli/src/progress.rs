@@ -70,7 +70,7 @@ impl Progress {
     /// Name the input being read.
     pub fn set_input(&self, path: &str) {
         if let Some(b) = &self.bar {
-            b.set_message(path.to_owned());
+            b.set_message(crate::table::printable(path).into_owned());
         }
     }
 
