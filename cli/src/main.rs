@@ -1,14 +1,20 @@
 //! The `kaudit` command line. Each subcommand lives in its own module; this
 //! file only parses arguments and dispatches.
 
+mod chart;
 mod coverage;
+mod filter;
 mod input;
 mod normalize;
 mod policy_cmd;
+mod progress;
+mod report;
 mod ruleload;
 mod rules_cmd;
 mod scan;
+mod summary;
 mod table;
+mod timeline;
 
 use std::process::ExitCode;
 
@@ -32,6 +38,8 @@ enum Command {
     Rules(rules_cmd::Args),
     /// Audit policy: simulate requests through it, lint it (AP-* checks).
     Policy(policy_cmd::Args),
+    /// One actor's actions in time order, with the rules that fired.
+    Timeline(timeline::Args),
 }
 
 fn main() -> ExitCode {
@@ -41,5 +49,15 @@ fn main() -> ExitCode {
         Command::Scan(a) => scan::run(a),
         Command::Rules(a) => rules_cmd::run(a),
         Command::Policy(a) => policy_cmd::run(a),
+        Command::Timeline(a) => timeline::run(a),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_command_line_is_well_formed() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
     }
 }

@@ -30,7 +30,7 @@ pub fn run(args: Args) -> ExitCode {
     let stdout = io::stdout();
     let mut out = io::BufWriter::with_capacity(1 << 20, stdout.lock());
     let files = if args.files.is_empty() { vec!["-".to_string()] } else { args.files };
-    let mut failed = match input::pump_all(&files, &dec, &mut norm, &mut out) {
+    let mut failed = match input::pump_all(&files, &dec, &mut norm, &mut out, &crate::progress::Progress::hidden()) {
         input::Pumped::Closed => return ExitCode::SUCCESS,
         input::Pumped::Done(failed) => failed,
     };

@@ -185,6 +185,11 @@ impl Normalizer {
         self.out.clear();
     }
 
+    /// Events counted so far (cheap: no allocation).
+    pub fn events(&self) -> u64 {
+        self.counts.iter().map(|c| c.events).sum()
+    }
+
     /// The counts so far.
     pub fn stats(&self) -> Stats {
         let mut by_source = BTreeMap::new();
