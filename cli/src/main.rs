@@ -2,7 +2,9 @@
 //! file only parses arguments and dispatches.
 
 mod coverage;
+mod iac_cmd;
 mod input;
+mod inventory_cmd;
 mod normalize;
 mod ruleload;
 mod rules_cmd;
@@ -29,6 +31,10 @@ enum Command {
     Scan(scan::Args),
     /// List the detection rules, run their tests, or show their fidelity matrix.
     Rules(rules_cmd::Args),
+    /// IaC checks: is audit logging enforced in Terraform plans, eksctl, CloudFormation, kube-apiserver manifests?
+    Iac(iac_cmd::Args),
+    /// Which clusters log audit events, where to: from saved cloud API outputs and manifests.
+    Inventory(inventory_cmd::Args),
 }
 
 fn main() -> ExitCode {
@@ -37,5 +43,7 @@ fn main() -> ExitCode {
         Command::Normalize(a) => normalize::run(a),
         Command::Scan(a) => scan::run(a),
         Command::Rules(a) => rules_cmd::run(a),
+        Command::Iac(a) => iac_cmd::run(a),
+        Command::Inventory(a) => inventory_cmd::run(a),
     }
 }

@@ -14,4 +14,5 @@ pub mod compliance;
 pub mod finding;
 pub mod iac;
 pub mod inventory;
+pub mod output;
 pub mod policy;
