@@ -3,6 +3,8 @@
 //!
 //! Inputs, recognised by content (not by file name):
 //! * `terraform show -json` plans — [`tfplan`], checks in [`eks`], [`aks`], [`gke`];
+//! * Terraform HCL (`.tf`) without a plan — [`tfhcl`] turns resources into a plan
+//!   document (literals known, everything computed unknown) for the same checks;
 //! * eksctl `ClusterConfig` YAML — [`eks::eksctl`];
 //! * CloudFormation templates with `AWS::EKS::Cluster` — [`eks::cloudformation`];
 //! * kube-apiserver static-pod manifests — [`manifest`].
@@ -15,6 +17,7 @@ pub mod doc;
 pub mod eks;
 pub mod gke;
 pub mod manifest;
+pub mod tfhcl;
 pub mod tfplan;
 
 use serde_json::Value;
@@ -26,6 +29,7 @@ use crate::finding::{Finding, Verdict};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InputKind {
     TerraformPlan,
+    TerraformHcl,
     Eksctl,
     CloudFormation,
     ApiserverManifest,
@@ -35,6 +39,7 @@ impl InputKind {
     pub fn as_str(self) -> &'static str {
         match self {
             InputKind::TerraformPlan => "terraform-plan",
+            InputKind::TerraformHcl => "terraform-hcl",
             InputKind::Eksctl => "eksctl",
             InputKind::CloudFormation => "cloudformation",
             InputKind::ApiserverManifest => "kube-apiserver-manifest",
@@ -86,8 +91,13 @@ pub fn detect(doc: &Value) -> Option<InputKind> {
 
 /// Run every applicable check on one file. `file` is the name as the user gave it.
 pub fn check(file: &str, src: &str, opts: &Options) -> Result<Vec<Finding>, String> {
-    let docs = parse_docs(src)?;
     let mut out = Emit::new(file);
+    if file.ends_with(".tf") || tfhcl::looks_like_hcl(src) {
+        let doc = tfhcl::to_plan(src)?;
+        plan_checks(&doc, opts, &mut out)?;
+        return Ok(out.findings);
+    }
+    let docs = parse_docs(src)?;
     let mut recognised = 0;
     for (i, d) in docs.iter().enumerate() {
         if d.is_null() {
@@ -96,12 +106,7 @@ pub fn check(file: &str, src: &str, opts: &Options) -> Result<Vec<Finding>, Stri
         let Some(kind) = detect(d) else { continue };
         recognised += 1;
         match kind {
-            InputKind::TerraformPlan => {
-                let plan = tfplan::Plan::parse(d)?;
-                eks::terraform(&plan, opts, &mut out);
-                aks::terraform(&plan, &mut out);
-                gke::terraform(&plan, &mut out);
-            }
+            InputKind::TerraformPlan | InputKind::TerraformHcl => plan_checks(d, opts, &mut out)?,
             InputKind::Eksctl => eks::eksctl(d, &mut out),
             InputKind::CloudFormation => eks::cloudformation(d, &mut out),
             InputKind::ApiserverManifest => {
@@ -114,6 +119,14 @@ pub fn check(file: &str, src: &str, opts: &Options) -> Result<Vec<Finding>, Stri
         return Err("not a recognised input: expected a `terraform show -json` plan, an eksctl ClusterConfig, a CloudFormation template or a kube-apiserver static-pod manifest".into());
     }
     Ok(out.findings)
+}
+
+fn plan_checks(doc: &Value, opts: &Options, out: &mut Emit) -> Result<(), String> {
+    let plan = tfplan::Plan::parse(doc)?;
+    eks::terraform(&plan, opts, out);
+    aks::terraform(&plan, out);
+    gke::terraform(&plan, out);
+    Ok(())
 }
 
 /// Collects findings of one file.
