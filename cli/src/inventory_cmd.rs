@@ -74,7 +74,13 @@ pub fn run(a: Args) -> ExitCode {
                     ]
                 })
                 .collect();
-            print!("{}", table::render(&["PROVIDER", "NAME", "AUDIT", "DESTINATION", "CATEGORIES", "VERDICT", "REASON", "FILE"], &body));
+            print!(
+                "{}",
+                table::render(
+                    &["PROVIDER", "NAME", "AUDIT", "DESTINATION", "CATEGORIES", "VERDICT", "REASON", "FILE"],
+                    &body
+                )
+            );
         }
     }
     let fail = rows.iter().any(|r| output::has_fail(&r.findings));

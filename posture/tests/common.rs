@@ -15,7 +15,8 @@ pub fn fixtures() -> PathBuf {
 
 /// Files of a fixture sub-directory, sorted.
 pub fn files(dir: &str) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(fixtures().join(dir)).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_file()).collect();
+    let mut v: Vec<PathBuf> =
+        std::fs::read_dir(fixtures().join(dir)).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_file()).collect();
     v.sort();
     v
 }

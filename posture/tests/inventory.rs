@@ -15,7 +15,14 @@ fn read(rel_path: &str) -> Vec<Row> {
 fn render(rows: &[Row]) -> String {
     let mut s = String::new();
     for r in rows {
-        s.push_str(&format!("ROW\t{}\t{}\taudit={}\t{}\tcategories={}\n", r.provider, r.name, r.audit.as_str(), r.verdict.as_str(), r.categories.join(",")));
+        s.push_str(&format!(
+            "ROW\t{}\t{}\taudit={}\t{}\tcategories={}\n",
+            r.provider,
+            r.name,
+            r.audit.as_str(),
+            r.verdict.as_str(),
+            r.categories.join(",")
+        ));
         s.push_str(&lines(&r.findings));
     }
     s
@@ -24,7 +31,10 @@ fn render(rows: &[Row]) -> String {
 fn inputs() -> Vec<String> {
     let mut v: Vec<String> = files("inventory").iter().map(|p| rel(p)).collect();
     v.extend(files("kaudit-synthetic").iter().map(|p| rel(p)).filter(|r| r.starts_with("kaudit-synthetic/inv-")));
-    v.extend(["synthetic/kube-apiserver-manifest-pass.yaml".to_string(), "synthetic/kube-apiserver-manifest-fail.yaml".to_string()]);
+    v.extend([
+        "synthetic/kube-apiserver-manifest-pass.yaml".to_string(),
+        "synthetic/kube-apiserver-manifest-fail.yaml".to_string(),
+    ]);
     v
 }
 
@@ -50,25 +60,97 @@ fn results_stated_by_the_fixtures() {
     use Verdict::*;
     // (file, quote from the fixture, audit state, check, verdict)
     let cases: &[(&str, &str, AuditState, &str, Verdict)] = &[
-        ("inventory/aks-diagnostic-settings-list-empty.json", "Expected INV-AKS audit=DISABLED", Off, "INV-AKS-AUDIT", Fail),
+        (
+            "inventory/aks-diagnostic-settings-list-empty.json",
+            "Expected INV-AKS audit=DISABLED",
+            Off,
+            "INV-AKS-AUDIT",
+            Fail,
+        ),
         // kube-audit-admin only: exported (PASS), recorded as "partial" (get/list/watch absent).
-        ("inventory/aks-diagnostic-settings-list.json", "Expected INV-AKS audit=ENABLED (kube-audit-admin)", Partial, "INV-AKS-AUDIT", Pass),
+        (
+            "inventory/aks-diagnostic-settings-list.json",
+            "Expected INV-AKS audit=ENABLED (kube-audit-admin)",
+            Partial,
+            "INV-AKS-AUDIT",
+            Pass,
+        ),
         ("inventory/aks-diagnostic-settings-list.json", "guard=ENABLED", Partial, "INV-AKS-GUARD", Pass),
-        ("inventory/eks-describe-cluster-all-disabled.json", "Expected INV-EKS audit=DISABLED", Off, "INV-EKS-AUDIT", Fail),
-        ("inventory/eks-describe-cluster-audit-enabled.json", "Expected INV-EKS audit=ENABLED, all5=false", On, "INV-EKS-AUDIT", Pass),
+        (
+            "inventory/eks-describe-cluster-all-disabled.json",
+            "Expected INV-EKS audit=DISABLED",
+            Off,
+            "INV-EKS-AUDIT",
+            Fail,
+        ),
+        (
+            "inventory/eks-describe-cluster-audit-enabled.json",
+            "Expected INV-EKS audit=ENABLED, all5=false",
+            On,
+            "INV-EKS-AUDIT",
+            Pass,
+        ),
         ("inventory/eks-describe-cluster-audit-enabled.json", "all5=false", On, "INV-EKS-ALL5", Warn),
-        ("inventory/eks-describe-cluster-disabled-entry-first.json", "Expected INV-EKS audit=ENABLED", On, "INV-EKS-AUDIT", Pass),
-        ("inventory/gcp-project-get-iam-policy.json", "Expected INV-GKE data_access=ENABLED_WITH_EXEMPTIONS", Partial, "INV-GKE-DATA-ACCESS", Warn),
-        ("inventory/gke-get-cluster-logging-disabled.json", "Expected INV-GKE cluster_logging=DISABLED", On, "INV-GKE-CLUSTER-LOGGING", Fail),
-        ("inventory/gke-get-cluster.json", "Expected INV-GKE cluster_logging=ENABLED", On, "INV-GKE-CLUSTER-LOGGING", Pass),
+        (
+            "inventory/eks-describe-cluster-disabled-entry-first.json",
+            "Expected INV-EKS audit=ENABLED",
+            On,
+            "INV-EKS-AUDIT",
+            Pass,
+        ),
+        (
+            "inventory/gcp-project-get-iam-policy.json",
+            "Expected INV-GKE data_access=ENABLED_WITH_EXEMPTIONS",
+            Partial,
+            "INV-GKE-DATA-ACCESS",
+            Warn,
+        ),
+        (
+            "inventory/gke-get-cluster-logging-disabled.json",
+            "Expected INV-GKE cluster_logging=DISABLED",
+            On,
+            "INV-GKE-CLUSTER-LOGGING",
+            Fail,
+        ),
+        (
+            "inventory/gke-get-cluster.json",
+            "Expected INV-GKE cluster_logging=ENABLED",
+            On,
+            "INV-GKE-CLUSTER-LOGGING",
+            Pass,
+        ),
         // kubescape's own test names: fail1 = everything disabled; fail2 = audit on but not all five
         // (kubescape wants all five); pass1 = all five.
-        ("inventory/kubescape-k8s-audit-logs-enabled-cloud-eks-fail1.json", "\"Enabled\": false", Off, "INV-EKS-AUDIT", Fail),
+        (
+            "inventory/kubescape-k8s-audit-logs-enabled-cloud-eks-fail1.json",
+            "\"Enabled\": false",
+            Off,
+            "INV-EKS-AUDIT",
+            Fail,
+        ),
         ("inventory/kubescape-k8s-audit-logs-enabled-cloud-eks-fail2.json", "\"scheduler\"", On, "INV-EKS-ALL5", Warn),
         ("inventory/kubescape-k8s-audit-logs-enabled-cloud-eks-fail2.json", "\"audit\"", On, "INV-EKS-AUDIT", Pass),
-        ("inventory/kubescape-k8s-audit-logs-enabled-cloud-eks-pass1.json", "\"controllerManager\"", On, "INV-EKS-ALL5", Pass),
-        ("kaudit-synthetic/inv-eks-audit-disabled-and-enabled.json", "Expected INV-EKS-AUDIT PASS", On, "INV-EKS-AUDIT", Pass),
-        ("kaudit-synthetic/inv-eks-audit-only-in-disabled-second.json", "Expected INV-EKS-AUDIT FAIL", Off, "INV-EKS-AUDIT", Fail),
+        (
+            "inventory/kubescape-k8s-audit-logs-enabled-cloud-eks-pass1.json",
+            "\"controllerManager\"",
+            On,
+            "INV-EKS-ALL5",
+            Pass,
+        ),
+        (
+            "kaudit-synthetic/inv-eks-audit-disabled-and-enabled.json",
+            "Expected INV-EKS-AUDIT PASS",
+            On,
+            "INV-EKS-AUDIT",
+            Pass,
+        ),
+        (
+            "kaudit-synthetic/inv-eks-audit-only-in-disabled-second.json",
+            "Expected INV-EKS-AUDIT FAIL",
+            Off,
+            "INV-EKS-AUDIT",
+            Fail,
+        ),
         ("kaudit-synthetic/inv-aks-alllogs-eventhub.json", "Expected INV-AKS-AUDIT PASS", On, "INV-AKS-AUDIT", Pass),
         ("kaudit-synthetic/inv-aks-alllogs-eventhub.json", "INV-AKS-GUARD PASS", On, "INV-AKS-GUARD", Pass),
     ];

@@ -22,7 +22,9 @@ fn sample() -> Vec<Finding> {
         let src = std::fs::read_to_string(fixtures().join(f)).unwrap();
         v.extend(iac::check(f, &src, &Options::default()).unwrap());
     }
-    for verdict in [Verdict::Pass, Verdict::Fail, Verdict::Warn, Verdict::Info, Verdict::Unknown, Verdict::NotApplicable] {
+    for verdict in
+        [Verdict::Pass, Verdict::Fail, Verdict::Warn, Verdict::Info, Verdict::Unknown, Verdict::NotApplicable]
+    {
         assert!(v.iter().any(|f| f.verdict == verdict), "sample lacks {verdict:?}");
     }
     v
@@ -122,7 +124,8 @@ fn ocsf_required_attributes() {
         assert_eq!(e.get("remediation").is_some(), !fi.fix.is_empty());
     }
     // uids are stable and distinct per (file, resource, check, path)
-    let uids: std::collections::BTreeSet<&str> = v.as_array().unwrap().iter().map(|e| e["finding_info"]["uid"].as_str().unwrap()).collect();
+    let uids: std::collections::BTreeSet<&str> =
+        v.as_array().unwrap().iter().map(|e| e["finding_info"]["uid"].as_str().unwrap()).collect();
     assert_eq!(uids.len(), f.len());
     // --format ocsf is NDJSON, one event per line
     let text = output::render(Format::Ocsf, &f, &P, 1);

@@ -85,7 +85,14 @@ fn tf_exports(r: &Res<'_>) -> Exports {
 }
 
 /// Destination description of a diagnostic setting, for IAC-AKS-04 and inventory.
-pub fn destination(workspace: Option<&str>, dedicated: bool, storage: Option<&str>, eventhub: Option<&str>, partner: Option<&str>, e: &Exports) -> String {
+pub fn destination(
+    workspace: Option<&str>,
+    dedicated: bool,
+    storage: Option<&str>,
+    eventhub: Option<&str>,
+    partner: Option<&str>,
+    e: &Exports,
+) -> String {
     let mut d = Vec::new();
     if let Some(w) = workspace {
         let name = w.rsplit('/').next().unwrap_or(w);
@@ -151,10 +158,16 @@ fn links(t: &Target, c: &Res<'_>) -> Option<bool> {
             if let Some(cid) = c.get_or_prior("id").and_then(Value::as_str) {
                 return Some(cid.to_ascii_lowercase() == id);
             }
-            let (Some(name), Some(rg)) = (c.get("name").and_then(Value::as_str), c.get("resource_group_name").and_then(Value::as_str)) else {
+            let (Some(name), Some(rg)) =
+                (c.get("name").and_then(Value::as_str), c.get("resource_group_name").and_then(Value::as_str))
+            else {
                 return None;
             };
-            let suffix = format!("/resourcegroups/{}/providers/microsoft.containerservice/managedclusters/{}", rg.to_ascii_lowercase(), name.to_ascii_lowercase());
+            let suffix = format!(
+                "/resourcegroups/{}/providers/microsoft.containerservice/managedclusters/{}",
+                rg.to_ascii_lowercase(),
+                name.to_ascii_lowercase()
+            );
             Some(id.ends_with(&suffix))
         }
         Target::Refs(refs) => {
@@ -203,7 +216,11 @@ pub fn terraform(plan: &Plan<'_>, out: &mut Emit) {
             all.merge(e);
         }
         let names: Vec<&str> = linked.iter().map(|(s, _)| s.address.as_str()).collect();
-        let path = if names.is_empty() { "azurerm_monitor_diagnostic_setting".to_string() } else { format!("{}.enabled_log", names.join(", ")) };
+        let path = if names.is_empty() {
+            "azurerm_monitor_diagnostic_setting".to_string()
+        } else {
+            format!("{}.enabled_log", names.join(", "))
+        };
         let fix01 = "add an azurerm_monitor_diagnostic_setting with target_resource_id = this cluster's id and enabled_log { category = \"kube-audit-admin\" } (or \"kube-audit\"), plus \"guard\"";
         let maybe_audit = maybe.iter().any(|(_, e)| e.audit());
         // IAC-AKS-01
@@ -214,7 +231,14 @@ pub fn terraform(plan: &Plan<'_>, out: &mut Emit) {
                 (None, true, false) => "kube-audit".into(),
                 _ => "kube-audit-admin".into(),
             };
-            out.push("IAC-AKS-01", Verdict::Pass, a, &path, format!("audit logs exported by {}: {what}", names.join(", ")), "");
+            out.push(
+                "IAC-AKS-01",
+                Verdict::Pass,
+                a,
+                &path,
+                format!("audit logs exported by {}: {what}", names.join(", ")),
+                "",
+            );
         } else if maybe_audit {
             let m: Vec<&str> = maybe.iter().map(|(s, _)| s.address.as_str()).collect();
             out.push("IAC-AKS-01", Verdict::Unknown, a, &path, format!("{} exports audit categories but its target_resource_id is unknown until apply and not traceable to this cluster", m.join(", ")), fix01);
@@ -239,13 +263,31 @@ pub fn terraform(plan: &Plan<'_>, out: &mut Emit) {
         if all.guard {
             out.push("IAC-AKS-02", Verdict::Pass, a, &path, "guard (Entra ID authentication) exported", "");
         } else if maybe.iter().any(|(_, e)| e.guard) {
-            out.push("IAC-AKS-02", Verdict::Unknown, a, &path, "a setting with an unknown target exports guard", "add enabled_log { category = \"guard\" }");
+            out.push(
+                "IAC-AKS-02",
+                Verdict::Unknown,
+                a,
+                &path,
+                "a setting with an unknown target exports guard",
+                "add enabled_log { category = \"guard\" }",
+            );
         } else {
-            out.push("IAC-AKS-02", Verdict::Warn, a, &path, "guard is not exported (PSRule Azure.AKS.AuditLogs wants kube-audit* and guard)", "add enabled_log { category = \"guard\" }");
+            out.push(
+                "IAC-AKS-02",
+                Verdict::Warn,
+                a,
+                &path,
+                "guard is not exported (PSRule Azure.AKS.AuditLogs wants kube-audit* and guard)",
+                "add enabled_log { category = \"guard\" }",
+            );
         }
         // IAC-AKS-03, -05
         if !all.audit() {
-            let why = "no audit category exported";
+            let why = if maybe_audit {
+                "no setting known to target this cluster exports an audit category"
+            } else {
+                "no audit category exported"
+            };
             out.push("IAC-AKS-03", Verdict::NotApplicable, a, &path, why, "");
             out.push("IAC-AKS-04", Verdict::NotApplicable, a, &path, why, "");
             out.push("IAC-AKS-05", Verdict::NotApplicable, a, &path, why, "");
@@ -254,14 +296,22 @@ pub fn terraform(plan: &Plan<'_>, out: &mut Emit) {
         if all.kube_audit && all.kube_audit_admin {
             out.push("IAC-AKS-03", Verdict::Info, a, &path, "both kube-audit and kube-audit-admin are exported: every write is stored twice (PSRule Azure.AKS.AuditAdmin prefers kube-audit-admin alone for cost; IAC-AKS-05 explains what that loses)", "keep kube-audit (get/list visibility) and drop kube-audit-admin, or accept the duplicate volume");
         } else {
-            out.push("IAC-AKS-03", Verdict::Pass, a, &path, "only one of kube-audit / kube-audit-admin exported: no duplicate volume", "");
+            out.push(
+                "IAC-AKS-03",
+                Verdict::Pass,
+                a,
+                &path,
+                "only one of kube-audit / kube-audit-admin exported: no duplicate volume",
+                "",
+            );
         }
         // IAC-AKS-04
         let dests: Vec<String> = linked
             .iter()
             .filter(|(_, e)| e.audit())
             .map(|(s, e)| {
-                let dedicated = get_str(s.values, &["log_analytics_destination_type"]).is_some_and(|t| t.eq_ignore_ascii_case("Dedicated"));
+                let dedicated = get_str(s.values, &["log_analytics_destination_type"])
+                    .is_some_and(|t| t.eq_ignore_ascii_case("Dedicated"));
                 let d = destination(
                     get_str(s.values, &["log_analytics_workspace_id"]),
                     dedicated,

@@ -57,7 +57,9 @@ fn scalar(s: &Scalar<'_>) -> Value {
         Scalar::Null => Value::Null,
         Scalar::Boolean(b) => Value::Bool(*b),
         Scalar::Integer(i) => Value::from(*i),
-        Scalar::FloatingPoint(f) => serde_json::Number::from_f64(f.into_inner()).map(Value::Number).unwrap_or(Value::Null),
+        Scalar::FloatingPoint(f) => {
+            serde_json::Number::from_f64(f.into_inner()).map(Value::Number).unwrap_or(Value::Null)
+        }
         Scalar::String(s) => Value::String(s.to_string()),
     }
 }

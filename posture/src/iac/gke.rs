@@ -39,12 +39,22 @@ pub fn classify(filter: &str) -> FilterMatch {
     if let Some(i) = f.find("protopayload.servicename") {
         let rest = f[i + "protopayload.servicename".len()..].trim_start();
         let rest = rest.trim_start_matches([':', '=']).trim_start();
-        let val: String = rest.trim_start_matches('"').chars().take_while(|c| *c != '"' && !c.is_whitespace() && *c != ')').collect();
+        let val: String =
+            rest.trim_start_matches('"').chars().take_while(|c| *c != '"' && !c.is_whitespace() && *c != ')').collect();
         if !val.is_empty() && val != "k8s.io" {
             return FilterMatch::None;
         }
     }
-    let narrowing = ["protopayload.methodname", "protopayload.resourcename", "protopayload.authenticationinfo", "protopayload.request", "sample(", " not ", "-protopayload", "!="];
+    let narrowing = [
+        "protopayload.methodname",
+        "protopayload.resourcename",
+        "protopayload.authenticationinfo",
+        "protopayload.request",
+        "sample(",
+        " not ",
+        "-protopayload",
+        "!=",
+    ];
     if narrowing.iter().any(|n| f.contains(n)) || f.starts_with("not ") {
         FilterMatch::Narrow
     } else {
@@ -58,7 +68,8 @@ const EXCLUSION_TYPES: [&str; 4] = [
     "google_logging_organization_exclusion",
     "google_logging_billing_account_exclusion",
 ];
-const SINK_TYPES: [&str; 3] = ["google_logging_project_sink", "google_logging_folder_sink", "google_logging_organization_sink"];
+const SINK_TYPES: [&str; 3] =
+    ["google_logging_project_sink", "google_logging_folder_sink", "google_logging_organization_sink"];
 const AUDIT_CONFIG_PROJECT: &str = "google_project_iam_audit_config";
 const AUDIT_CONFIG_INHERITED: [&str; 2] = ["google_folder_iam_audit_config", "google_organization_iam_audit_config"];
 
@@ -125,31 +136,64 @@ fn cluster_logging(c: &Res<'_>, out: &mut Emit) {
     }
     let svc = c.get("logging_service").and_then(Value::as_str);
     if svc == Some("none") {
-        out.push("IAC-GKE-01", Verdict::Fail, a, "logging_service", "logging_service = \"none\": Cloud Logging is disabled for this cluster", fix);
+        out.push(
+            "IAC-GKE-01",
+            Verdict::Fail,
+            a,
+            "logging_service",
+            "logging_service = \"none\": Cloud Logging is disabled for this cluster",
+            fix,
+        );
         return;
     }
     if c.is_unknown("logging_config") {
-        out.push("IAC-GKE-01", Verdict::Unknown, a, "logging_config[0].enable_components", "logging_config unknown until apply", fix);
+        out.push(
+            "IAC-GKE-01",
+            Verdict::Unknown,
+            a,
+            "logging_config[0].enable_components",
+            "logging_config unknown until apply",
+            fix,
+        );
         return;
     }
     if let Some(lc) = block(c.values, "logging_config") {
         if lc.get("enable_components").is_some_and(|v| v.as_array().is_some_and(Vec::is_empty)) {
-            out.push("IAC-GKE-01", Verdict::Fail, a, "logging_config[0].enable_components", "logging_config.enable_components is empty: logging disabled", fix);
+            out.push(
+                "IAC-GKE-01",
+                Verdict::Fail,
+                a,
+                "logging_config[0].enable_components",
+                "logging_config.enable_components is empty: logging disabled",
+                fix,
+            );
             return;
         }
     }
     if svc == Some("logging.googleapis.com") {
-        out.push("IAC-GKE-01", Verdict::Warn, a, "logging_service", "legacy Stackdriver logging service \"logging.googleapis.com\"", "use \"logging.googleapis.com/kubernetes\"");
+        out.push(
+            "IAC-GKE-01",
+            Verdict::Warn,
+            a,
+            "logging_service",
+            "legacy Stackdriver logging service \"logging.googleapis.com\"",
+            "use \"logging.googleapis.com/kubernetes\"",
+        );
         return;
     }
     let comps = block(c.values, "logging_config").map(|lc| str_list(lc.get("enable_components"))).unwrap_or_default();
-    let msg = if comps.is_empty() { "Cloud Logging enabled (provider default components)".to_string() } else { format!("Cloud Logging enabled: {}", show_list(&comps)) };
+    let msg = if comps.is_empty() {
+        "Cloud Logging enabled (provider default components)".to_string()
+    } else {
+        format!("Cloud Logging enabled: {}", show_list(&comps))
+    };
     out.push("IAC-GKE-01", Verdict::Pass, a, "logging_service", msg, "");
 }
 
 /// Audit-config resources applying to project `p` (project-level with the same project, folder/org inherited).
 fn configs_for<'p, 'a>(plan: &'p Plan<'a>, p: &str) -> Vec<&'p Res<'a>> {
-    let mut v: Vec<&Res<'_>> = plan.of_type(AUDIT_CONFIG_PROJECT).filter(|r| project_of(r, "project").is_none_or(|q| q == p)).collect();
+    let mut v: Vec<&Res<'_>> =
+        plan.of_type(AUDIT_CONFIG_PROJECT).filter(|r| project_of(r, "project").is_none_or(|q| q == p)).collect();
     for t in AUDIT_CONFIG_INHERITED {
         v.extend(plan.of_type(t));
     }
@@ -185,18 +229,38 @@ fn data_access(plan: &Plan<'_>, p: &str, out: &mut Emit) {
             }
         }
     }
-    let missing: Vec<&str> = ["ADMIN_READ", "DATA_READ", "DATA_WRITE"].into_iter().filter(|t| !types.contains(*t)).collect();
+    let missing: Vec<&str> =
+        ["ADMIN_READ", "DATA_READ", "DATA_WRITE"].into_iter().filter(|t| !types.contains(*t)).collect();
     if missing.is_empty() {
-        out.push("IAC-GKE-02", Verdict::Pass, &res, &format!("{}.audit_log_config", used.join(", ")), "Data Access audit logs (ADMIN_READ, DATA_READ, DATA_WRITE) enabled for Kubernetes", "");
+        out.push(
+            "IAC-GKE-02",
+            Verdict::Pass,
+            &res,
+            &format!("{}.audit_log_config", used.join(", ")),
+            "Data Access audit logs (ADMIN_READ, DATA_READ, DATA_WRITE) enabled for Kubernetes",
+            "",
+        );
     } else if unknown {
-        out.push("IAC-GKE-02", Verdict::Unknown, &res, "google_project_iam_audit_config", "an audit config's service or log types are unknown until apply", fix);
+        out.push(
+            "IAC-GKE-02",
+            Verdict::Unknown,
+            &res,
+            "google_project_iam_audit_config",
+            "an audit config's service or log types are unknown until apply",
+            fix,
+        );
     } else {
-        let mut msg = format!("no audit config for allServices/container.googleapis.com enables {}", missing.join(", "));
+        let mut msg =
+            format!("no audit config for allServices/container.googleapis.com enables {}", missing.join(", "));
         if !other.is_empty() {
             msg.push_str(&format!(" ({})", other.join("; ")));
         }
         msg.push_str(": k8s.io Data Access entries (get/list/watch, and writes for DATA_WRITE) are not written unless enabled outside this plan (folder/org)");
-        let path = if used.is_empty() { "google_project_iam_audit_config".to_string() } else { format!("{}.audit_log_config", used.join(", ")) };
+        let path = if used.is_empty() {
+            "google_project_iam_audit_config".to_string()
+        } else {
+            format!("{}.audit_log_config", used.join(", "))
+        };
         out.push("IAC-GKE-02", Verdict::Warn, &res, &path, msg, fix);
     }
 }
@@ -211,8 +275,18 @@ fn exemptions(plan: &Plan<'_>, out: &mut Emit) {
                 if !ex.is_empty() {
                     let lt = b.get("log_type").and_then(Value::as_str).unwrap_or("?");
                     let svc = r.get("service").and_then(Value::as_str).unwrap_or("?");
-                    let msg = format!("{lt} for {svc} exempts {}: their requests leave no Data Access entries", show_list(&ex));
-                    out.push("IAC-GKE-02", Verdict::Warn, &r.address, &format!("audit_log_config[{i}].exempted_members"), msg, "remove exempted_members (exempted identities are invisible in Data Access logs)");
+                    let msg = format!(
+                        "{lt} for {svc} exempts {}: their requests leave no Data Access entries",
+                        show_list(&ex)
+                    );
+                    out.push(
+                        "IAC-GKE-02",
+                        Verdict::Warn,
+                        &r.address,
+                        &format!("audit_log_config[{i}].exempted_members"),
+                        msg,
+                        "remove exempted_members (exempted identities are invisible in Data Access logs)",
+                    );
                 }
             }
         }
@@ -269,13 +343,50 @@ fn export(plan: &Plan<'_>, p: &str, out: &mut Emit) {
                 continue;
             }
             let dest = s.get("destination").and_then(Value::as_str).unwrap_or("?");
-            out.push("IAC-GKE-04", Verdict::Pass, &res, &format!("{}.filter", s.address), format!("{} exports k8s.io audit entries to {dest}", s.address), "");
+            out.push(
+                "IAC-GKE-04",
+                Verdict::Pass,
+                &res,
+                &format!("{}.filter", s.address),
+                format!("{} exports k8s.io audit entries to {dest}", s.address),
+                "",
+            );
             return;
         }
     }
     if unknown {
-        out.push("IAC-GKE-04", Verdict::Unknown, &res, "google_logging_project_sink.filter", "a sink filter is unknown until apply", fix);
+        out.push(
+            "IAC-GKE-04",
+            Verdict::Unknown,
+            &res,
+            "google_logging_project_sink.filter",
+            "a sink filter is unknown until apply",
+            fix,
+        );
     } else {
-        out.push("IAC-GKE-04", Verdict::Warn, &res, "google_logging_project_sink", "no sink in this plan exports k8s.io audit entries (to a SIEM, Pub/Sub or storage)", fix);
+        out.push(
+            "IAC-GKE-04",
+            Verdict::Warn,
+            &res,
+            "google_logging_project_sink",
+            "no sink in this plan exports k8s.io audit entries (to a SIEM, Pub/Sub or storage)",
+            fix,
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{classify, FilterMatch::*};
+
+    #[test]
+    fn filter_classes() {
+        assert_eq!(classify("logName:\"cloudaudit.googleapis.com%2Fdata_access\""), Wholesale);
+        assert_eq!(classify("resource.type=\"k8s_cluster\""), Wholesale);
+        assert_eq!(classify(""), Wholesale);
+        assert_eq!(classify("protoPayload.serviceName=\"k8s.io\" AND protoPayload.methodName=\"io.k8s.coordination.v1.leases.update\""), Narrow);
+        assert_eq!(classify("logName:\"cloudaudit.googleapis.com\" AND sample(insertId, 0.1)"), Narrow);
+        assert_eq!(classify("logName:\"cloudaudit.googleapis.com%2Fdata_access\" AND protoPayload.serviceName=\"storage.googleapis.com\""), None);
+        assert_eq!(classify("severity<=DEBUG"), None);
     }
 }

@@ -86,7 +86,11 @@ pub fn check(pod: &Value, res: &str, out: &mut Emit) {
         (None, None) => out.push("CIS-1.2.16", Verdict::Fail, res, &p16, "no --audit-log-path and no --audit-webhook-config-file: no audit backend", "set --audit-log-path=/var/log/kubernetes/audit/audit.log"),
     }
     // CIS 1.2.17–1.2.19
-    for (id, name, min) in [("CIS-1.2.17", "audit-log-maxage", 30u64), ("CIS-1.2.18", "audit-log-maxbackup", 10), ("CIS-1.2.19", "audit-log-maxsize", 100)] {
+    for (id, name, min) in [
+        ("CIS-1.2.17", "audit-log-maxage", 30u64),
+        ("CIS-1.2.18", "audit-log-maxbackup", 10),
+        ("CIS-1.2.19", "audit-log-maxsize", 100),
+    ] {
         let p = flag_path(name);
         let fix = format!("set --{name}={min} (or more)");
         if log_path.is_none() && webhook.is_some() {
@@ -107,7 +111,14 @@ pub fn check(pod: &Value, res: &str, out: &mut Emit) {
     let p321 = flag_path("audit-policy-file");
     match policy {
         Some(p) => out.push("CIS-3.2.1", Verdict::Pass, res, &p321, format!("--audit-policy-file={p}"), ""),
-        None => out.push("CIS-3.2.1", Verdict::Fail, res, &p321, "--audit-policy-file is not set: the API server logs no events", "set --audit-policy-file to a minimal policy (see kaudit policy lint)"),
+        None => out.push(
+            "CIS-3.2.1",
+            Verdict::Fail,
+            res,
+            &p321,
+            "--audit-policy-file is not set: the API server logs no events",
+            "set --audit-policy-file to a minimal policy (see kaudit policy lint)",
+        ),
     }
     // IAC-K8S-MOUNT
     let mut need: Vec<(&str, String)> = Vec::new();
@@ -160,5 +171,25 @@ pub fn check(pod: &Value, res: &str, out: &mut Emit) {
         out.push("IAC-K8S-MOUNT", Verdict::Pass, res, &mpath, format!("mounted from the host: {}", ok.join("; ")), "");
     } else {
         out.push("IAC-K8S-MOUNT", Verdict::Fail, res, &mpath, format!("not mounted from a hostPath volume: {} (the API server cannot read the policy / the logs die with the container)", bad.join("; ")), "add hostPath volumes and volumeMounts covering these paths");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::flags;
+
+    #[test]
+    fn flag_forms() {
+        let f = flags(&[
+            "kube-apiserver",
+            "--audit-log-path",
+            "/var/log/a.log",
+            "--audit-log-maxage=30",
+            "--v",
+            "--audit-log-maxage=7",
+        ]);
+        assert_eq!(f["audit-log-path"], "/var/log/a.log");
+        assert_eq!(f["audit-log-maxage"], "7");
+        assert_eq!(f["v"], "true");
     }
 }

@@ -141,7 +141,15 @@ impl Emit {
     }
 
     /// Add one result. `fix` is dropped for PASS and N/A.
-    pub fn push(&mut self, check: &str, verdict: Verdict, resource: &str, path: &str, message: impl Into<String>, fix: &str) {
+    pub fn push(
+        &mut self,
+        check: &str,
+        verdict: Verdict,
+        resource: &str,
+        path: &str,
+        message: impl Into<String>,
+        fix: &str,
+    ) {
         let fix = match verdict {
             Verdict::Pass | Verdict::NotApplicable => String::new(),
             _ => fix.to_string(),

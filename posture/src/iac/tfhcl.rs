@@ -19,7 +19,10 @@ pub fn looks_like_hcl(src: &str) -> bool {
             continue;
         }
         let kw = t.split(|c: char| c.is_whitespace() || c == '"' || c == '{').next().unwrap_or("");
-        return matches!(kw, "resource" | "data" | "module" | "provider" | "terraform" | "variable" | "locals" | "output");
+        return matches!(
+            kw,
+            "resource" | "data" | "module" | "provider" | "terraform" | "variable" | "locals" | "output"
+        );
     }
     false
 }
@@ -58,7 +61,12 @@ pub fn to_plan(src: &str) -> Result<Value, String> {
 }
 
 /// Attributes and nested blocks of a body into `values` / `unknown` (and top-level `references`).
-fn body_values(body: &Body, values: &mut Map<String, Value>, unknown: &mut Map<String, Value>, mut exprs: Option<&mut Map<String, Value>>) {
+fn body_values(
+    body: &Body,
+    values: &mut Map<String, Value>,
+    unknown: &mut Map<String, Value>,
+    mut exprs: Option<&mut Map<String, Value>>,
+) {
     for s in body.iter() {
         match s {
             Structure::Attribute(a) => {
@@ -176,7 +184,9 @@ fn traversal(t: &Traversal, out: &mut Vec<String>) {
     push(out, parts.join("."));
     // The resource (or data source / module) itself, as Terraform also lists it.
     let base = if parts[0] == "data" { 3 } else { 2 };
-    if parts.len() > base && !matches!(parts[0].as_str(), "var" | "local" | "each" | "count" | "path" | "terraform" | "self") {
+    if parts.len() > base
+        && !matches!(parts[0].as_str(), "var" | "local" | "each" | "count" | "path" | "terraform" | "self")
+    {
         push(out, parts[..base].join("."));
     }
 }

@@ -53,7 +53,8 @@ impl Res<'_> {
     }
 
     pub fn is_update(&self) -> bool {
-        self.actions.iter().any(|a| a == "update") || (self.actions.iter().any(|a| a == "delete") && self.actions.iter().any(|a| a == "create"))
+        self.actions.iter().any(|a| a == "update")
+            || (self.actions.iter().any(|a| a == "delete") && self.actions.iter().any(|a| a == "create"))
     }
 }
 
@@ -67,12 +68,14 @@ pub struct Plan<'a> {
 
 /// Whether a JSON document looks like a plan.
 pub fn is_plan(doc: &Value) -> bool {
-    doc.get("format_version").is_some() && (doc.get("planned_values").is_some() || doc.get("resource_changes").is_some())
+    doc.get("format_version").is_some()
+        && (doc.get("planned_values").is_some() || doc.get("resource_changes").is_some())
 }
 
 impl<'a> Plan<'a> {
     pub fn parse(doc: &'a Value) -> Result<Self, String> {
-        let fv = doc.get("format_version").and_then(Value::as_str).ok_or("plan: format_version missing or not a string")?;
+        let fv =
+            doc.get("format_version").and_then(Value::as_str).ok_or("plan: format_version missing or not a string")?;
         let major = fv.split('.').next().unwrap_or("");
         if major != "0" && major != "1" {
             return Err(format!("plan: unsupported format_version {fv:?} (majors 0 and 1 are understood)"));
@@ -98,7 +101,9 @@ impl<'a> Plan<'a> {
                 if r.get("mode").and_then(Value::as_str).unwrap_or("managed") != "managed" {
                     return;
                 }
-                let (Some(address), Some(rtype)) = (r.get("address").and_then(Value::as_str), r.get("type").and_then(Value::as_str)) else {
+                let (Some(address), Some(rtype)) =
+                    (r.get("address").and_then(Value::as_str), r.get("type").and_then(Value::as_str))
+                else {
                     return;
                 };
                 let change = changes.get(address).and_then(|c| c.get("change"));
@@ -117,7 +122,9 @@ impl<'a> Plan<'a> {
         }
         // Resources only in resource_changes (no planned_values section).
         for rc in doc.get("resource_changes").and_then(Value::as_array).into_iter().flatten() {
-            let (Some(address), Some(rtype)) = (rc.get("address").and_then(Value::as_str), rc.get("type").and_then(Value::as_str)) else {
+            let (Some(address), Some(rtype)) =
+                (rc.get("address").and_then(Value::as_str), rc.get("type").and_then(Value::as_str))
+            else {
                 continue;
             };
             let change = rc.get("change");
@@ -163,7 +170,13 @@ impl<'a> Plan<'a> {
             .map(|a| {
                 a.iter()
                     .filter_map(Value::as_str)
-                    .map(|r| if prefix.is_empty() || r.starts_with("var.") { r.to_string() } else { format!("{prefix}.{r}") })
+                    .map(|r| {
+                        if prefix.is_empty() || r.starts_with("var.") {
+                            r.to_string()
+                        } else {
+                            format!("{prefix}.{r}")
+                        }
+                    })
                     .collect()
             })
             .unwrap_or_default()
@@ -222,4 +235,15 @@ pub fn strip_indexes(addr: &str) -> String {
         prev = ch;
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::strip_indexes;
+
+    #[test]
+    fn indexes_stripped() {
+        assert_eq!(strip_indexes("module.a[\"x]y\"].aws_eks_cluster.b[0]"), "module.a.aws_eks_cluster.b");
+        assert_eq!(strip_indexes("aws_eks_cluster.b"), "aws_eks_cluster.b");
+    }
 }

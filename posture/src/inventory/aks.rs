@@ -3,13 +3,18 @@
 use serde_json::Value;
 
 use super::{row, AuditState, Row};
+use crate::finding::Verdict;
 use crate::iac::aks::{destination, Exports};
 use crate::iac::Emit;
-use crate::finding::Verdict;
 
 pub fn read(file: &str, d: &Value) -> Option<Row> {
     let list = d.get("value")?.as_array()?;
-    let is_diag = |s: &Value| s.get("type").and_then(Value::as_str).is_some_and(|t| t.eq_ignore_ascii_case("Microsoft.Insights/diagnosticSettings")) || s.get("properties").and_then(|p| p.get("logs")).is_some();
+    let is_diag = |s: &Value| {
+        s.get("type")
+            .and_then(Value::as_str)
+            .is_some_and(|t| t.eq_ignore_ascii_case("Microsoft.Insights/diagnosticSettings"))
+            || s.get("properties").and_then(|p| p.get("logs")).is_some()
+    };
     if !list.iter().all(is_diag) {
         return None;
     }
@@ -36,7 +41,10 @@ pub fn read(file: &str, d: &Value) -> Option<Row> {
             x.add(cat, grp, l.get("enabled").and_then(Value::as_bool).unwrap_or(false));
         }
         if x.audit() {
-            let dedicated = p.get("logAnalyticsDestinationType").and_then(Value::as_str).is_some_and(|t| t.eq_ignore_ascii_case("Dedicated"));
+            let dedicated = p
+                .get("logAnalyticsDestinationType")
+                .and_then(Value::as_str)
+                .is_some_and(|t| t.eq_ignore_ascii_case("Dedicated"));
             let s_name = s.get("name").and_then(Value::as_str).unwrap_or("?");
             let dest = destination(
                 p.get("workspaceId").and_then(Value::as_str),
@@ -56,11 +64,29 @@ pub fn read(file: &str, d: &Value) -> Option<Row> {
         e.push("INV-AKS-AUDIT", Verdict::Pass, &name, path, "kube-audit exported", "");
         AuditState::On
     } else if all.kube_audit_admin {
-        e.push("INV-AKS-AUDIT", Verdict::Pass, &name, path, "kube-audit-admin exported (writes only: get/list/watch are not recorded)", "");
+        e.push(
+            "INV-AKS-AUDIT",
+            Verdict::Pass,
+            &name,
+            path,
+            "kube-audit-admin exported (writes only: get/list/watch are not recorded)",
+            "",
+        );
         AuditState::Partial
     } else {
-        let msg = if n == 0 { "no diagnostic settings: audit logs are not exported".to_string() } else { format!("none of {n} diagnostic settings exports an enabled kube-audit or kube-audit-admin category") };
-        e.push("INV-AKS-AUDIT", Verdict::Fail, &name, path, msg, "create a diagnostic setting exporting kube-audit-admin (or kube-audit) and guard");
+        let msg = if n == 0 {
+            "no diagnostic settings: audit logs are not exported".to_string()
+        } else {
+            format!("none of {n} diagnostic settings exports an enabled kube-audit or kube-audit-admin category")
+        };
+        e.push(
+            "INV-AKS-AUDIT",
+            Verdict::Fail,
+            &name,
+            path,
+            msg,
+            "create a diagnostic setting exporting kube-audit-admin (or kube-audit) and guard",
+        );
         AuditState::Off
     };
     if all.guard {

@@ -3,9 +3,9 @@
 use serde_json::Value;
 
 use super::{row, AuditState, Row};
+use crate::finding::Verdict;
 use crate::iac::eks::ALL_TYPES;
 use crate::iac::Emit;
-use crate::finding::Verdict;
 
 /// The cluster object of either shape.
 fn cluster(d: &Value) -> Option<(&Value, bool)> {
@@ -21,14 +21,24 @@ pub fn read(file: &str, d: &Value) -> Option<Row> {
     let k = |camel: &'static str, pas: &'static str| if pascal { pas } else { camel };
     let name = c.get(k("name", "Name")).and_then(Value::as_str).unwrap_or("?").to_string();
     let mut e = Emit::new(file);
-    let entries = c.get(k("logging", "Logging")).and_then(|l| l.get(k("clusterLogging", "ClusterLogging"))).and_then(Value::as_array);
+    let entries = c
+        .get(k("logging", "Logging"))
+        .and_then(|l| l.get(k("clusterLogging", "ClusterLogging")))
+        .and_then(Value::as_array);
     let Some(entries) = entries else {
-        e.push("INV-EKS-AUDIT", Verdict::Unknown, &name, "logging.clusterLogging", "the response has no logging.clusterLogging", "save the full DescribeCluster output");
+        e.push(
+            "INV-EKS-AUDIT",
+            Verdict::Unknown,
+            &name,
+            "logging.clusterLogging",
+            "the response has no logging.clusterLogging",
+            "save the full DescribeCluster output",
+        );
         return Some(row(file, "EKS", name, AuditState::Unknown, "-".into(), Vec::new(), e.findings));
     };
     // Union over every entry: a type is enabled if any entry enables it.
     let mut enabled: Vec<String> = Vec::new();
-    for (i, en) in entries.iter().enumerate() {
+    for en in entries {
         let on = en.get(k("enabled", "Enabled")).and_then(Value::as_bool).unwrap_or(false);
         if !on {
             continue;
@@ -38,7 +48,6 @@ pub fn read(file: &str, d: &Value) -> Option<Row> {
                 enabled.push(t.to_string());
             }
         }
-        let _ = i;
     }
     let has = |t: &str| enabled.iter().any(|x| x.eq_ignore_ascii_case(t));
     let path = "logging.clusterLogging";
@@ -49,18 +58,42 @@ pub fn read(file: &str, d: &Value) -> Option<Row> {
             .iter()
             .position(|en| {
                 en.get(k("enabled", "Enabled")).and_then(Value::as_bool) == Some(true)
-                    && en.get(k("types", "Types")).and_then(Value::as_array).is_some_and(|a| a.iter().any(|t| t.as_str() == Some("audit")))
+                    && en
+                        .get(k("types", "Types"))
+                        .and_then(Value::as_array)
+                        .is_some_and(|a| a.iter().any(|t| t.as_str() == Some("audit")))
             })
             .unwrap_or(0);
-        e.push("INV-EKS-AUDIT", Verdict::Pass, &name, &format!("{path}[{idx}]"), format!("audit enabled (clusterLogging[{idx}] of {})", entries.len()), "");
+        e.push(
+            "INV-EKS-AUDIT",
+            Verdict::Pass,
+            &name,
+            &format!("{path}[{idx}]"),
+            format!("audit enabled (clusterLogging[{idx}] of {})", entries.len()),
+            "",
+        );
     } else {
-        e.push("INV-EKS-AUDIT", Verdict::Fail, &name, path, format!("audit is not enabled in any of {} clusterLogging entries", entries.len()), fix);
+        e.push(
+            "INV-EKS-AUDIT",
+            Verdict::Fail,
+            &name,
+            path,
+            format!("audit is not enabled in any of {} clusterLogging entries", entries.len()),
+            fix,
+        );
     }
     let missing: Vec<&str> = ALL_TYPES.iter().copied().filter(|t| !has(t)).collect();
     if missing.is_empty() {
         e.push("INV-EKS-ALL5", Verdict::Pass, &name, path, "all five log types enabled", "");
     } else {
-        e.push("INV-EKS-ALL5", Verdict::Warn, &name, path, format!("not enabled: {}", missing.join(", ")), "enable api, audit, authenticator, controllerManager and scheduler");
+        e.push(
+            "INV-EKS-ALL5",
+            Verdict::Warn,
+            &name,
+            path,
+            format!("not enabled: {}", missing.join(", ")),
+            "enable api, audit, authenticator, controllerManager and scheduler",
+        );
     }
     let dest = if audit { format!("CloudWatch Logs /aws/eks/{name}/cluster") } else { "-".to_string() };
     let state = if audit { AuditState::On } else { AuditState::Off };

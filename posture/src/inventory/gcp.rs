@@ -3,8 +3,8 @@
 use serde_json::Value;
 
 use super::{row, AuditState, Row};
-use crate::iac::Emit;
 use crate::finding::Verdict;
+use crate::iac::Emit;
 
 pub fn read_cluster(file: &str, d: &Value) -> Option<Row> {
     if d.get("loggingService").is_none() && d.get("loggingConfig").is_none() {
@@ -12,21 +12,49 @@ pub fn read_cluster(file: &str, d: &Value) -> Option<Row> {
     }
     let name = d.get("name").and_then(Value::as_str).unwrap_or("?").to_string();
     let svc = d.get("loggingService").and_then(Value::as_str);
-    let comps: Option<Vec<String>> = d
-        .get("loggingConfig")
-        .and_then(|l| l.get("componentConfig"))
-        .map(|c| c.get("enableComponents").and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect()).unwrap_or_default());
+    let comps: Option<Vec<String>> = d.get("loggingConfig").and_then(|l| l.get("componentConfig")).map(|c| {
+        c.get("enableComponents")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
+            .unwrap_or_default()
+    });
     let mut e = Emit::new(file);
     let fix = "gcloud container clusters update <name> --logging=SYSTEM,WORKLOAD,API_SERVER";
     let off = svc == Some("none") || comps.as_ref().is_some_and(Vec::is_empty);
-    let note = "Admin Activity audit logs for k8s.io are written regardless; Data Access depends on the project IAM policy";
+    let note =
+        "Admin Activity audit logs for k8s.io are written regardless; Data Access depends on the project IAM policy";
     if off {
-        let why = if svc == Some("none") { "loggingService is \"none\"" } else { "loggingConfig.componentConfig.enableComponents is empty" };
-        e.push("INV-GKE-CLUSTER-LOGGING", Verdict::Fail, &name, "loggingService", format!("cluster logging disabled: {why} ({note})"), fix);
+        let why = if svc == Some("none") {
+            "loggingService is \"none\""
+        } else {
+            "loggingConfig.componentConfig.enableComponents is empty"
+        };
+        e.push(
+            "INV-GKE-CLUSTER-LOGGING",
+            Verdict::Fail,
+            &name,
+            "loggingService",
+            format!("cluster logging disabled: {why} ({note})"),
+            fix,
+        );
     } else if svc.is_none() && comps.is_none() {
-        e.push("INV-GKE-CLUSTER-LOGGING", Verdict::Unknown, &name, "loggingService", "neither loggingService nor loggingConfig.componentConfig is in the response", fix);
+        e.push(
+            "INV-GKE-CLUSTER-LOGGING",
+            Verdict::Unknown,
+            &name,
+            "loggingService",
+            "neither loggingService nor loggingConfig.componentConfig is in the response",
+            fix,
+        );
     } else {
-        e.push("INV-GKE-CLUSTER-LOGGING", Verdict::Pass, &name, "loggingConfig.componentConfig.enableComponents", format!("cluster logging enabled ({note})"), "");
+        e.push(
+            "INV-GKE-CLUSTER-LOGGING",
+            Verdict::Pass,
+            &name,
+            "loggingConfig.componentConfig.enableComponents",
+            format!("cluster logging enabled ({note})"),
+            "",
+        );
     }
     let dest = match svc {
         Some("none") => "-".to_string(),
@@ -55,26 +83,57 @@ pub fn read_iam_policy(file: &str, d: &Value) -> Option<Row> {
             if !types.iter().any(|x| x == t) {
                 types.push(t.to_string());
             }
-            for m in l.get("exemptedMembers").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str) {
+            for m in l.get("exemptedMembers").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str)
+            {
                 exempt.push(format!("{t}: {m}"));
             }
         }
     }
     let mut e = Emit::new(file);
     let path = "auditConfigs";
-    let missing: Vec<&str> = ["ADMIN_READ", "DATA_READ", "DATA_WRITE"].into_iter().filter(|t| !types.iter().any(|x| x == t)).collect();
-    let fix = "enable ADMIN_READ, DATA_READ and DATA_WRITE for allServices (or container.googleapis.com) without exemptions";
+    let missing: Vec<&str> =
+        ["ADMIN_READ", "DATA_READ", "DATA_WRITE"].into_iter().filter(|t| !types.iter().any(|x| x == t)).collect();
+    let fix =
+        "enable ADMIN_READ, DATA_READ and DATA_WRITE for allServices (or container.googleapis.com) without exemptions";
     let state = if types.is_empty() {
-        e.push("INV-GKE-DATA-ACCESS", Verdict::Warn, &name, path, "Data Access audit logs are not enabled for allServices/container.googleapis.com (Admin Activity only)", fix);
+        e.push(
+            "INV-GKE-DATA-ACCESS",
+            Verdict::Warn,
+            &name,
+            path,
+            "Data Access audit logs are not enabled for allServices/container.googleapis.com (Admin Activity only)",
+            fix,
+        );
         AuditState::Partial
     } else if !missing.is_empty() {
-        e.push("INV-GKE-DATA-ACCESS", Verdict::Warn, &name, path, format!("Data Access enabled partly; missing {}", missing.join(", ")), fix);
+        e.push(
+            "INV-GKE-DATA-ACCESS",
+            Verdict::Warn,
+            &name,
+            path,
+            format!("Data Access enabled partly; missing {}", missing.join(", ")),
+            fix,
+        );
         AuditState::Partial
     } else if !exempt.is_empty() {
-        e.push("INV-GKE-DATA-ACCESS", Verdict::Warn, &name, path, format!("Data Access enabled with exemptions: {}", exempt.join(", ")), "remove exemptedMembers");
+        e.push(
+            "INV-GKE-DATA-ACCESS",
+            Verdict::Warn,
+            &name,
+            path,
+            format!("Data Access enabled with exemptions: {}", exempt.join(", ")),
+            "remove exemptedMembers",
+        );
         AuditState::Partial
     } else {
-        e.push("INV-GKE-DATA-ACCESS", Verdict::Pass, &name, path, "Data Access audit logs enabled (ADMIN_READ, DATA_READ, DATA_WRITE), no exemptions", "");
+        e.push(
+            "INV-GKE-DATA-ACCESS",
+            Verdict::Pass,
+            &name,
+            path,
+            "Data Access audit logs enabled (ADMIN_READ, DATA_READ, DATA_WRITE), no exemptions",
+            "",
+        );
         AuditState::On
     };
     Some(row(file, "GCP", name, state, "Cloud Logging".into(), types, e.findings))

@@ -77,9 +77,21 @@ fn reason_of(findings: &[Finding], verdict: Verdict) -> String {
     v.join("; ")
 }
 
-pub(crate) fn row(file: &str, provider: &'static str, name: String, audit: AuditState, destination: String, categories: Vec<String>, findings: Vec<Finding>) -> Row {
+pub(crate) fn row(
+    file: &str,
+    provider: &'static str,
+    name: String,
+    audit: AuditState,
+    destination: String,
+    categories: Vec<String>,
+    findings: Vec<Finding>,
+) -> Row {
     let verdict = worst(&findings);
-    let reason = if verdict == Verdict::Pass { format!("all {} checks pass", findings.len()) } else { reason_of(&findings, verdict) };
+    let reason = if verdict == Verdict::Pass {
+        format!("all {} checks pass", findings.len())
+    } else {
+        reason_of(&findings, verdict)
+    };
     Row { file: file.to_string(), provider, name, audit, destination, categories, verdict, reason, findings }
 }
 

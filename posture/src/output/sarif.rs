@@ -11,7 +11,8 @@ use crate::finding::{Finding, Severity, Verdict};
 
 use super::Producer;
 
-pub const SARIF_SCHEMA: &str = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json";
+pub const SARIF_SCHEMA: &str =
+    "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json";
 
 fn kind_level(v: Verdict) -> (&'static str, &'static str) {
     match v {

@@ -7,7 +7,16 @@ pub fn table(findings: &[Finding]) -> String {
     let header = ["RESULT", "CHECK", "FILE", "RESOURCE", "PATH", "MESSAGE"];
     let rows: Vec<[String; 6]> = findings
         .iter()
-        .map(|f| [f.verdict.as_str().to_string(), f.check.clone(), f.file.clone(), f.resource.clone(), f.path.clone(), f.message.clone()])
+        .map(|f| {
+            [
+                f.verdict.as_str().to_string(),
+                f.check.clone(),
+                f.file.clone(),
+                f.resource.clone(),
+                f.path.clone(),
+                f.message.clone(),
+            ]
+        })
         .collect();
     let mut w = header.map(str::len);
     for r in &rows {
