@@ -444,6 +444,27 @@ fn results_stated_by_the_fixtures() {
             "google_container_cluster.c",
             Fail,
         ),
+        (
+            "kaudit-synthetic/kubeadm-config.yaml",
+            "CIS-1.2.18 FAIL (maxbackup 5 < 10)",
+            "CIS-1.2.18",
+            "kaudit-synthetic/kubeadm-config.yaml#1",
+            Fail,
+        ),
+        (
+            "kaudit-synthetic/kubeadm-config.yaml",
+            "CIS-3.2.1 PASS",
+            "CIS-3.2.1",
+            "kaudit-synthetic/kubeadm-config.yaml#1",
+            Pass,
+        ),
+        (
+            "kaudit-synthetic/kubeadm-config.yaml",
+            "IAC-K8S-MOUNT FAIL (log directory not mounted)",
+            "IAC-K8S-MOUNT",
+            "kaudit-synthetic/kubeadm-config.yaml#1",
+            Fail,
+        ),
         ("kaudit-synthetic/gke-terraform.tf", "project:p1 IAC-GKE-02 WARN", "IAC-GKE-02", "project:p1", Warn),
         (
             "kaudit-synthetic/gke-terraform.tf",

@@ -31,10 +31,14 @@ fn render(rows: &[Row]) -> String {
 fn inputs() -> Vec<String> {
     let mut v: Vec<String> = files("inventory").iter().map(|p| rel(p)).collect();
     v.extend(files("kaudit-synthetic").iter().map(|p| rel(p)).filter(|r| r.starts_with("kaudit-synthetic/inv-")));
-    v.extend([
-        "synthetic/kube-apiserver-manifest-pass.yaml".to_string(),
-        "synthetic/kube-apiserver-manifest-fail.yaml".to_string(),
-    ]);
+    v.extend(
+        [
+            "synthetic/kube-apiserver-manifest-pass.yaml",
+            "synthetic/kube-apiserver-manifest-fail.yaml",
+            "kaudit-synthetic/kubeadm-config.yaml",
+        ]
+        .map(String::from),
+    );
     v
 }
 

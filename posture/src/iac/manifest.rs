@@ -57,10 +57,14 @@ pub struct AuditSetup {
 }
 
 pub fn setup(pod: &Value) -> Option<AuditSetup> {
-    let (_, c) = apiserver_container(pod)?;
-    let f = flags(&argv(c));
+    let (f, name) = if is_kubeadm(pod) {
+        (kubeadm_flags(pod), get(pod, &["clusterName"]).and_then(Value::as_str).unwrap_or("kubeadm"))
+    } else {
+        let (_, c) = apiserver_container(pod)?;
+        (flags(&argv(c)), get(pod, &["metadata", "name"]).and_then(Value::as_str).unwrap_or("kube-apiserver"))
+    };
     Some(AuditSetup {
-        name: get(pod, &["metadata", "name"]).and_then(Value::as_str).unwrap_or("kube-apiserver").to_string(),
+        name: name.to_string(),
         policy_file: f.get("audit-policy-file").filter(|s| !s.is_empty()).cloned(),
         log_path: f.get("audit-log-path").filter(|s| !s.is_empty()).cloned(),
         webhook_config: f.get("audit-webhook-config-file").filter(|s| !s.is_empty()).cloned(),
@@ -72,8 +76,88 @@ pub fn check(pod: &Value, res: &str, out: &mut Emit) {
     let Some((ci, c)) = apiserver_container(pod) else { return };
     let args = argv(c);
     let f = flags(&args);
-    let cmd = format!("spec.containers[{ci}].command");
-    let flag_path = |name: &str| format!("{cmd}[--{name}]");
+    let host_volumes: Vec<&str> = get(pod, &["spec", "volumes"])
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|v| v.get("hostPath").is_some())
+        .filter_map(|v| v.get("name").and_then(Value::as_str))
+        .collect();
+    let mounts: Vec<(String, String)> = c
+        .get("volumeMounts")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|m| {
+            let (mp, name) = (m.get("mountPath")?.as_str()?, m.get("name")?.as_str()?);
+            host_volumes.contains(&name).then(|| (mp.to_string(), format!("hostPath volume {name}")))
+        })
+        .collect();
+    let at = Paths {
+        flag: format!("spec.containers[{ci}].command[--{{}}]"),
+        mounts: format!("spec.containers[{ci}].volumeMounts"),
+    };
+    evaluate(&f, &mounts, &at, res, out);
+}
+
+/// Whether a document is a kubeadm `ClusterConfiguration`.
+pub fn is_kubeadm(doc: &Value) -> bool {
+    doc.get("kind").and_then(Value::as_str) == Some("ClusterConfiguration")
+        && doc.get("apiVersion").and_then(Value::as_str).is_some_and(|a| a.starts_with("kubeadm.k8s.io/"))
+}
+
+/// The kube-apiserver flags of a kubeadm `ClusterConfiguration`: `apiServer.extraArgs`
+/// (a map in v1beta3, a list of `{name, value}` in v1beta4).
+pub fn kubeadm_flags(doc: &Value) -> HashMap<String, String> {
+    let mut f = HashMap::new();
+    match get(doc, &["apiServer", "extraArgs"]) {
+        Some(Value::Object(m)) => {
+            for (k, v) in m {
+                let v = v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string());
+                f.insert(k.clone(), v);
+            }
+        }
+        Some(Value::Array(a)) => {
+            for x in a {
+                if let (Some(k), Some(v)) =
+                    (x.get("name").and_then(Value::as_str), x.get("value").and_then(Value::as_str))
+                {
+                    f.insert(k.to_string(), v.to_string());
+                }
+            }
+        }
+        _ => {}
+    }
+    f
+}
+
+/// kubeadm `ClusterConfiguration`: the same checks on `apiServer.extraArgs`; `extraVolumes`
+/// are always hostPath mounts.
+pub fn check_kubeadm(doc: &Value, res: &str, out: &mut Emit) {
+    let f = kubeadm_flags(doc);
+    let mounts: Vec<(String, String)> = get(doc, &["apiServer", "extraVolumes"])
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|v| {
+            let mp = v.get("mountPath")?.as_str()?;
+            let name = v.get("name").and_then(Value::as_str).unwrap_or("?");
+            Some((mp.to_string(), format!("extraVolume {name}")))
+        })
+        .collect();
+    let at = Paths { flag: "apiServer.extraArgs[{}]".to_string(), mounts: "apiServer.extraVolumes".to_string() };
+    evaluate(&f, &mounts, &at, res, out);
+}
+
+/// Attribute paths for findings: `flag` has `{}` where the flag name goes.
+struct Paths {
+    flag: String,
+    mounts: String,
+}
+
+/// The CIS and mount checks over parsed flags and host mounts (`mountPath`, description).
+fn evaluate(f: &HashMap<String, String>, mounts: &[(String, String)], at: &Paths, res: &str, out: &mut Emit) {
+    let flag_path = |name: &str| at.flag.replace("{}", name);
     let log_path = f.get("audit-log-path").filter(|s| !s.is_empty());
     let webhook = f.get("audit-webhook-config-file").filter(|s| !s.is_empty());
 
@@ -132,31 +216,17 @@ pub fn check(pod: &Value, res: &str, out: &mut Emit) {
     if let Some(w) = webhook {
         need.push(("audit webhook config", w.clone()));
     }
-    let mpath = format!("spec.containers[{ci}].volumeMounts");
+    let mpath = at.mounts.as_str();
     if need.is_empty() {
-        out.push("IAC-K8S-MOUNT", Verdict::NotApplicable, res, &mpath, "no audit file paths to mount", "");
+        out.push("IAC-K8S-MOUNT", Verdict::NotApplicable, res, mpath, "no audit file paths to mount", "");
         return;
     }
-    let host_volumes: Vec<&str> = get(pod, &["spec", "volumes"])
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter(|v| v.get("hostPath").is_some())
-        .filter_map(|v| v.get("name").and_then(Value::as_str))
-        .collect();
-    let mounts: Vec<(&str, &str)> = c
-        .get("volumeMounts")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|m| Some((m.get("mountPath")?.as_str()?, m.get("name")?.as_str()?)))
-        .collect();
     let covered = |path: &str| -> Option<String> {
-        mounts.iter().find_map(|(mp, name)| {
+        mounts.iter().find_map(|(mp, what)| {
             let mp_t = mp.trim_end_matches('/');
             let path_t = path.trim_end_matches('/');
             let inside = path_t == mp_t || path_t.starts_with(&format!("{mp_t}/")) || mp_t.is_empty();
-            (inside && host_volumes.contains(name)).then(|| format!("{mp} (hostPath volume {name})"))
+            inside.then(|| format!("{mp} ({what})"))
         })
     };
     let mut ok = Vec::new();
@@ -168,9 +238,9 @@ pub fn check(pod: &Value, res: &str, out: &mut Emit) {
         }
     }
     if bad.is_empty() {
-        out.push("IAC-K8S-MOUNT", Verdict::Pass, res, &mpath, format!("mounted from the host: {}", ok.join("; ")), "");
+        out.push("IAC-K8S-MOUNT", Verdict::Pass, res, mpath, format!("mounted from the host: {}", ok.join("; ")), "");
     } else {
-        out.push("IAC-K8S-MOUNT", Verdict::Fail, res, &mpath, format!("not mounted from a hostPath volume: {} (the API server cannot read the policy / the logs die with the container)", bad.join("; ")), "add hostPath volumes and volumeMounts covering these paths");
+        out.push("IAC-K8S-MOUNT", Verdict::Fail, res, mpath, format!("not mounted from a hostPath volume: {} (a policy file or webhook config the container cannot see stops the API server; logs outside a host mount die with the container)", bad.join("; ")), "add hostPath volumes and volumeMounts covering these paths");
     }
 }
 

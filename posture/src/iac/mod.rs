@@ -7,7 +7,8 @@
 //!   document (literals known, everything computed unknown) for the same checks;
 //! * eksctl `ClusterConfig` YAML — [`eks::eksctl`];
 //! * CloudFormation templates with `AWS::EKS::Cluster` — [`eks::cloudformation`];
-//! * kube-apiserver static-pod manifests — [`manifest`].
+//! * kube-apiserver static-pod manifests and kubeadm `ClusterConfiguration`
+//!   (`apiServer.extraArgs` / `extraVolumes`) — [`manifest`].
 //!
 //! Every check yields one [`Finding`] per resource: PASS, FAIL, WARN, INFO,
 //! UNKNOWN (a decisive value is unknown at plan time — never guessed) or N/A.
@@ -33,6 +34,7 @@ pub enum InputKind {
     Eksctl,
     CloudFormation,
     ApiserverManifest,
+    KubeadmConfig,
 }
 
 impl InputKind {
@@ -43,6 +45,7 @@ impl InputKind {
             InputKind::Eksctl => "eksctl",
             InputKind::CloudFormation => "cloudformation",
             InputKind::ApiserverManifest => "kube-apiserver-manifest",
+            InputKind::KubeadmConfig => "kubeadm-cluster-configuration",
         }
     }
 }
@@ -80,6 +83,9 @@ pub fn detect(doc: &Value) -> Option<InputKind> {
     if kind == "ClusterConfig" && api.starts_with("eksctl.io/") {
         return Some(InputKind::Eksctl);
     }
+    if manifest::is_kubeadm(doc) {
+        return Some(InputKind::KubeadmConfig);
+    }
     if kind == "Pod" && manifest::apiserver_container(doc).is_some() {
         return Some(InputKind::ApiserverManifest);
     }
@@ -109,14 +115,18 @@ pub fn check(file: &str, src: &str, opts: &Options) -> Result<Vec<Finding>, Stri
             InputKind::TerraformPlan | InputKind::TerraformHcl => plan_checks(d, opts, &mut out)?,
             InputKind::Eksctl => eks::eksctl(d, &mut out),
             InputKind::CloudFormation => eks::cloudformation(d, &mut out),
-            InputKind::ApiserverManifest => {
+            InputKind::ApiserverManifest | InputKind::KubeadmConfig => {
                 let res = if docs.len() > 1 { format!("{file}#{i}") } else { file.to_string() };
-                manifest::check(d, &res, &mut out)
+                if kind == InputKind::KubeadmConfig {
+                    manifest::check_kubeadm(d, &res, &mut out)
+                } else {
+                    manifest::check(d, &res, &mut out)
+                }
             }
         }
     }
     if recognised == 0 {
-        return Err("not a recognised input: expected a `terraform show -json` plan, an eksctl ClusterConfig, a CloudFormation template or a kube-apiserver static-pod manifest".into());
+        return Err("not a recognised input: expected a `terraform show -json` plan, an eksctl ClusterConfig, a CloudFormation template, a kube-apiserver static-pod manifest or a kubeadm ClusterConfiguration".into());
     }
     Ok(out.findings)
 }

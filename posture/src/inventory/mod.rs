@@ -111,7 +111,7 @@ pub fn read(file: &str, src: &str) -> Result<Vec<Row>, String> {
             rows.push(r);
         } else if let Some(r) = gcp::read_iam_policy(file, d) {
             rows.push(r);
-        } else if iac::detect(d) == Some(iac::InputKind::ApiserverManifest) {
+        } else if matches!(iac::detect(d), Some(iac::InputKind::ApiserverManifest | iac::InputKind::KubeadmConfig)) {
             rows.push(manifest_row(file, d));
         }
     }
@@ -123,7 +123,11 @@ pub fn read(file: &str, src: &str) -> Result<Vec<Row>, String> {
 
 fn manifest_row(file: &str, d: &Value) -> Row {
     let mut e = Emit::new(file);
-    iac::manifest::check(d, file, &mut e);
+    if iac::manifest::is_kubeadm(d) {
+        iac::manifest::check_kubeadm(d, file, &mut e);
+    } else {
+        iac::manifest::check(d, file, &mut e);
+    }
     let s = iac::manifest::setup(d).unwrap_or_default();
     let mut cats = Vec::new();
     let mut dest = Vec::new();
