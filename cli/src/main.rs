@@ -4,7 +4,9 @@
 mod chart;
 mod coverage;
 mod filter;
+mod iac_cmd;
 mod input;
+mod inventory_cmd;
 mod normalize;
 mod policy_cmd;
 mod progress;
@@ -40,6 +42,10 @@ enum Command {
     Policy(policy_cmd::Args),
     /// One actor's actions in time order, with the rules that fired.
     Timeline(timeline::Args),
+    /// IaC checks: is audit logging enforced in Terraform plans, eksctl, CloudFormation, kube-apiserver manifests?
+    Iac(iac_cmd::Args),
+    /// Which clusters log audit events, where to: from saved cloud API outputs and manifests.
+    Inventory(inventory_cmd::Args),
 }
 
 fn main() -> ExitCode {
@@ -50,6 +56,8 @@ fn main() -> ExitCode {
         Command::Rules(a) => rules_cmd::run(a),
         Command::Policy(a) => policy_cmd::run(a),
         Command::Timeline(a) => timeline::run(a),
+        Command::Iac(a) => iac_cmd::run(a),
+        Command::Inventory(a) => inventory_cmd::run(a),
     }
 }
 
