@@ -7,6 +7,9 @@ mod normalize;
 mod ruleload;
 mod rules_cmd;
 mod scan;
+mod serve;
+mod sidecar;
+mod stream;
 mod table;
 
 use std::process::ExitCode;
@@ -29,6 +32,10 @@ enum Command {
     Scan(scan::Args),
     /// List the detection rules, run their tests, or show their fidelity matrix.
     Rules(rules_cmd::Args),
+    /// Sidecar: NDJSON on stdin, annotated NDJSON on stdout, flushed per line (Vector `exec`).
+    Stream(stream::Args),
+    /// Sidecar: NDJSON over TCP in, annotated NDJSON over TCP out (Vector `socket` sink/source).
+    Serve(serve::Args),
 }
 
 fn main() -> ExitCode {
@@ -37,5 +44,7 @@ fn main() -> ExitCode {
         Command::Normalize(a) => normalize::run(a),
         Command::Scan(a) => scan::run(a),
         Command::Rules(a) => rules_cmd::run(a),
+        Command::Stream(a) => stream::run(a),
+        Command::Serve(a) => serve::run(a),
     }
 }
