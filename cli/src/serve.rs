@@ -314,7 +314,17 @@ impl<'a> Downstream<'a> {
                     self.push(&chunk);
                     self.pump();
                 }
-                Err(RecvTimeoutError::Timeout) => self.confirm(),
+                Err(RecvTimeoutError::Timeout) => {
+                    self.confirm();
+                    // Idle with output unacknowledged: a downstream that closed or
+                    // reset would otherwise go unnoticed until the next write.
+                    if self.head < self.sent {
+                        if let Some(e) = self.peer_gone() {
+                            self.fail(&e);
+                            self.pump();
+                        }
+                    }
+                }
                 Err(RecvTimeoutError::Disconnected) => break,
             }
         }

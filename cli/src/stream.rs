@@ -71,11 +71,16 @@ fn wait(sig: &UnixStream) -> io::Result<(bool, bool)> {
     }
 }
 
-/// Whether stdin has something to read right now (for draining after a signal).
-fn ready_now() -> bool {
-    let mut fd = libc::pollfd { fd: libc::STDIN_FILENO, events: libc::POLLIN, revents: 0 };
-    // SAFETY: one live pollfd, zero timeout.
-    unsafe { libc::poll(&mut fd, 1, 0) == 1 }
+/// Bytes waiting on stdin (a pipe or a file) when the signal came: what is drained.
+fn unread_stdin() -> usize {
+    let mut n: libc::c_int = 0;
+    // SAFETY: FIONREAD writes one c_int through a pointer to a live local.
+    let r = unsafe { libc::ioctl(libc::STDIN_FILENO, libc::FIONREAD, &mut n as *mut libc::c_int) };
+    if r == 0 {
+        n.max(0) as usize
+    } else {
+        0
+    }
 }
 
 pub fn run(a: Args) -> ExitCode {
@@ -133,23 +138,26 @@ fn pump(
     let mut out = stdout.lock();
     let mut framer = Framer::new(max_record);
     let mut buf: Vec<u8> = Vec::with_capacity(2 * CHUNK);
-    let mut signalled = false;
+    // After a signal: how many more bytes to read (what stdin held at that moment).
+    let mut drain: Option<usize> = None;
     loop {
         let mut end = None;
-        let readable = if signalled {
-            ready_now()
-        } else {
-            match wait(sig) {
-                Ok((readable, s)) => {
-                    signalled = s;
-                    readable || !s
+        let readable = match drain {
+            Some(left) => left > 0,
+            None => match wait(sig) {
+                Ok((readable, false)) => readable,
+                Ok((_, true)) => {
+                    let left = unread_stdin();
+                    drain = Some(left);
+                    left > 0
                 }
                 Err(e) => return End::ReadError(e),
-            }
+            },
         };
         if readable {
+            let want = drain.map_or(CHUNK, |left| left.min(CHUNK));
             let old = buf.len();
-            buf.resize(old + CHUNK, 0);
+            buf.resize(old + want, 0);
             let r = loop {
                 match input.read(&mut buf[old..]) {
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -161,13 +169,18 @@ fn pump(
                     buf.truncate(old);
                     end = Some(End::Eof);
                 }
-                Ok(n) => buf.truncate(old + n),
+                Ok(n) => {
+                    buf.truncate(old + n);
+                    if let Some(left) = drain.as_mut() {
+                        *left = left.saturating_sub(n);
+                    }
+                }
                 Err(e) => {
                     buf.truncate(old);
                     end = Some(End::ReadError(e));
                 }
             }
-        } else if signalled {
+        } else if drain.is_some() {
             end = Some(End::Signal);
         }
         let eof = end.is_some();
