@@ -137,7 +137,10 @@ fn pump(
     let stdout = io::stdout();
     let mut out = stdout.lock();
     let mut framer = Framer::new(max_record);
-    let mut buf: Vec<u8> = Vec::with_capacity(2 * CHUNK);
+    // `buf[..filled]` holds input not yet framed away; the rest is read space,
+    // zeroed once when the buffer grows (not on every read).
+    let mut buf: Vec<u8> = vec![0; 2 * CHUNK];
+    let mut filled = 0usize;
     // After a signal: how many more bytes to read (what stdin held at that moment).
     let mut drain: Option<usize> = None;
     loop {
@@ -156,40 +159,36 @@ fn pump(
         };
         if readable {
             let want = drain.map_or(CHUNK, |left| left.min(CHUNK));
-            let old = buf.len();
-            buf.resize(old + want, 0);
+            if buf.len() < filled + want {
+                buf.resize(filled + want, 0);
+            }
             let r = loop {
-                match input.read(&mut buf[old..]) {
+                match input.read(&mut buf[filled..filled + want]) {
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                     r => break r,
                 }
             };
             match r {
-                Ok(0) => {
-                    buf.truncate(old);
-                    end = Some(End::Eof);
-                }
+                Ok(0) => end = Some(End::Eof),
                 Ok(n) => {
-                    buf.truncate(old + n);
+                    filled += n;
                     if let Some(left) = drain.as_mut() {
                         *left = left.saturating_sub(n);
                     }
                 }
-                Err(e) => {
-                    buf.truncate(old);
-                    end = Some(End::ReadError(e));
-                }
+                Err(e) => end = Some(End::ReadError(e)),
             }
         } else if drain.is_some() {
             end = Some(End::Signal);
         }
         let eof = end.is_some();
-        while let Some(f) = framer.next(&buf, eof) {
-            engine.frame(&buf, &f);
+        while let Some(f) = framer.next(&buf[..filled], eof) {
+            engine.frame(&buf[..filled], &f);
             io_c.records_in.fetch_add(1, Relaxed);
         }
         let keep = framer.keep_from();
-        buf.drain(..keep);
+        buf.copy_within(keep..filled, 0);
+        filled -= keep;
         framer.shift(keep);
         let o = engine.output();
         if !o.is_empty() {
