@@ -416,6 +416,7 @@ fn serve_slow_consumer_bounded_then_complete() {
         last = r;
         same >= 20
     });
+    eprintln!("intake stalled with the downstream not reading: {st}");
     let rin = st["records_in"].as_u64().unwrap();
     let pending = st["pending_bytes"].as_u64().unwrap();
     assert!(rin < n as u64 / 2, "kaudit read {rin} of {n} records while nobody read its output: {st}");
