@@ -468,3 +468,26 @@ fn serve_graceful_shutdown_drains_and_keeps_state_across_connections() {
     assert_eq!(st["records_out"], 200);
     assert_eq!(st["records_lost"], 0);
 }
+
+/// A downstream that never comes back: on SIGTERM kaudit tries for
+/// `--drain-timeout`, then counts what it could not deliver and exits 1.
+#[test]
+fn serve_unreachable_downstream_counts_lost_records() {
+    // A port with nobody listening.
+    let gone = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let mut sv = Serve::start(gone, &["--drain-timeout", "0.3"]);
+    let _up = send(sv.listen, (0..10).map(|i| event(&format!("l-{i}"), i, "10.0.0.5")));
+    sv.stats_until("all 10 records scanned", |v| v["engine_inputs"] == 10);
+    signal(&sv.child, libc::SIGTERM);
+    let status = sv.child.wait().unwrap();
+    while let Ok(l) = sv.err.recv_timeout(GUARD) {
+        sv.seen.push(l);
+    }
+    let _ = sv.guard.send(());
+    assert_eq!(status.code(), Some(1), "{:#?}", sv.seen);
+    let st = final_stats(&sv.seen);
+    assert_eq!(st["records_in"], 10);
+    assert_eq!(st["records_out"], 0);
+    assert_eq!(st["records_lost"], 10);
+    assert!(sv.seen.iter().any(|l| l.contains("10 records not delivered")), "{:#?}", sv.seen);
+}
