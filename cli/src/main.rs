@@ -15,6 +15,9 @@ mod ruleload;
 mod rules_cmd;
 mod scan;
 mod summary;
+mod serve;
+mod sidecar;
+mod stream;
 mod table;
 mod timeline;
 
@@ -46,6 +49,10 @@ enum Command {
     Iac(iac_cmd::Args),
     /// Which clusters log audit events, where to: from saved cloud API outputs and manifests.
     Inventory(inventory_cmd::Args),
+    /// Sidecar: NDJSON on stdin, annotated NDJSON on stdout, flushed per line (Vector `exec`).
+    Stream(stream::Args),
+    /// Sidecar: NDJSON over TCP in, annotated NDJSON over TCP out (Vector `socket` sink/source).
+    Serve(serve::Args),
 }
 
 fn main() -> ExitCode {
@@ -58,6 +65,8 @@ fn main() -> ExitCode {
         Command::Timeline(a) => timeline::run(a),
         Command::Iac(a) => iac_cmd::run(a),
         Command::Inventory(a) => inventory_cmd::run(a),
+        Command::Stream(a) => stream::run(a),
+        Command::Serve(a) => serve::run(a),
     }
 }
 
