@@ -2,6 +2,7 @@
 //! file only parses arguments and dispatches.
 
 mod coverage;
+mod formats;
 mod input;
 mod normalize;
 mod ruleload;

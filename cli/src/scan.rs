@@ -9,15 +9,8 @@ use kaudit_core::rules::state::StateLimits;
 use kaudit_core::scan::{ScanOptions, Scanner};
 use kaudit_core::{Decoder, Limits, Options};
 
+use crate::formats::{self, ScanFormat as Format};
 use crate::{input, ruleload, table};
-
-#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum Format {
-    /// A summary table of detections (and blind rules) on stdout.
-    Table,
-    /// Canonical events with `kaudit.detections`, one per line.
-    Json,
-}
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -81,7 +74,7 @@ pub fn run(a: Args) -> ExitCode {
     let Some(set) = ruleload::load(&a.rules, a.no_builtin) else { return ExitCode::from(2) };
     let limits = Limits { max_record_bytes: a.max_record_bytes, ..Limits::default() };
     let dec = Decoder::new(limits);
-    let json = a.format == Format::Json;
+    let json = a.format.writes_records();
     let opts = ScanOptions {
         blind: a.blind,
         only_hits: a.only_hits,
@@ -90,8 +83,10 @@ pub fn run(a: Args) -> ExitCode {
         state: StateLimits { max_keys: a.max_state_keys },
     };
     let mut sc = Scanner::new(&set, opts);
+    formats::configure(&mut sc, a.format);
     let stdout = io::stdout();
     let mut out = io::BufWriter::with_capacity(1 << 20, stdout.lock());
+    let _ = formats::begin(&set, a.format, &mut out);
     let failed = match input::pump_all(&expand(&a.paths), &dec, &mut sc, &mut out) {
         input::Pumped::Closed => return ExitCode::SUCCESS,
         input::Pumped::Done(failed) => failed,
@@ -99,6 +94,7 @@ pub fn run(a: Args) -> ExitCode {
     if !json {
         let _ = out.write_all(summary(&set, &sc).as_bytes());
     }
+    let _ = formats::end(a.format, failed, &sc.stats(), &mut out);
     let _ = out.flush();
     if !json || io::stderr().is_terminal() {
         eprint!("\n{}", sc.stats().table());

@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use crate::decode::{Decoder, Sink, SkipReason, Unit};
 use crate::error::Error;
 use crate::event::{AuditEvent, Source};
+use crate::findings::{self, Context, FindingFormat};
 use crate::json::write_str;
 use crate::normalize::{Normalizer, Options, Stats};
 use crate::rules::state::StateLimits;
@@ -49,6 +50,10 @@ pub struct Scanner<'r> {
     norm: Normalizer,
     det: Detections,
     summary: Vec<RuleSummary>,
+    /// When set, one record per detection instead of canonical events.
+    findings: Option<(FindingFormat, Context)>,
+    /// Findings written so far (SARIF separates results with commas).
+    written: u64,
 }
 
 fn event_time<'a>(ev: &'a AuditEvent<'_>) -> Option<&'a str> {
@@ -64,7 +69,21 @@ impl<'r> Scanner<'r> {
             norm: Normalizer::new(opts.normalize),
             det: Detections::default(),
             summary: vec![RuleSummary::default(); rules.rules().len()],
+            findings: None,
+            written: 0,
         }
+    }
+
+    /// Write one record per detection in `format` instead of canonical
+    /// events (when `write_events` is on). Error and skip units are then
+    /// counted but not written: these formats have no place for them.
+    pub fn set_findings(&mut self, format: FindingFormat, ctx: Context) {
+        self.findings = Some((format, ctx));
+    }
+
+    /// Findings written so far.
+    pub fn findings_written(&self) -> u64 {
+        self.written
     }
 
     /// Decode and scan one framed record.
@@ -129,12 +148,22 @@ impl Sink for Scanner<'_> {
         }
         let rules = self.rules;
         let det = &self.det;
+        if let Some((format, ctx)) = &self.findings {
+            self.norm.count_event(ev);
+            for &i in &det.hits {
+                let first = self.written == 0;
+                self.written += 1;
+                let rule = &rules.rules()[i as usize];
+                self.norm.write(|out| findings::write(*format, ev, rule, i as usize, ctx, first, out));
+            }
+            return;
+        }
         let blind = self.opts.blind;
         self.norm.event_with(ev, &mut |out: &mut Vec<u8>| write_detections(rules, det, blind, out));
     }
 
     fn skipped(&mut self, unit: Unit<'_>, reason: SkipReason) {
-        if self.opts.write_events {
+        if self.opts.write_events && self.findings.is_none() {
             self.norm.skipped(unit, reason);
         } else {
             self.norm.count_skipped(&unit);
@@ -142,7 +171,7 @@ impl Sink for Scanner<'_> {
     }
 
     fn error(&mut self, unit: Unit<'_>, err: &Error) {
-        if self.opts.write_events {
+        if self.opts.write_events && self.findings.is_none() {
             self.norm.error(unit, err);
         } else {
             self.norm.count_error(&unit);
