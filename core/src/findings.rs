@@ -83,7 +83,7 @@ pub fn write(
             out.push(b'\n');
         }
         FindingFormat::Falco => {
-            falco::payload(ev, rule, ctx.hostname.as_deref(), out);
+            falco::payload(ev, rule, ctx.hostname.as_deref(), ctx.created_ms, out);
             out.push(b'\n');
         }
         FindingFormat::Sarif => {

@@ -10,9 +10,10 @@
 //! * `priority`: critical → Critical, high → Error, medium → Warning,
 //!   low → Notice, info → Informational.
 //! * `time`: the event's `stageTimestamp`, else `requestReceivedTimestamp`,
-//!   else the transport's receive time, normalized to RFC 3339 UTC with
-//!   microseconds; left out when the record has no time at all (falcosidekick
-//!   will then refuse it rather than be told a made-up time).
+//!   else the transport's receive time, else when kaudit raised the alert
+//!   (given by the host), normalized to RFC 3339 UTC with microseconds; left
+//!   out only when none is known (falcosidekick then refuses the payload
+//!   rather than be told a made-up time).
 //! * `output_fields`: Falco's k8saudit field names (`ka.user.name`,
 //!   `ka.verb`, `ka.target.*`, `ka.uri`, `ka.response.code` as a string as
 //!   in Falco, …) for the fields the event has, plus `kaudit.source` and the
@@ -38,12 +39,14 @@ pub fn priority(s: Severity) -> &'static str {
 }
 
 /// Write one Falco payload: `rule` fired on `ev`.
-pub fn payload(ev: &AuditEvent<'_>, rule: &Rule, hostname: Option<&str>, out: &mut Vec<u8>) {
+/// `created_ms` is when the alert was raised (the host's clock), used only
+/// when the record carries no time.
+pub fn payload(ev: &AuditEvent<'_>, rule: &Rule, hostname: Option<&str>, created_ms: Option<i64>, out: &mut Vec<u8>) {
     object(out, |w| {
         w.text("output", &output(ev, rule));
         w.text("priority", priority(rule.severity));
         w.text("rule", &rule.title);
-        if let Some(t) = event_micros(ev).or_else(|| received_micros(ev)) {
+        if let Some(t) = event_micros(ev).or_else(|| received_micros(ev)).or(created_ms.map(|m| m * 1000)) {
             w.key("time");
             write_rfc3339(w.out, t);
         }

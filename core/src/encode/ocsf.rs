@@ -303,13 +303,13 @@ fn actor(ev: &AuditEvent<'_>, w: &mut Obj<'_>) -> bool {
     })
 }
 
+/// Write `api`, whose `operation` (the verb) is required: without a verb the
+/// object is left out (its request id is also `metadata.correlation_uid`,
+/// its response in `status_code` / `http_response`). Returns whether written.
 fn api(ev: &AuditEvent<'_>, w: &mut Obj<'_>, bodies: bool) -> bool {
-    let mut has_op = false;
+    let Some(verb) = ev.verb.as_deref() else { return false };
     w.obj("api", |a| {
-        if let Some(v) = ev.verb.as_deref() {
-            a.text("operation", v);
-            has_op = true;
-        }
+        a.text("operation", verb);
         a.obj("request", |r| {
             r.opt("uid", ev.audit_id.as_deref());
             if bodies {
@@ -337,8 +337,7 @@ fn api(ev: &AuditEvent<'_>, w: &mut Obj<'_>, bodies: bool) -> bool {
             a.obj("group", |g| g.opt("name", o.api_group.as_deref().filter(|g| !g.is_empty())));
             a.opt("version", o.api_version.as_deref());
         }
-    });
-    has_op
+    })
 }
 
 fn has_endpoint(ev: &AuditEvent<'_>) -> bool {
