@@ -683,3 +683,63 @@ fn sarif_builder_is_generic() {
     bad["runs"][0]["results"][0]["ruleId"] = "AP-002".into();
     assert!(check_sarif(&bad).is_err());
 }
+
+// ---------------------------------------------------------- robustness ----
+
+/// Mutated fixture records through every encoder: no panic, every line JSON.
+fn encode_anything(input: &[u8], set: &RuleSet) {
+    let dec = Decoder::default();
+    for format in [encode::Format::Ocsf, encode::Format::Ecs] {
+        let mut n = Normalizer::with_format(Options { keep_skipped: true }, format);
+        for f in frame::records(input, 1 << 20) {
+            n.record(&dec, &input[f.range]);
+        }
+        lines(n.output());
+    }
+    for format in [FindingFormat::Ocsf, FindingFormat::Ecs, FindingFormat::Falco, FindingFormat::Sarif] {
+        let mut sc = Scanner::new(set, ScanOptions { write_events: true, ..ScanOptions::default() });
+        sc.set_findings(format, Context::default());
+        for f in frame::records(input, 1 << 20) {
+            sc.record(&dec, &input[f.range]);
+        }
+        let text = String::from_utf8(sc.output().to_vec()).expect("UTF-8");
+        for l in text.lines() {
+            serde_json::from_str::<Value>(l.trim_start_matches(',')).unwrap_or_else(|e| panic!("not JSON ({e}): {l}"));
+        }
+    }
+}
+
+mod robustness {
+    use super::*;
+    use proptest::prelude::*;
+    use std::sync::OnceLock;
+
+    fn seeds() -> &'static (Vec<Vec<u8>>, RuleSet) {
+        static S: OnceLock<(Vec<Vec<u8>>, RuleSet)> = OnceLock::new();
+        S.get_or_init(|| {
+            let mut out = Vec::new();
+            for rel in fixtures() {
+                let b = read_fixture(&rel);
+                for f in frame::records(&b, 1 << 20) {
+                    out.push(b[f.range].to_vec());
+                }
+            }
+            (out, RuleSet::builtin())
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, .. ProptestConfig::default() })]
+
+        #[test]
+        fn mutated_records_encode_to_json(pick in any::<prop::sample::Index>(), at in any::<prop::sample::Index>(), byte in any::<u8>()) {
+            let (seeds, set) = seeds();
+            let mut rec = seeds[pick.index(seeds.len())].clone();
+            if !rec.is_empty() {
+                let i = at.index(rec.len());
+                rec[i] = byte;
+            }
+            encode_anything(&rec, set);
+        }
+    }
+}

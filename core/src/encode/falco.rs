@@ -46,7 +46,8 @@ pub fn payload(ev: &AuditEvent<'_>, rule: &Rule, hostname: Option<&str>, created
         w.text("output", &output(ev, rule));
         w.text("priority", priority(rule.severity));
         w.text("rule", &rule.title);
-        if let Some(t) = event_micros(ev).or_else(|| received_micros(ev)).or(created_ms.map(|m| m * 1000)) {
+        if let Some(t) = event_micros(ev).or_else(|| received_micros(ev)).or(created_ms.map(|m| m.saturating_mul(1000)))
+        {
             w.key("time");
             write_rfc3339(w.out, t);
         }
