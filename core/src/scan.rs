@@ -94,7 +94,13 @@ impl<'r> Scanner<'r> {
 
     /// A piece of an oversize record (passed through as an error).
     pub fn oversize(&mut self, piece: &[u8], limit: usize) {
-        self.norm.oversize(piece, limit);
+        if self.findings.is_some() {
+            // Findings formats have no place for an error envelope: count it.
+            self.norm.count_input(piece.len());
+            self.norm.count_error(&Unit { raw: piece, source: None });
+        } else {
+            self.norm.oversize(piece, limit);
+        }
     }
 
     pub fn output(&self) -> &[u8] {
