@@ -4,6 +4,7 @@
 mod chart;
 mod coverage;
 mod filter;
+mod formats;
 mod iac_cmd;
 mod input;
 mod inventory_cmd;
@@ -14,10 +15,10 @@ mod report;
 mod ruleload;
 mod rules_cmd;
 mod scan;
-mod summary;
 mod serve;
 mod sidecar;
 mod stream;
+mod summary;
 mod table;
 mod timeline;
 

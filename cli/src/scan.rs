@@ -14,18 +14,10 @@ use kaudit_core::scan::{Observer, ScanOptions, Scanner};
 use kaudit_core::{AuditEvent, Decoder, Limits, Options};
 
 use crate::filter::{Filter, FilterArgs};
+use crate::formats::{self, ScanFormat as Format};
 use crate::progress::{self, Progress};
 use crate::summary::Summary;
 use crate::{input, report, ruleload};
-
-#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum Format {
-    /// A summary on stdout: detections by severity and rule, top actors,
-    /// time range, sources, blind rules.
-    Table,
-    /// Canonical events with `kaudit.detections`, one per line.
-    Json,
-}
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -102,7 +94,7 @@ pub fn run(a: Args) -> ExitCode {
     let filters = filter.describe(&a.filter);
     let limits = Limits { max_record_bytes: a.max_record_bytes, ..Limits::default() };
     let dec = Decoder::new(limits);
-    let json = a.format == Format::Json;
+    let json = a.format.writes_records();
     let opts = ScanOptions {
         blind: a.blind,
         only_hits: a.only_hits,
@@ -118,6 +110,8 @@ pub fn run(a: Args) -> ExitCode {
     let progress = Progress::new(progress::total_bytes(&files), draw_progress(a.no_progress));
     let stdout = io::stdout();
     let mut out = io::BufWriter::with_capacity(1 << 20, stdout.lock());
+    formats::configure(&mut sc, a.format);
+    let _ = formats::begin(&set, a.format, &mut out);
     let pumped = input::pump_all(&files, &dec, &mut sc, &mut out, &progress);
     progress.finish();
     let mut failed = match pumped {
@@ -129,6 +123,7 @@ pub fn run(a: Args) -> ExitCode {
     if let (Format::Table, Some(s)) = (a.format, summary) {
         let _ = out.write_all(s.render_text(&stats, &filters, a.top).as_bytes());
     }
+    let _ = formats::end(a.format, failed, &stats, &mut out);
     let _ = out.flush();
     if let (Some(path), Some(s)) = (&a.report, summary) {
         failed |= !write_report(

@@ -6,7 +6,9 @@
 //!   OpenShift ViaQ and OTLP, shipper wrappers) and pushes events into a
 //!   [`Sink`].
 //! * [`AuditEvent`]: the canonical event, a borrowed view over the record.
-//! * [`encode`]: the canonical JSON encoder and the error/skip envelopes.
+//! * [`encode`]: the canonical JSON encoder, the error/skip envelopes, and
+//!   the OCSF, ECS, Falco and SARIF encoders.
+//! * [`findings`]: detections as OCSF / ECS / Falco / SARIF records.
 //! * [`frame`]: splits a byte stream into records.
 //! * [`normalize`]: the sink that writes canonical NDJSON and counts.
 //!
@@ -18,6 +20,7 @@ pub mod decode;
 pub mod encode;
 mod error;
 pub mod event;
+pub mod findings;
 pub mod frame;
 pub mod json;
 pub mod normalize;

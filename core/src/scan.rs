@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use crate::decode::{Decoder, Sink, SkipReason, Unit};
 use crate::error::Error;
 use crate::event::{AuditEvent, Source};
+use crate::findings::{self, Context, FindingFormat};
 use crate::json::write_str;
 use crate::normalize::{Normalizer, Options, Stats};
 use crate::rules::state::StateLimits;
@@ -69,6 +70,10 @@ pub struct Scanner<'r, O: Observer = KeepAll> {
     det: Detections,
     summary: Vec<RuleSummary>,
     observer: O,
+    /// When set, one record per detection instead of canonical events.
+    findings: Option<(FindingFormat, Context)>,
+    /// Findings written so far (SARIF separates results with commas).
+    written: u64,
 }
 
 fn event_time<'a>(ev: &'a AuditEvent<'_>) -> Option<&'a str> {
@@ -92,6 +97,8 @@ impl<'r, O: Observer> Scanner<'r, O> {
             det: Detections::default(),
             summary: vec![RuleSummary::default(); rules.rules().len()],
             observer,
+            findings: None,
+            written: 0,
         }
     }
 
@@ -110,6 +117,18 @@ impl<'r, O: Observer> Scanner<'r, O> {
         self.norm.events()
     }
 
+    /// Write one record per detection in `format` instead of canonical
+    /// events (when `write_events` is on). Error and skip units are then
+    /// counted but not written: these formats have no place for them.
+    pub fn set_findings(&mut self, format: FindingFormat, ctx: Context) {
+        self.findings = Some((format, ctx));
+    }
+
+    /// Findings written so far.
+    pub fn findings_written(&self) -> u64 {
+        self.written
+    }
+
     /// Decode and scan one framed record.
     pub fn record(&mut self, dec: &Decoder, record: &[u8]) {
         self.norm.count_input(record.len());
@@ -118,7 +137,13 @@ impl<'r, O: Observer> Scanner<'r, O> {
 
     /// A piece of an oversize record (passed through as an error).
     pub fn oversize(&mut self, piece: &[u8], limit: usize) {
-        self.norm.oversize(piece, limit);
+        if self.findings.is_some() {
+            // Findings formats have no place for an error envelope: count it.
+            self.norm.count_input(piece.len());
+            self.norm.count_error(&Unit { raw: piece, source: None });
+        } else {
+            self.norm.oversize(piece, limit);
+        }
     }
 
     pub fn output(&self) -> &[u8] {
@@ -173,12 +198,22 @@ impl<O: Observer> Sink for Scanner<'_, O> {
         }
         let rules = self.rules;
         let det = &self.det;
+        if let Some((format, ctx)) = &self.findings {
+            self.norm.count_event(ev);
+            for &i in &det.hits {
+                let first = self.written == 0;
+                self.written += 1;
+                let rule = &rules.rules()[i as usize];
+                self.norm.write(|out| findings::write(*format, ev, rule, i as usize, ctx, first, out));
+            }
+            return;
+        }
         let blind = self.opts.blind;
         self.norm.event_with(ev, &mut |out: &mut Vec<u8>| write_detections(rules, det, blind, out));
     }
 
     fn skipped(&mut self, unit: Unit<'_>, reason: SkipReason) {
-        if self.opts.write_events {
+        if self.opts.write_events && self.findings.is_none() {
             self.norm.skipped(unit, reason);
         } else {
             self.norm.count_skipped(&unit);
@@ -186,7 +221,7 @@ impl<O: Observer> Sink for Scanner<'_, O> {
     }
 
     fn error(&mut self, unit: Unit<'_>, err: &Error) {
-        if self.opts.write_events {
+        if self.opts.write_events && self.findings.is_none() {
             self.norm.error(unit, err);
         } else {
             self.norm.count_error(&unit);
