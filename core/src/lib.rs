@@ -9,6 +9,8 @@
 //! * [`encode`]: the canonical JSON encoder and the error/skip envelopes.
 //! * [`frame`]: splits a byte stream into records.
 //! * [`normalize`]: the sink that writes canonical NDJSON and counts.
+//! * [`health`]: log-health counters (rates, gaps, stage pairing, latency,
+//!   skew, structure, coverage) and the validation report.
 //!
 //! The core does no I/O, starts no threads, and never panics on input.
 
@@ -19,6 +21,7 @@ pub mod encode;
 mod error;
 pub mod event;
 pub mod frame;
+pub mod health;
 pub mod json;
 pub mod normalize;
 pub mod rules;
