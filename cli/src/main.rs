@@ -8,6 +8,7 @@ mod ruleload;
 mod rules_cmd;
 mod scan;
 mod table;
+mod validate;
 
 use std::process::ExitCode;
 
@@ -29,6 +30,8 @@ enum Command {
     Scan(scan::Args),
     /// List the detection rules, run their tests, or show their fidelity matrix.
     Rules(rules_cmd::Args),
+    /// Log health per cluster and source: gaps, stage pairing, latency, skew, structure, coverage.
+    Validate(validate::Args),
 }
 
 fn main() -> ExitCode {
@@ -37,5 +40,6 @@ fn main() -> ExitCode {
         Command::Normalize(a) => normalize::run(a),
         Command::Scan(a) => scan::run(a),
         Command::Rules(a) => rules_cmd::run(a),
+        Command::Validate(a) => validate::run(a),
     }
 }

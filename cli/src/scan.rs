@@ -48,7 +48,7 @@ pub struct Args {
 /// Files found by walking a directory that are surely not logs.
 const NOT_LOGS: &[&str] = &["md", "py", "rs", "toml", "yaml", "yml", "sh", "html", "css", "js", "txt", "lock"];
 
-fn expand(paths: &[PathBuf]) -> Vec<String> {
+pub(crate) fn expand(paths: &[PathBuf]) -> Vec<String> {
     fn walk(p: &std::path::Path, top: bool, out: &mut Vec<String>) {
         if p.is_dir() {
             let mut es: Vec<PathBuf> = std::fs::read_dir(p).into_iter().flatten().flatten().map(|e| e.path()).collect();

@@ -13,9 +13,11 @@
 //! span. It is **significant** when both
 //!
 //! * `L > max_gap_minutes`, and
-//! * the stream's mean rate over the rest of its span would have put at least
-//!   `min_expected` events into it: `N / (S − L) × L ≥ min_expected`, with `N`
-//!   the events kept and `S` the span in minutes.
+//! * the stream's mean rate over its span would have put at least
+//!   `min_expected` events into it: `N × L / S ≥ min_expected`, with `N` the
+//!   events kept and `S` the span in minutes (the run included, so the
+//!   expectation never exceeds `N`: a stream of fewer than `min_expected`
+//!   events has no gaps).
 //!
 //! The second condition is what "minutes with no events where the rest of the
 //! stream has them" means: a busy apiserver emits events every second, so a
@@ -31,7 +33,7 @@ pub struct Gap {
     pub start_minute: i64,
     /// Empty minutes in the run.
     pub minutes: i64,
-    /// Events the stream's mean rate outside the run would have put into it.
+    /// Events the stream's mean rate over its span would have put into it.
     pub expected_events: f64,
 }
 
@@ -112,7 +114,7 @@ impl MinuteCounts {
     }
 
     /// Every run of empty minutes inside the span, oldest first, each with
-    /// the events expected in it at the rate of the rest of the span.
+    /// the events expected in it at the stream's mean rate.
     pub fn empty_runs(&self) -> Vec<Gap> {
         let Some((first, last)) = self.span() else { return Vec::new() };
         let span = last - first + 1;
@@ -123,8 +125,7 @@ impl MinuteCounts {
             if let Some(p) = prev {
                 let len = m - p - 1;
                 if len > 0 {
-                    let rest = (span - len).max(1) as f64;
-                    out.push(Gap { start_minute: p + 1, minutes: len, expected_events: n / rest * len as f64 });
+                    out.push(Gap { start_minute: p + 1, minutes: len, expected_events: n * len as f64 / span as f64 });
                 }
             }
             prev = Some(m);
@@ -175,8 +176,8 @@ mod tests {
         let g = m.gaps(5, 10.0);
         assert_eq!(g.len(), 1);
         assert_eq!((g[0].start_minute, g[0].minutes), (30, 11));
-        // 2940 events over the 49 other minutes of a 60-minute span.
-        assert!((g[0].expected_events - 2940.0 / 49.0 * 11.0).abs() < 1e-9);
+        // 2940 events over a 60-minute span.
+        assert!((g[0].expected_events - 2940.0 * 11.0 / 60.0).abs() < 1e-9);
         // The same run is not a gap under a 15-minute tolerance.
         assert!(m.gaps(15, 10.0).is_empty());
         // Exactly max_gap_minutes empty minutes are allowed.
@@ -190,6 +191,18 @@ mod tests {
         let m = counts(&(0..30).map(|i| (i * 20, 1)).collect::<Vec<_>>());
         assert_eq!(m.empty_runs().len(), 29);
         assert!(m.gaps(5, 10.0).is_empty(), "{:?}", m.gaps(5, 10.0));
+    }
+
+    #[test]
+    fn a_few_events_far_apart_are_not_a_gap() {
+        // Two sample events two days apart: the whole span is one empty run,
+        // but 5 events cannot be expected in it.
+        let m = counts(&[(0, 3), (2880, 2)]);
+        assert_eq!(m.empty_runs().len(), 1);
+        assert!(m.gaps(5, 10.0).is_empty());
+        // With enough events on both sides, the same run is a gap.
+        let m = counts(&[(0, 500), (1, 500), (2880, 500)]);
+        assert_eq!(m.gaps(5, 10.0)[0].minutes, 2878);
     }
 
     #[test]

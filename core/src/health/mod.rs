@@ -22,8 +22,11 @@
 //! * **skew** — receive time before the event time, `stageTimestamp` before
 //!   `requestReceivedTimestamp`, and *future outliers*: an event more than
 //!   [`HealthConfig::future_outlier`] later than the events just before and
-//!   just after it in the stream (an apiserver with a wrong clock among
-//!   others); an outlier is taken out of the per-minute counts;
+//!   just after it in the stream, those two being within that much of each
+//!   other (one apiserver with a clock ahead among others); an outlier is
+//!   taken out of the per-minute counts. A stream that jumps about in time
+//!   (an unordered collection of samples) has no outliers by this
+//!   definition, and neither does a run of several skewed events in a row;
 //! * **structure** — required fields (`level`, `auditID`, `stage`,
 //!   `requestURI`, `verb`, `user.username`) absent although the source does
 //!   not list them in `kaudit.missing`; no parseable event time; unknown
@@ -149,7 +152,8 @@ pub struct StreamHealth {
     /// The previous event's time, and an event time waiting to be confirmed
     /// or found an outlier by the next event.
     prev: Option<Micros>,
-    suspect: Option<Micros>,
+    /// (suspect time, the time before it).
+    suspect: Option<(Micros, Micros)>,
     future_outlier: Micros,
 }
 
@@ -193,8 +197,9 @@ impl StreamHealth {
 
     /// Count the event time `t`: rates, span, future outliers.
     fn time(&mut self, t: Micros) {
-        if let Some(s) = self.suspect.take() {
-            if t < s.saturating_sub(self.future_outlier) {
+        if let Some((s, before)) = self.suspect.take() {
+            let x = self.future_outlier;
+            if t < s.saturating_sub(x) && t.abs_diff(before) <= x.unsigned_abs() {
                 // Back to where the stream was: `s` was an outlier.
                 self.skew.future_outliers += 1;
                 self.minutes.remove(minute(s));
@@ -204,7 +209,7 @@ impl StreamHealth {
         }
         self.minutes.add(minute(t));
         match self.prev {
-            Some(p) if t > p.saturating_add(self.future_outlier) => self.suspect = Some(t),
+            Some(p) if t > p.saturating_add(self.future_outlier) => self.suspect = Some((t, p)),
             _ => self.confirm(t),
         }
     }
@@ -451,6 +456,15 @@ impl Health {
         s.units.records += 1;
         s.units.errors += 1;
         s.errors_by_category[category_index(err.classify())] += 1;
+    }
+
+    /// Count a piece of a record longer than the decoder's limit (hosts pass
+    /// such pieces through as errors): a `limit` error of unknown source.
+    pub fn oversize(&mut self) {
+        let s = &mut self.units[Source::ALL.len()];
+        s.units.records += 1;
+        s.units.errors += 1;
+        s.errors_by_category[category_index(Category::Limit)] += 1;
     }
 
     /// The streams, in order of first appearance.

@@ -20,8 +20,8 @@ use crate::rules::state::Micros;
 pub struct Thresholds {
     /// `rate.gaps`: longest allowed run of empty minutes. Default 5.
     pub max_gap_minutes: i64,
-    /// `rate.gaps`: a run is a gap only if the stream's rate elsewhere would
-    /// have put at least this many events into it. Default 10.
+    /// `rate.gaps`: a run is a gap only if the stream's mean rate would have
+    /// put at least this many events into it. Default 100.
     pub gap_min_expected: f64,
     /// `pairing.*`: largest allowed share of orphan requests, of orphan
     /// completions, and of duplicate stages. Default 0.01 (1 %).
@@ -57,7 +57,7 @@ impl Default for Thresholds {
     fn default() -> Self {
         Thresholds {
             max_gap_minutes: 5,
-            gap_min_expected: 10.0,
+            gap_min_expected: 100.0,
             max_unpaired_ratio: 0.01,
             pairing_grace: 60_000_000,
             max_p95_latency: 300.0,
