@@ -175,7 +175,9 @@ fn render(r: &Report, all: bool) -> String {
         .map(|s| {
             let pairing = match &s.pairing {
                 None => "no stages".into(),
-                Some(p) if p.request_received == 0 => format!("{} paired-only (no RequestReceived)", p.response_complete),
+                Some(p) if p.request_received == 0 => {
+                    format!("{} paired-only (no RequestReceived)", p.response_complete)
+                }
                 Some(p) => format!("{}/{} orphan req/compl", p.orphan_requests, p.orphan_completions),
             };
             let lat = s.latency.as_ref();
@@ -203,7 +205,13 @@ fn render(r: &Report, all: bool) -> String {
         .sources
         .iter()
         .map(|s| {
-            vec![s.source.into(), s.records.to_string(), s.events.to_string(), s.skipped.to_string(), s.errors.to_string()]
+            vec![
+                s.source.into(),
+                s.records.to_string(),
+                s.events.to_string(),
+                s.skipped.to_string(),
+                s.errors.to_string(),
+            ]
         })
         .collect();
     out.push_str("\nsources:\n");
@@ -220,7 +228,11 @@ fn render(r: &Report, all: bool) -> String {
                 c.cluster.clone().unwrap_or_else(|| "-".into()),
                 c.source.into(),
                 trim_num(c.value),
-                format!("{} {}", if c.bound == kaudit_core::health::Bound::Max { "≤" } else { "≥" }, trim_num(c.threshold)),
+                format!(
+                    "{} {}",
+                    if c.bound == kaudit_core::health::Bound::Max { "≤" } else { "≥" },
+                    trim_num(c.threshold)
+                ),
                 c.message.clone(),
             ]
         })
