@@ -551,3 +551,68 @@ impl Sink for Tee<'_> {
         self.inner.error(unit, err);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Decoder, Normalizer, Options};
+
+    fn line(id: usize, stage: &str, t: &str) -> String {
+        format!(
+            r#"{{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Metadata","auditID":"a-{id}","stage":"{stage}","requestURI":"/api/v1/pods","verb":"list","user":{{"username":"u"}},"requestReceivedTimestamp":"{t}","stageTimestamp":"{t}"}}"#
+        )
+    }
+
+    fn feed(h: &mut Health, times: &[&str]) {
+        let dec = Decoder::default();
+        for (i, t) in times.iter().enumerate() {
+            dec.decode(line(i, "ResponseComplete", t).as_bytes(), h);
+        }
+    }
+
+    #[test]
+    fn future_outlier_needs_calm_neighbours() {
+        // One event two hours ahead between events a second apart: an outlier.
+        let mut h = Health::default();
+        feed(&mut h, &["2024-01-01T10:00:00Z", "2024-01-01T12:00:00Z", "2024-01-01T10:00:01Z"]);
+        assert_eq!(h.streams()[0].skew.future_outliers, 1);
+        assert_eq!(h.streams()[0].minutes.active_minutes(), 1);
+        // A collection of samples jumping about in time: no outliers.
+        let mut h = Health::default();
+        feed(&mut h, &["2024-01-01T10:00:00Z", "2024-01-01T12:00:00Z", "2024-01-01T09:00:00Z", "2024-01-03T00:00:00Z"]);
+        assert_eq!(h.streams()[0].skew.future_outliers, 0);
+        // A jump the stream stays at: a gap, not an outlier.
+        let mut h = Health::default();
+        feed(&mut h, &["2024-01-01T10:00:00Z", "2024-01-01T12:00:00Z", "2024-01-01T12:00:01Z"]);
+        assert_eq!(h.streams()[0].skew.future_outliers, 0);
+        assert_eq!(h.streams()[0].last, parse_time("2024-01-01T12:00:01Z"));
+    }
+
+    #[test]
+    fn tee_counts_what_the_inner_sink_gets() {
+        let dec = Decoder::default();
+        let mut norm = Normalizer::new(Options::default());
+        let mut h = Health::default();
+        for rec in [line(1, "RequestReceived", "2024-01-01T10:00:00Z").as_str(), "not json", "[]"] {
+            dec.decode(rec.as_bytes(), &mut Tee { inner: &mut norm, health: &mut h });
+        }
+        let stats = norm.stats();
+        let units: Vec<(&str, Counts)> = h.sources().map(|(s, u)| (s, u.units)).collect();
+        let want: Vec<(&str, Counts)> = stats.by_source.iter().map(|(s, c)| (*s, *c)).collect();
+        assert_eq!(units, want);
+        assert_eq!(h.streams()[0].pairing.counts(h.streams()[0].span(), 0).request_received, 1);
+        let r = h.report(&Thresholds::default());
+        assert!(r.failed().any(|c| c.id == "structure.decode-errors"));
+    }
+
+    #[test]
+    fn streams_are_bounded() {
+        let dec = Decoder::default();
+        let mut h = Health::new(HealthConfig { max_streams: 1, ..HealthConfig::default() });
+        dec.decode(line(1, "ResponseComplete", "2024-01-01T10:00:00Z").as_bytes(), &mut h);
+        let gke = r#"{"protoPayload":{"serviceName":"k8s.io","methodName":"io.k8s.core.v1.pods.list"},"resource":{"type":"k8s_cluster","labels":{"cluster_name":"c"}},"timestamp":"2024-01-01T10:00:00Z"}"#;
+        dec.decode(gke.as_bytes(), &mut h);
+        assert_eq!((h.streams().len(), h.overflow_events()), (1, 1));
+        assert!(h.report(&Thresholds::default()).checks.iter().any(|c| c.id == "streams.overflow"));
+    }
+}
