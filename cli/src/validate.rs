@@ -42,8 +42,8 @@ pub struct Args {
     #[arg(long, default_value_t = defaults().0.max_unpaired_ratio)]
     max_unpaired_ratio: f64,
     /// pairing.orphan-requests: seconds before the stream's end within which a request may still complete.
-    #[arg(long, default_value_t = defaults().0.pairing_grace / 1_000_000)]
-    pairing_grace: i64,
+    #[arg(long, default_value_t = (defaults().0.pairing_grace / 1_000_000).unsigned_abs())]
+    pairing_grace: u64,
     /// latency.p95: largest allowed p95 of receive time − event time, in seconds.
     #[arg(long, default_value_t = defaults().0.max_p95_latency)]
     max_p95_latency: f64,
@@ -69,8 +69,8 @@ pub struct Args {
     #[arg(long, default_value_t = defaults().0.max_secret_bodies)]
     max_secret_bodies: u64,
     /// skew.future-outliers: seconds an event must be later than both its neighbours to be an outlier.
-    #[arg(long, default_value_t = defaults().1.future_outlier / 1_000_000)]
-    future_outlier: i64,
+    #[arg(long, default_value_t = (defaults().1.future_outlier / 1_000_000).unsigned_abs())]
+    future_outlier: u64,
     /// Distinct minutes kept per stream for rates and gaps (oldest dropped).
     #[arg(long, default_value_t = defaults().1.max_minutes)]
     max_minutes: usize,
@@ -91,7 +91,7 @@ impl Args {
             max_gap_minutes: self.max_gap_minutes,
             gap_min_expected: self.gap_min_expected,
             max_unpaired_ratio: self.max_unpaired_ratio,
-            pairing_grace: self.pairing_grace.saturating_mul(1_000_000),
+            pairing_grace: secs_to_micros(self.pairing_grace),
             max_p95_latency: self.max_p95_latency,
             max_skew: self.max_skew,
             max_skewed_events: self.max_skewed_events,
@@ -108,9 +108,13 @@ impl Args {
             max_streams: self.max_streams,
             max_minutes: self.max_minutes,
             max_pending: self.max_pending,
-            future_outlier: self.future_outlier.saturating_mul(1_000_000),
+            future_outlier: secs_to_micros(self.future_outlier),
         }
     }
+}
+
+fn secs_to_micros(s: u64) -> i64 {
+    i64::try_from(s.saturating_mul(1_000_000)).unwrap_or(i64::MAX)
 }
 
 /// Feeds framed records into a [`Health`] accumulator; writes nothing.

@@ -82,11 +82,17 @@ impl LogHistogram {
     /// The `q`-quantile (`0 ≤ q ≤ 1`, nearest rank), within 3.125 % of the
     /// true value. `None` when empty.
     pub fn quantile(&self, q: f64) -> Option<u64> {
+        let q = if q.is_nan() { 0.5 } else { q.clamp(0.0, 1.0) };
+        self.at_rank((q * self.n as f64).ceil() as u64)
+    }
+
+    /// The `rank`-th smallest value (1-based, clamped to `1..=len`), within
+    /// 3.125 %. `None` when empty.
+    pub fn at_rank(&self, rank: u64) -> Option<u64> {
         if self.n == 0 {
             return None;
         }
-        let q = if q.is_nan() { 0.5 } else { q.clamp(0.0, 1.0) };
-        let rank = ((q * self.n as f64).ceil() as u64).clamp(1, self.n);
+        let rank = rank.clamp(1, self.n);
         let mut seen = 0u64;
         for (i, &c) in self.counts.iter().enumerate() {
             seen += c;
@@ -158,6 +164,8 @@ mod tests {
         assert_eq!(h.quantile(0.0), Some(0));
         assert_eq!(h.max(), Some(9));
         assert_eq!(h.count_above(6), 3);
+        assert_eq!((h.at_rank(1), h.at_rank(10), h.at_rank(99)), (Some(0), Some(9), Some(9)));
+        assert_eq!(LogHistogram::default().at_rank(1), None);
     }
 
     #[test]

@@ -436,9 +436,10 @@ fn stream(s: &StreamHealth, t: &Thresholds) -> (StreamReport, Vec<Check>) {
             let n = s.latency.len() + early;
             let rank = ((q * n as f64).ceil() as u64).clamp(1, n);
             if rank <= early {
-                -secs(s.early.quantile(1.0 - (rank - 1) as f64 / early as f64).unwrap_or(0))
+                // The rank-th most negative: the (early − rank + 1)-th smallest lead.
+                -secs(s.early.at_rank(early - rank + 1).unwrap_or(0))
             } else {
-                secs(s.latency.quantile((rank - early) as f64 / s.latency.len() as f64).unwrap_or(0))
+                secs(s.latency.at_rank(rank - early).unwrap_or(0))
             }
         };
         Latency {
