@@ -21,6 +21,7 @@ mod stream;
 mod summary;
 mod table;
 mod timeline;
+mod validate;
 
 use std::process::ExitCode;
 
@@ -54,6 +55,8 @@ enum Command {
     Stream(stream::Args),
     /// Sidecar: NDJSON over TCP in, annotated NDJSON over TCP out (Vector `socket` sink/source).
     Serve(serve::Args),
+    /// Log health per cluster and source: gaps, stage pairing, latency, skew, structure, coverage.
+    Validate(validate::Args),
 }
 
 fn main() -> ExitCode {
@@ -68,6 +71,7 @@ fn main() -> ExitCode {
         Command::Inventory(a) => inventory_cmd::run(a),
         Command::Stream(a) => stream::run(a),
         Command::Serve(a) => serve::run(a),
+        Command::Validate(a) => validate::run(a),
     }
 }
 

@@ -11,6 +11,8 @@
 //! * [`findings`]: detections as OCSF / ECS / Falco / SARIF records.
 //! * [`frame`]: splits a byte stream into records.
 //! * [`normalize`]: the sink that writes canonical NDJSON and counts.
+//! * [`health`]: log-health counters (rates, gaps, stage pairing, latency,
+//!   skew, structure, coverage) and the validation report.
 //!
 //! The core does no I/O, starts no threads, and never panics on input.
 
@@ -22,6 +24,7 @@ mod error;
 pub mod event;
 pub mod findings;
 pub mod frame;
+pub mod health;
 pub mod json;
 pub mod normalize;
 pub mod rules;
