@@ -87,7 +87,10 @@ pub fn parse(src: &str) -> Result<Config, String> {
                 _ => return Err(at(v, "`max_state_keys` must be a positive integer")),
             },
             other => {
-                return Err(at(v, format!("unknown key `{other}` (expected rules, disabled_rules, cluster, max_state_keys)")))
+                return Err(at(
+                    v,
+                    format!("unknown key `{other}` (expected rules, disabled_rules, cluster, max_state_keys)"),
+                ))
             }
         }
     }
@@ -111,7 +114,11 @@ pub fn build(c: &Config, read: &mut Read<'_>) -> Result<Setup, String> {
             Some(src) => {
                 b.add_file(path, &src);
             }
-            None => return Err(format!("{CONFIG_PATH}: rule file `{path}` does not exist (is its directory in accessible_paths?)")),
+            None => {
+                return Err(format!(
+                    "{CONFIG_PATH}: rule file `{path}` does not exist (is its directory in accessible_paths?)"
+                ))
+            }
         }
     }
     let set = b.build().map_err(|errs| {

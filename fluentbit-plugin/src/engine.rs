@@ -63,7 +63,7 @@ impl Mode {
 }
 
 enum Core<'r> {
-    Normalize(Normalizer),
+    Normalize(Box<Normalizer>),
     Scan(Box<Scanner<'r>>),
 }
 
@@ -78,7 +78,7 @@ struct Front<'s, 'r> {
 impl Front<'_, '_> {
     fn inner(&mut self) -> &mut dyn Sink {
         match self.core {
-            Core::Normalize(n) => n,
+            Core::Normalize(n) => n.as_mut(),
             Core::Scan(s) => s.as_mut(),
         }
     }
@@ -125,7 +125,7 @@ impl<'r> Engine<'r> {
     pub fn new(setup: &'r Setup, mode: Mode) -> Self {
         let opts = mode.scan_options(setup);
         let core = match mode {
-            Mode::Normalize => Core::Normalize(Normalizer::new(opts.normalize)),
+            Mode::Normalize => Core::Normalize(Box::new(Normalizer::new(opts.normalize))),
             Mode::Filter | Mode::Alerts => Core::Scan(Box::new(Scanner::new(&setup.rules, opts))),
         };
         let config_error = setup.error.as_deref().map(|e| {
@@ -206,7 +206,8 @@ pub fn pack(lines: &[u8], record: &[u8], keep_empty: bool, out: &mut Vec<u8>) {
 /// in `out`; nothing when `out` is not an object (a drop, or odd input).
 fn add_member(out: &mut Vec<u8>, member: &[u8]) {
     let Some(end) = out.iter().rposition(|b| !b.is_ascii_whitespace()) else { return };
-    if out[end] != b'}' || !out.iter().find(|b| !b.is_ascii_whitespace()).is_some_and(|&b| b == b'{') {
+    let starts_object = out.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
+    if out[end] != b'}' || !starts_object {
         return;
     }
     let empty = out[..end].iter().rposition(|b| !b.is_ascii_whitespace()).is_some_and(|i| out[i] == b'{');

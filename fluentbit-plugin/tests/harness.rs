@@ -33,7 +33,12 @@ struct Native<'r> {
 impl<'r> Native<'r> {
     fn new(setup: &'r Setup, mode: Mode) -> Self {
         let o = mode.scan_options(setup);
-        Native { mode, dec: Decoder::default(), norm: Normalizer::new(o.normalize), scan: Scanner::new(&setup.rules, o) }
+        Native {
+            mode,
+            dec: Decoder::default(),
+            norm: Normalizer::new(o.normalize),
+            scan: Scanner::new(&setup.rules, o),
+        }
     }
 
     fn expect(&mut self, record: &[u8]) -> Out {
@@ -100,7 +105,7 @@ fn read_fixture(p: &Path) -> Vec<u8> {
 
 /// The records of a file as Fluent Bit would hand them over one by one.
 fn records(buf: &[u8]) -> Vec<&[u8]> {
-    frame::records(buf, usize::MAX).map(|f| &buf[f.range]).collect()
+    frame::records(buf, kaudit_core::Limits::default().max_record_bytes).map(|f| &buf[f.range]).collect()
 }
 
 /// Run records through a fresh instance and a fresh native core; compare.
@@ -116,7 +121,12 @@ fn compare(mode: Mode, setup: &Setup, preopen: Option<(&Path, &str)>, recs: &[&[
                 Out::Record(b) => String::from_utf8_lossy(&b[..b.len().min(600)]).into_owned(),
                 other => format!("{other:?}"),
             };
-            panic!("{what} record {i} ({}): module and native core differ\nmodule: {}\nnative: {}", mode.export(), show(&got), show(&want));
+            panic!(
+                "{what} record {i} ({}): module and native core differ\nmodule: {}\nnative: {}",
+                mode.export(),
+                show(&got),
+                show(&want)
+            );
         }
         if mode != Mode::Alerts {
             assert!(matches!(got, Out::Record(_)), "{what} record {i}: a record was lost");
@@ -156,7 +166,11 @@ fn module_imports_exports_and_no_simd() {
             Payload::ImportSection(r) => {
                 for imp in r.into_imports() {
                     let imp = imp.expect("import");
-                    assert_eq!(imp.module, "wasi_snapshot_preview1", "import {}::{} is not WASI preview 1", imp.module, imp.name);
+                    assert_eq!(
+                        imp.module, "wasi_snapshot_preview1",
+                        "import {}::{} is not WASI preview 1",
+                        imp.module, imp.name
+                    );
                     if let TypeRef::Func(t) = imp.ty {
                         func_types.push(t);
                     }
@@ -356,9 +370,18 @@ fn config_present_is_applied() {
     let mut recs = sample_records();
     recs.push(big);
     let refs: Vec<&[u8]> = recs.iter().map(Vec::as_slice).collect();
-    let outs = compare(Mode::Filter, &setup, Some((&dir, "/etc/kaudit")), &refs, "config present");
-    let Out::Record(last) = outs.last().expect("outputs") else { unreachable!() };
-    let v: serde_json::Value = serde_json::from_slice(last).expect("JSON");
+    // The core has no cluster override (the plugin's front sink applies it), so
+    // the reference here is the plugin's engine compiled natively.
+    let mut host = Host::new(Mode::Filter.export(), Some((&dir, "/etc/kaudit")));
+    let mut native = kaudit_fluentbit::Engine::new(&setup, Mode::Filter);
+    let mut last = Vec::new();
+    for (i, r) in refs.iter().enumerate() {
+        let Out::Record(got) = host.call(TAG, TIME, r) else { panic!("record {i} lost") };
+        assert_eq!(String::from_utf8_lossy(&got), String::from_utf8_lossy(native.process(r)), "record {i}");
+        last = got;
+    }
+    assert_eq!(host.stderr(), "");
+    let v: serde_json::Value = serde_json::from_slice(&last).expect("JSON");
     assert_eq!(v["kaudit"]["cluster"]["name"], "prod-eu-1", "{v}");
     let fired: Vec<&str> =
         v["kaudit"]["detections"].as_array().expect("detections").iter().filter_map(|d| d["rule"].as_str()).collect();
@@ -374,7 +397,8 @@ fn broken_config_is_reported_on_every_record_and_once_on_stderr() {
         ("missing-rule-file", "rules: [/etc/kaudit/nope.yaml]\n"),
         ("bad-rule-file", "rules: [/etc/kaudit/bad.yaml]\n"),
     ] {
-        let dir = config_dir(name, &[("kaudit.yaml", cfg), ("bad.yaml", "rules:\n  - id: x\n    condition: verb = \n")]);
+        let dir =
+            config_dir(name, &[("kaudit.yaml", cfg), ("bad.yaml", "rules:\n  - id: x\n    condition: verb = \n")]);
         let recs = sample_records();
         let mut host = Host::new(Mode::Filter.export(), Some((&dir, "/etc/kaudit")));
         let mut native = Native::new(Box::leak(Box::new(Setup::builtin())), Mode::Filter);

@@ -129,6 +129,9 @@ fn add_wasi(linker: &mut Linker<Wasi>) -> wasmtime::Result<()> {
         }
     })?;
     linker.func_wrap(m, "environ_get", |_: Caller<'_, Wasi>, _: i32, _: i32| -> i32 { ESUCCESS })?;
+    linker.func_wrap(m, "proc_exit", |_: Caller<'_, Wasi>, code: i32| -> wasmtime::Result<()> {
+        Err(wasmtime::Error::msg(format!("proc_exit({code})")))
+    })?;
     linker.func_wrap(m, "random_get", |mut c: Caller<'_, Wasi>, buf: i32, len: i32| -> i32 {
         let (mem, st) = mem(&mut c);
         let mut bytes = vec![0u8; len.max(0) as usize];
