@@ -14,7 +14,7 @@ pub mod fields;
 mod index;
 pub mod lang;
 pub mod state;
-mod yaml;
+pub mod yaml;
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -790,6 +790,16 @@ impl RuleSet {
         let mut v = Vec::new();
         self.index.candidates(&view, &mut v);
         v
+    }
+
+    /// This set without the rules whose ids are listed (re-indexed), for
+    /// hosts whose configuration switches rules off. Unknown ids are ignored.
+    pub fn without(self, ids: &[&str]) -> RuleSet {
+        let warnings = self.warnings;
+        let rules = self.rules.into_iter().filter(|r| !ids.contains(&r.id.as_str())).collect();
+        let mut set = RuleSet::index(rules);
+        set.warnings = warnings;
+        set
     }
 
     /// The rules, in load order.
