@@ -17,7 +17,9 @@ use kaudit_posture::policy::validate::aggregate;
 use kaudit_posture::policy::{deps, lint, parse, probes, profiles, volume, Policy, Probe};
 use serde_json::json;
 
+use crate::iac_cmd::{now_ms, PRODUCER};
 use crate::{ruleload, table};
+use kaudit_posture::output;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -60,8 +62,10 @@ enum Cmd {
         /// The request mix for the volume estimate (probes format with `weight`).
         #[arg(long)]
         mix: Option<PathBuf>,
-        #[arg(long, value_enum, default_value_t = Format::Table)]
-        format: Format,
+        /// table and json include the volume estimate and the rule report (table);
+        /// sarif (SARIF 2.1.0) and ocsf (OCSF Compliance Finding, class 2003) carry the findings.
+        #[arg(long, value_enum, default_value_t = LintFormat::Table)]
+        format: LintFormat,
     },
 }
 
@@ -69,6 +73,14 @@ enum Cmd {
 enum Format {
     Table,
     Json,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LintFormat {
+    Table,
+    Json,
+    Sarif,
+    Ocsf,
 }
 
 /// The policy (file or profile) and the name findings carry.
@@ -164,7 +176,7 @@ fn run_lint(
     s: &Source,
     rules: Option<Option<PathBuf>>,
     mix: Option<&PathBuf>,
-    format: Format,
+    format: LintFormat,
 ) -> Result<ExitCode, String> {
     let (name, parsed) = load_policy(s)?;
     let mix_label = if mix.is_some() { "given" } else { "default" };
@@ -194,7 +206,11 @@ fn run_lint(
     }
     let failed = findings.iter().any(|f| f.verdict == Verdict::Fail);
     match format {
-        Format::Json => {
+        LintFormat::Sarif | LintFormat::Ocsf => {
+            let f = if format == LintFormat::Sarif { output::Format::Sarif } else { output::Format::Ocsf };
+            print!("{}", output::render(f, &findings, &PRODUCER, now_ms()));
+        }
+        LintFormat::Json => {
             let arr: Vec<serde_json::Value> = findings
                 .iter()
                 .map(|f| {
@@ -213,7 +229,7 @@ fn run_lint(
                 .collect();
             println!("{}", serde_json::Value::Array(arr));
         }
-        Format::Table => {
+        LintFormat::Table => {
             let rows: Vec<Vec<String>> = findings
                 .iter()
                 .map(|f| {

@@ -193,3 +193,25 @@ fn lint_rules_and_profiles() {
         .expect("run");
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn lint_sarif_and_ocsf_outputs() {
+    // Falco's shipped policy: `deployments` under the core group (AP-Q01).
+    let falco = policy("upstream/falco-k8saudit-audit-policy.yaml");
+    let out = kaudit().arg("policy").arg("lint").arg(&falco).args(["--format", "sarif"]).output().unwrap();
+    let sarif = json(&out.stdout);
+    assert_eq!(sarif["version"], "2.1.0");
+    let results = sarif["runs"][0]["results"].as_array().expect("SARIF results");
+    assert!(results.iter().any(|r| r["ruleId"] == "AP-Q01"), "{sarif}");
+    let rules = sarif["runs"][0]["tool"]["driver"]["rules"].as_array().expect("SARIF rules");
+    for r in results {
+        let i = r["ruleIndex"].as_u64().expect("ruleIndex") as usize;
+        assert_eq!(rules[i]["id"], r["ruleId"]);
+    }
+    let out = kaudit().arg("policy").arg("lint").arg(&falco).args(["--format", "ocsf"]).output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert!(!lines.is_empty());
+    assert!(lines.iter().all(|l| l["class_uid"] == 2003), "{text}");
+    assert!(lines.iter().any(|l| l.to_string().contains("AP-Q01")));
+}
