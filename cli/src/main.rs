@@ -61,6 +61,21 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Commands that print reports end quietly when the reader of their output
+    // goes away (`kaudit rules list | head`), as Unix tools do. normalize and
+    // scan stop on a closed pipe themselves; the sidecars must survive a
+    // closed peer, so they keep Rust's default (SIGPIPE ignored).
+    if matches!(
+        cli.command,
+        Command::Rules(_)
+            | Command::Policy(_)
+            | Command::Timeline(_)
+            | Command::Iac(_)
+            | Command::Inventory(_)
+            | Command::Validate(_)
+    ) {
+        default_sigpipe();
+    }
     match cli.command {
         Command::Normalize(a) => normalize::run(a),
         Command::Scan(a) => scan::run(a),
@@ -74,6 +89,18 @@ fn main() -> ExitCode {
         Command::Validate(a) => validate::run(a),
     }
 }
+
+#[cfg(unix)]
+fn default_sigpipe() {
+    // SAFETY: called once at start-up, before any thread is spawned;
+    // SIG_DFL is a valid disposition for SIGPIPE.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
+#[cfg(not(unix))]
+fn default_sigpipe() {}
 
 #[cfg(test)]
 mod tests {
