@@ -172,7 +172,7 @@ impl Framer {
                     }
                 }
                 Mode::Line => {
-                    let limit = buf.len().min(self.start + self.max_record);
+                    let limit = buf.len().min(self.start.saturating_add(self.max_record));
                     if let Some(nl) = memchr(b'\n', &buf[self.pos..limit]) {
                         let nl = self.pos + nl;
                         return Some(self.emit(nl, nl + 1, buf));
@@ -187,7 +187,7 @@ impl Framer {
                     return None;
                 }
                 Mode::Json => {
-                    let limit = buf.len().min(self.start + self.max_record);
+                    let limit = buf.len().min(self.start.saturating_add(self.max_record));
                     let mut i = self.pos;
                     while i < limit {
                         let b = buf[i];
@@ -280,6 +280,16 @@ mod tests {
 
     fn split(input: &str) -> Vec<String> {
         records(input.as_bytes(), 1 << 20).map(|f| input[f.range].to_string()).collect()
+    }
+
+    /// Regression: a limit of `usize::MAX` (any `--max-record-bytes`)
+    /// overflowed `start + max_record`.
+    #[test]
+    fn regression_unbounded_record_limit_does_not_overflow() {
+        let input = b"{\"a\":1}\n{\"b\":\n2}\nplain text\n{\"c\"";
+        let got: Vec<_> = records(input, usize::MAX).map(|f| f.range).collect();
+        let want: Vec<_> = records(input, 1 << 20).map(|f| f.range).collect();
+        assert_eq!(got, want);
     }
 
     #[test]
