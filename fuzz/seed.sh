@@ -16,3 +16,9 @@ done
 mkdir -p fuzz/corpus/rules
 cp core/rules/*.yaml fuzz/corpus/rules/
 echo "seeded: $(ls fuzz/corpus/decode | wc -l) decode, $(ls fuzz/corpus/rules | wc -l) rules inputs"
+mkdir -p fuzz/corpus/policy fuzz/corpus/iac
+find posture/tests/fixtures/policies -type f \( -name '*.yaml' -o -name '*.json' \) -exec cp {} fuzz/corpus/policy/ \;
+find posture/tests/fixtures/iac -type f \( -name '*.json' -o -name '*.yaml' -o -name '*.yml' -o -name '*.tf' \) | while read -r f; do
+  cp "$f" "fuzz/corpus/iac/$(echo "$f" | tr '/' '_')"
+done
+echo "seeded: $(ls fuzz/corpus/policy | wc -l) policy, $(ls fuzz/corpus/iac | wc -l) iac inputs"

@@ -195,3 +195,35 @@ pub fn rule_file(src: &[u8]) {
         }
     }
 }
+
+/// The audit-policy reader, validator, simulator and linter: no panic on
+/// any text; a policy that parses is linted, and one that validates is
+/// simulated on the built-in probes and on probes read from the same text.
+pub fn audit_policy(src: &[u8]) {
+    use kaudit_posture::policy::{lint, probes, simulate::Checker};
+    let Ok(text) = std::str::from_utf8(src) else { return };
+    let findings = lint::lint_text("fuzz.yaml", text);
+    assert!(findings.iter().all(|f| !f.check.is_empty() && f.file == "fuzz.yaml"));
+    if let Ok(p) = kaudit_posture::policy::parse(text) {
+        if let Ok(c) = Checker::new(&p) {
+            for probe in probes::builtin() {
+                let _ = c.decide(&probe);
+            }
+            if let Ok(mine) = probes::parse(text) {
+                for probe in &mine {
+                    let _ = c.decide(probe);
+                }
+            }
+        }
+    }
+}
+
+/// IaC checks and the inventory reader: no panic on any text; every result
+/// names its check and file.
+pub fn iac(src: &[u8]) {
+    let Ok(text) = std::str::from_utf8(src) else { return };
+    if let Ok(findings) = kaudit_posture::iac::check("fuzz.json", text, &kaudit_posture::iac::Options::default()) {
+        assert!(findings.iter().all(|f| !f.check.is_empty() && f.file == "fuzz.json"));
+    }
+    let _ = kaudit_posture::inventory::read("fuzz.json", text);
+}

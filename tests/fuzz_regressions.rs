@@ -61,3 +61,19 @@ fn rules_regressions() {
         contract::rule_file(&b);
     }
 }
+
+#[test]
+fn policy_regressions() {
+    for (p, b) in inputs("policy") {
+        eprintln!("replaying {}", p.display());
+        contract::audit_policy(&b);
+    }
+}
+
+#[test]
+fn iac_regressions() {
+    for (p, b) in inputs("iac") {
+        eprintln!("replaying {}", p.display());
+        contract::iac(&b);
+    }
+}

@@ -117,6 +117,69 @@ proptest! {
     }
 }
 
+/// Posture inputs: every policy and IaC fixture of the posture crate, cut and
+/// mutated, through the policy and IaC checks.
+fn posture_seeds(dir: &str) -> Vec<Vec<u8>> {
+    fn walk(p: &std::path::Path, out: &mut Vec<Vec<u8>>) {
+        let Ok(rd) = std::fs::read_dir(p) else { return };
+        let mut es: Vec<_> = rd.flatten().map(|e| e.path()).collect();
+        es.sort();
+        for e in es {
+            if e.is_dir() {
+                walk(&e, out);
+            } else if e.extension().is_some_and(|x| x != "md" && x != "txt") {
+                out.push(std::fs::read(&e).unwrap_or_default());
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(&kaudit_tests::root().join("../posture/tests/fixtures").join(dir), &mut out);
+    assert!(!out.is_empty(), "posture fixtures under {dir}");
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, .. ProptestConfig::default() })]
+
+    #[test]
+    fn policy_checks_on_mutated_policies(
+        pick in any::<prop::sample::Index>(),
+        cut in any::<prop::sample::Index>(),
+        flips in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..4),
+    ) {
+        let all = posture_seeds("policies");
+        let mut b = all[pick.index(all.len())].clone();
+        for (at, x) in flips {
+            let i = at.index(b.len().max(1));
+            if i < b.len() {
+                b[i] = x;
+            }
+        }
+        let end = cut.index(b.len() + 1);
+        contract::audit_policy(&b);
+        contract::audit_policy(&b[..end]);
+    }
+
+    #[test]
+    fn iac_checks_on_mutated_inputs(
+        pick in any::<prop::sample::Index>(),
+        cut in any::<prop::sample::Index>(),
+        flips in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..4),
+    ) {
+        let all = posture_seeds("iac");
+        let mut b = all[pick.index(all.len())].clone();
+        for (at, x) in flips {
+            let i = at.index(b.len().max(1));
+            if i < b.len() {
+                b[i] = x;
+            }
+        }
+        let end = cut.index(b.len() + 1);
+        contract::iac(&b);
+        contract::iac(&b[..end]);
+    }
+}
+
 #[test]
 fn every_fixture_through_the_pipeline() {
     for rel in fixtures() {
