@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
 
-use kaudit_core::rules::state::{event_time, Micros};
+use kaudit_core::rules::state::{event_time, utc_parts, Micros};
 use kaudit_core::rules::{Detections, RuleSet, Severity};
 use kaudit_core::{AuditEvent, Stats};
 
@@ -35,21 +35,7 @@ pub const HOUR: Micros = 3_600_000_000;
 /// Format microseconds since the epoch as RFC 3339 UTC
 /// (`2018-10-26T13:38:34.867116Z`; fraction only when non-zero).
 pub fn rfc3339(t: Micros) -> String {
-    let secs = t.div_euclid(1_000_000);
-    let frac = t.rem_euclid(1_000_000);
-    let days = secs.div_euclid(86_400);
-    let sod = secs.rem_euclid(86_400);
-    // Civil from days (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    let (h, mi, s) = (sod / 3600, sod / 60 % 60, sod % 60);
+    let (y, m, d, h, mi, s, frac) = utc_parts(t);
     if frac == 0 {
         format!("{y:04}-{m:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z")
     } else {

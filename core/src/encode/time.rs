@@ -3,7 +3,7 @@
 //! transport's receive time. Conversions are exact; nothing is guessed.
 
 use crate::event::AuditEvent;
-use crate::rules::state::{parse_time, Micros};
+use crate::rules::state::{parse_time, utc_parts, Micros};
 
 /// `stageTimestamp`, else `requestReceivedTimestamp`, in microseconds.
 pub(crate) fn event_micros(ev: &AuditEvent<'_>) -> Option<Micros> {
@@ -39,21 +39,8 @@ pub(crate) fn ms(us: Micros) -> i64 {
 /// Write `us` as a quoted RFC 3339 UTC time with microseconds:
 /// `"2024-01-02T03:04:05.123456Z"`.
 pub(crate) fn write_rfc3339(out: &mut Vec<u8>, us: Micros) {
-    let secs = us.div_euclid(1_000_000);
-    let frac = us.rem_euclid(1_000_000);
-    let days = secs.div_euclid(86_400);
-    let sod = secs.rem_euclid(86_400);
-    // Civil from days (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    let s = format!("\"{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{frac:06}Z\"", sod / 3600, (sod % 3600) / 60, sod % 60);
+    let (y, m, d, h, mi, sec, frac) = utc_parts(us);
+    let s = format!("\"{y:04}-{m:02}-{d:02}T{h:02}:{mi:02}:{sec:02}.{frac:06}Z\"");
     out.extend_from_slice(s.as_bytes());
 }
 

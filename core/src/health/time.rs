@@ -1,7 +1,7 @@
 //! Times in the health counters: the transport's receive time in its several
 //! spellings, and a printable UTC time.
 
-use crate::rules::state::{parse_time, Micros};
+use crate::rules::state::{parse_time, utc_parts, Micros};
 
 /// The transport's receive time (`AuditEvent::received`, raw JSON) in µs.
 ///
@@ -29,19 +29,8 @@ pub fn received_micros(raw: &str) -> Option<Micros> {
 
 /// `YYYY-MM-DDTHH:MM:SSZ` (UTC, whole seconds) for µs since the epoch.
 pub fn format_utc(t: Micros) -> String {
-    let secs = t.div_euclid(1_000_000);
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Civil from days (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+    let (y, m, d, h, mi, s, _) = utc_parts(t);
+    format!("{y:04}-{m:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z")
 }
 
 #[cfg(test)]
