@@ -254,7 +254,7 @@ pub fn render(s: &Summary<'_>, cx: &Context<'_>) -> String {
     if s.blind.is_empty() {
         o.push_str("<p>No rule was blind: every source provided every field the rules needed.</p>");
     } else {
-        o.push_str("<p class=\"note\">These rules could not be evaluated on some events because the source cannot provide a field they need; they were neither fired nor cleared there.</p>");
+        o.push_str("<p class=\"note\">These rules could not be evaluated on some events because the source cannot provide a field they need; they were neither fired nor cleared there. The field <code>budget</code> means the rule's text matchers ran out of their match budget (<code>--max-match-bytes</code>).</p>");
         let rows: Vec<Vec<String>> = s
             .blind
             .iter()

@@ -10,6 +10,7 @@ use std::process::ExitCode;
 
 use kaudit_core::rules::state::StateLimits;
 use kaudit_core::rules::Detections;
+use kaudit_core::rules::DEFAULT_MATCH_BUDGET;
 use kaudit_core::scan::{Observer, ScanOptions, Scanner};
 use kaudit_core::{AuditEvent, Decoder, Limits, Options};
 
@@ -57,6 +58,10 @@ pub struct Args {
     /// Keys kept per stateful rule (windows, sequences); the least recently used is evicted.
     #[arg(long, default_value_t = StateLimits::default().max_keys)]
     max_state_keys: usize,
+    /// Bytes one rule's text matchers (contains, icontains, glob, regex, body text) may scan per event;
+    /// a rule over it is blind on that event (reason `budget`).
+    #[arg(long, default_value_t = DEFAULT_MATCH_BUDGET)]
+    max_match_bytes: usize,
 }
 
 /// Chooses the reported events and accounts them.
@@ -84,6 +89,7 @@ pub fn draw_progress(no_progress: bool) -> bool {
 
 pub fn run(a: Args) -> ExitCode {
     let Some(set) = ruleload::load(&a.rules, a.no_builtin) else { return ExitCode::from(2) };
+    let set = set.with_match_budget(a.max_match_bytes);
     let filter = match Filter::new(&a.filter, &set) {
         Ok(f) => f,
         Err(e) => {

@@ -13,6 +13,7 @@ use kaudit_core::frame::Frame;
 use kaudit_core::normalize::Stats;
 use kaudit_core::rules::state::StateLimits;
 use kaudit_core::rules::RuleSet;
+use kaudit_core::rules::DEFAULT_MATCH_BUDGET;
 use kaudit_core::scan::{ScanOptions, Scanner};
 use kaudit_core::{Decoder, Limits, Options};
 
@@ -41,6 +42,10 @@ pub struct EngineArgs {
     /// Keys kept per stateful rule (windows, sequences); the least recently used is evicted.
     #[arg(long, default_value_t = StateLimits::default().max_keys)]
     pub max_state_keys: usize,
+    /// Bytes one rule's text matchers (contains, icontains, glob, regex, body text) may scan per event;
+    /// a rule over it is blind on that event (reason `budget`).
+    #[arg(long, default_value_t = DEFAULT_MATCH_BUDGET)]
+    pub max_match_bytes: usize,
     /// Print the counters as one JSON line on stderr every SECS seconds (0: only at exit).
     #[arg(long, value_name = "SECS", default_value_t = 0.0)]
     pub stats_interval: f64,

@@ -429,6 +429,11 @@ impl<'r> Summary<'r> {
             .collect();
         if !blind.is_empty() {
             out.push_str("\nblind (the source cannot provide a field the rule needs):\n");
+            if self.blind.keys().any(|(_, _, f)| *f == "budget") {
+                out.push_str(
+                    "(field `budget`: the rule's text matchers ran out of their match budget, --max-match-bytes)\n",
+                );
+            }
             out.push_str(&table::render(&["rule", "source", "missing field", "events"], &blind));
         }
         out

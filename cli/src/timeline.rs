@@ -13,6 +13,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use kaudit_core::rules::state::{event_time, Micros, StateLimits};
+use kaudit_core::rules::DEFAULT_MATCH_BUDGET;
 use kaudit_core::rules::{Detections, RuleSet};
 use kaudit_core::scan::{Observer, ScanOptions, Scanner};
 use kaudit_core::{AuditEvent, Decoder, Limits};
@@ -60,6 +61,10 @@ pub struct Args {
     /// Keys kept per stateful rule (windows, sequences); the least recently used is evicted.
     #[arg(long, default_value_t = StateLimits::default().max_keys)]
     max_state_keys: usize,
+    /// Bytes one rule's text matchers (contains, icontains, glob, regex, body text) may scan per event;
+    /// a rule over it is blind on that event (reason `budget`).
+    #[arg(long, default_value_t = DEFAULT_MATCH_BUDGET)]
+    max_match_bytes: usize,
 }
 
 /// One action of the actor.
@@ -223,6 +228,7 @@ pub fn to_json(a: &Action, set: &RuleSet) -> Value {
 
 pub fn run(a: Args) -> ExitCode {
     let Some(set) = ruleload::load(&a.rules, a.no_builtin) else { return ExitCode::from(2) };
+    let set = set.with_match_budget(a.max_match_bytes);
     let filter = match a.time.compile() {
         Ok((since, until)) => Filter::time(since, until),
         Err(e) => {

@@ -136,3 +136,45 @@ fn regression_report_commands_end_quietly_on_a_closed_pipe() {
     assert_ne!(status.code(), Some(101), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `--max-match-bytes` (scan, stream): at the budget the rule evaluates, one
+/// byte under it the rule is blind with reason `budget` and the record still
+/// passes through. Synthetic record and rule.
+#[test]
+fn max_match_bytes_makes_rules_over_budget_blind_not_quiet() {
+    let dir = std::env::temp_dir().join(format!("kaudit-budget-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let rules = dir.join("r.yaml");
+    std::fs::write(
+        &rules,
+        "rules:\n  - id: ua\n    title: t\n    severity: low\n    condition: userAgent regex \"^z\"\n",
+    )
+    .unwrap();
+    let ua = "a".repeat(200);
+    let rec = format!(
+        "{{\"kind\":\"Event\",\"level\":\"Metadata\",\"auditID\":\"1\",\"stage\":\"ResponseComplete\",\"verb\":\"get\",\"userAgent\":\"{ua}\",\"user\":{{\"username\":\"u\"}},\"stageTimestamp\":\"2026-01-01T00:00:00Z\"}}\n"
+    );
+    for (cmd, budget, blind) in [
+        (&["scan", "-", "--format", "json"][..], "200", serde_json::json!([])),
+        (&["scan", "-", "--format", "json"][..], "199", serde_json::json!([{"rule": "ua", "field": "budget"}])),
+        (&["stream"][..], "199", serde_json::json!([{"rule": "ua", "field": "budget"}])),
+    ] {
+        let mut child = kaudit()
+            .args(cmd)
+            .args(["--no-builtin", "--blind", "--max-match-bytes", budget, "--rules"])
+            .arg(&rules)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(rec.as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{cmd:?}: {}", String::from_utf8_lossy(&out.stderr));
+        let lines = json_lines(&out.stdout);
+        assert_eq!(lines.len(), 1, "{cmd:?}");
+        assert_eq!(lines[0]["userAgent"].as_str(), Some(ua.as_str()));
+        assert_eq!(lines[0]["kaudit"]["blind"], blind, "{cmd:?} {budget}");
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -264,6 +264,10 @@ pub enum Field {
     RequestReceivedTimestamp,
     StageTimestamp,
     Annotations,
+    /// Not a field: the reason a rule is blind when its text matchers used
+    /// up the rule's match budget on the event (`RuleSet::match_budget`).
+    /// Never in a `missing` set; not in [`Field::ALL`]; its path is `budget`.
+    MatchBudget,
 }
 
 impl Field {
@@ -319,10 +323,11 @@ impl Field {
             Field::RequestReceivedTimestamp => "requestReceivedTimestamp",
             Field::StageTimestamp => "stageTimestamp",
             Field::Annotations => "annotations",
+            Field::MatchBudget => "budget",
         }
     }
 
-    /// Parse a canonical path.
+    /// Parse a canonical path (`budget` is not one).
     pub fn from_path(p: &str) -> Option<Field> {
         Field::ALL.into_iter().find(|f| f.path() == p)
     }

@@ -27,6 +27,9 @@ pub struct Config {
     pub cluster: Option<String>,
     /// Keys kept per stateful rule.
     pub max_state_keys: Option<usize>,
+    /// Bytes one rule's text matchers may scan per event (the rule set's
+    /// match budget).
+    pub max_match_bytes: Option<usize>,
 }
 
 /// What the engine runs with.
@@ -86,12 +89,16 @@ pub fn parse(src: &str) -> Result<Config, String> {
                 Kind::Int(i) if i > 0 => c.max_state_keys = Some(i as usize),
                 _ => return Err(at(v, "`max_state_keys` must be a positive integer")),
             },
-            other => {
-                return Err(at(
-                    v,
-                    format!("unknown key `{other}` (expected rules, disabled_rules, cluster, max_state_keys)"),
-                ))
-            }
+            "max_match_bytes" => match v.kind {
+                Kind::Int(i) if i > 0 => c.max_match_bytes = Some(i as usize),
+                _ => return Err(at(v, "`max_match_bytes` must be a positive integer")),
+            },
+            other => return Err(at(
+                v,
+                format!(
+                    "unknown key `{other}` (expected rules, disabled_rules, cluster, max_state_keys, max_match_bytes)"
+                ),
+            )),
         }
     }
     for r in &c.rules {
@@ -131,8 +138,12 @@ pub fn build(c: &Config, read: &mut Read<'_>) -> Result<Setup, String> {
         return Err(format!("{CONFIG_PATH}: disabled_rules names unknown rule ids: {}", unknown.join(", ")));
     }
     let ids: Vec<&str> = c.disabled_rules.iter().map(String::as_str).collect();
+    let mut rules = set.without(&ids);
+    if let Some(n) = c.max_match_bytes {
+        rules.set_match_budget(n);
+    }
     Ok(Setup {
-        rules: set.without(&ids),
+        rules,
         cluster: c.cluster.clone(),
         state: StateLimits { max_keys: c.max_state_keys.unwrap_or(StateLimits::default().max_keys) },
         error: None,
@@ -165,8 +176,10 @@ mod tests {
 
     #[test]
     fn parses_every_key_and_rejects_the_rest() {
-        let c = parse("rules: [/etc/kaudit/r.yaml]\ndisabled_rules:\n  - a\ncluster: prod\nmax_state_keys: 10\n")
-            .expect("valid config");
+        let c = parse(
+            "rules: [/etc/kaudit/r.yaml]\ndisabled_rules:\n  - a\ncluster: prod\nmax_state_keys: 10\nmax_match_bytes: 4096\n",
+        )
+        .expect("valid config");
         assert_eq!(
             c,
             Config {
@@ -174,6 +187,7 @@ mod tests {
                 disabled_rules: vec!["a".into()],
                 cluster: Some("prod".into()),
                 max_state_keys: Some(10),
+                max_match_bytes: Some(4096),
             }
         );
         assert_eq!(parse("").expect("empty file"), Config::default());
@@ -182,6 +196,8 @@ mod tests {
         let e = parse("rules: [relative.yaml]\n").expect_err("relative path");
         assert!(e.contains("absolute"), "{e}");
         let e = parse("max_state_keys: -1\n").expect_err("negative cap");
+        assert!(e.contains("positive integer"), "{e}");
+        let e = parse("max_match_bytes: 0\n").expect_err("zero budget");
         assert!(e.contains("positive integer"), "{e}");
         let e = parse("rules: [a\n").expect_err("bad yaml");
         assert!(e.contains("YAML"), "{e}");
@@ -208,12 +224,12 @@ mod tests {
     #[test]
     fn disabling_removes_the_rule() {
         let first = RuleSet::builtin().rules()[0].id.clone();
-        let text = format!("disabled_rules: [{first}]\ncluster: c1\nmax_state_keys: 7\n");
+        let text = format!("disabled_rules: [{first}]\ncluster: c1\nmax_state_keys: 7\nmax_match_bytes: 99\n");
         let mut read = |p: &str| Ok((p == CONFIG_PATH).then(|| text.clone()));
         let s = load(&mut read);
         assert!(s.error.is_none(), "{:?}", s.error);
         assert!(s.rules.rules().iter().all(|r| r.id != first));
         assert_eq!(s.rules.rules().len(), RuleSet::builtin().rules().len() - 1);
-        assert_eq!((s.cluster.as_deref(), s.state.max_keys), (Some("c1"), 7));
+        assert_eq!((s.cluster.as_deref(), s.state.max_keys, s.rules.match_budget()), (Some("c1"), 7, 99));
     }
 }

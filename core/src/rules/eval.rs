@@ -9,7 +9,7 @@
 //! changed its result.
 
 use std::borrow::Cow;
-use std::cell::OnceCell;
+use std::cell::{Cell, OnceCell};
 use std::collections::HashSet;
 
 use aho_corasick::AhoCorasick;
@@ -101,6 +101,8 @@ pub struct View<'r, 'e> {
     time: OnceCell<Option<super::state::Micros>>,
     /// Annotations, parsed once: keys and values unescaped.
     annotations: OnceCell<Vec<(crate::json::Str<'r>, crate::json::Str<'r>)>>,
+    /// Bytes the rule being evaluated may still scan (its match budget).
+    budget_left: Cell<usize>,
 }
 
 impl<'r, 'e> View<'r, 'e> {
@@ -139,7 +141,26 @@ impl<'r, 'e> View<'r, 'e> {
             actor_kind: OnceCell::new(),
             time: OnceCell::new(),
             extra: OnceCell::new(),
+            budget_left: Cell::new(usize::MAX),
         }
+    }
+
+    /// Start evaluating a rule: its text matchers may scan `budget` bytes
+    /// of this event (see [`Matcher::one`] for what is charged).
+    pub fn start_rule(&self, budget: usize) {
+        self.budget_left.set(budget);
+    }
+
+    /// Take `n` bytes from the rule's budget; `false` (and the budget is
+    /// spent) if fewer are left.
+    fn charge(&self, n: usize) -> bool {
+        let left = self.budget_left.get();
+        if n > left {
+            self.budget_left.set(0);
+            return false;
+        }
+        self.budget_left.set(left - n);
+        true
     }
 
     /// The event's time (`stageTimestamp`, else `requestReceivedTimestamp`).
@@ -523,7 +544,23 @@ pub enum Matcher {
 }
 
 impl Matcher {
-    fn one(&self, v: &Val<'_>) -> bool {
+    /// Whether `v` matches; `None` when the rule's match budget ran out
+    /// first. Charged to the budget: the length of the text a `contains`,
+    /// `icontains`, `glob` or `regex` scans, and the length of the JSON text
+    /// of an object or array a comparison reads (it is serialised first, and
+    /// serialisation stops at the budget). Other comparisons stop within the
+    /// length of the rule's own value (equality, prefixes, suffixes) or hash
+    /// the value once (sets), and are not charged.
+    fn one(&self, v: &Val<'_>, view: &View<'_, '_>) -> Option<bool> {
+        if let Val::Json(j) = v {
+            return match capped_json(j, view.budget_left.get()) {
+                Some(t) if view.charge(t.len()) => self.one(&Val::Str(Cow::Owned(t)), view),
+                _ => {
+                    view.charge(usize::MAX);
+                    None
+                }
+            };
+        }
         // Integers (response codes) are compared as text without allocating.
         let mut buf = [0u8; 24];
         let int_text;
@@ -534,7 +571,7 @@ impl Matcher {
             }
             other => other,
         };
-        match self {
+        Some(match self {
             Matcher::Eq(s, n) => match (n, v) {
                 (Some(n), Val::Num(x)) => x == n,
                 (Some(n), Val::Str(t)) if t.parse::<f64>().ok() == Some(*n) => true,
@@ -557,6 +594,9 @@ impl Matcher {
             },
             Matcher::Contains(needles, ac, insensitive) => {
                 let t = v.text();
+                if !view.charge(t.len()) {
+                    return None;
+                }
                 let hay: Cow<'_, str> = if *insensitive { Cow::Owned(t.to_lowercase()) } else { t };
                 match ac {
                     Some(ac) => ac.is_match(hay.as_ref()),
@@ -571,8 +611,57 @@ impl Matcher {
                 let t = v.text();
                 ns.iter().any(|n| t.ends_with(n.as_str()))
             }
-            Matcher::Regex(r) => r.is_match(&v.text()),
+            Matcher::Regex(r) => {
+                let t = v.text();
+                if !view.charge(t.len()) {
+                    return None;
+                }
+                r.is_match(&t)
+            }
+        })
+    }
+}
+
+/// The compact JSON text of `v` (what `Value::to_string` writes), or `None`
+/// when it is longer than `cap` bytes: writing stops there.
+fn capped_json(v: &Value, cap: usize) -> Option<String> {
+    struct Capped {
+        buf: Vec<u8>,
+        cap: usize,
+    }
+    impl std::io::Write for Capped {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            if b.len() > self.cap.saturating_sub(self.buf.len()) {
+                return Err(std::io::ErrorKind::WriteZero.into());
+            }
+            self.buf.extend_from_slice(b);
+            Ok(b.len())
         }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut w = Capped { buf: Vec::new(), cap };
+    serde_json::to_writer(&mut w, v).ok()?;
+    String::from_utf8(w.buf).ok()
+}
+
+/// `any` (or `all`) of `items` match; `None` when the match budget ran out
+/// before the answer was known.
+fn quantify<T>(items: impl Iterator<Item = T>, all: bool, mut f: impl FnMut(T) -> Option<bool>) -> Option<bool> {
+    let mut over = false;
+    for x in items {
+        match f(x) {
+            // `any` is decided by a match, `all` by a miss.
+            Some(b) if b != all => return Some(b),
+            Some(_) => {}
+            None => over = true,
+        }
+    }
+    if over {
+        None
+    } else {
+        Some(all)
     }
 }
 
@@ -655,35 +744,16 @@ impl Expr {
                 let r = match v.get(field) {
                     Got::Blind(f) => return Tri::Blind(f),
                     Got::Absent => return Tri::False,
-                    Got::One(x) => m.one(&x),
-                    Got::Many(xs) => {
-                        if *all {
-                            xs.iter().all(|x| m.one(x))
-                        } else {
-                            xs.iter().any(|x| m.one(x))
-                        }
-                    }
-                    Got::Strs(xs) => {
-                        let each = |x: &crate::json::Str<'_>| m.one(&Val::Str(Cow::Borrowed(x.as_str())));
-                        if *all {
-                            xs.iter().all(each)
-                        } else {
-                            xs.iter().any(each)
-                        }
-                    }
-                    Got::Owned(xs) => {
-                        let each = |x: &String| m.one(&Val::Str(Cow::Borrowed(x.as_str())));
-                        if *all {
-                            xs.iter().all(each)
-                        } else {
-                            xs.iter().any(each)
-                        }
-                    }
+                    Got::One(x) => m.one(&x, v),
+                    Got::Many(xs) => quantify(xs.iter(), *all, |x| m.one(x, v)),
+                    Got::Strs(xs) => quantify(xs.iter(), *all, |x| m.one(&Val::Str(Cow::Borrowed(x.as_str())), v)),
+                    Got::Owned(xs) => quantify(xs.iter(), *all, |x| m.one(&Val::Str(Cow::Borrowed(x.as_str())), v)),
                 };
-                if r != *negate {
-                    Tri::True
-                } else {
-                    Tri::False
+                match r {
+                    // Over budget: unknown, never silently false.
+                    None => Tri::Blind(Field::MatchBudget),
+                    Some(r) if r != *negate => Tri::True,
+                    Some(_) => Tri::False,
                 }
             }
         }

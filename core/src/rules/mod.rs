@@ -160,8 +160,13 @@ struct RawRule {
     file: String,
 }
 
+/// Default per-rule match budget: bytes one rule's text matchers may scan
+/// on one event (8 MiB: above the apiserver's 3 MiB request-body cap, with
+/// room for a rule that reads both bodies more than once).
+pub const DEFAULT_MATCH_BUDGET: usize = 8 << 20;
+
 /// A compiled, indexed set of rules.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct RuleSet {
     rules: Vec<Rule>,
     /// Suspicious but valid things found while compiling (`file:line:col`).
@@ -170,6 +175,20 @@ pub struct RuleSet {
     index: index::Index,
     /// Stateful rules (evaluated on every event by a [`Detector`]).
     stateful: Vec<u32>,
+    /// Bytes one rule's text matchers may scan on one event.
+    match_budget: usize,
+}
+
+impl Default for RuleSet {
+    fn default() -> Self {
+        RuleSet {
+            rules: Vec::new(),
+            warnings: Vec::new(),
+            index: index::Index::default(),
+            stateful: Vec::new(),
+            match_budget: DEFAULT_MATCH_BUDGET,
+        }
+    }
 }
 
 /// A set of rule files being assembled before compilation.
@@ -796,10 +815,33 @@ impl RuleSet {
     /// hosts whose configuration switches rules off. Unknown ids are ignored.
     pub fn without(self, ids: &[&str]) -> RuleSet {
         let warnings = self.warnings;
+        let budget = self.match_budget;
         let rules = self.rules.into_iter().filter(|r| !ids.contains(&r.id.as_str())).collect();
         let mut set = RuleSet::index(rules);
         set.warnings = warnings;
+        set.match_budget = budget;
         set
+    }
+
+    /// The per-rule match budget: the bytes one rule's text matchers
+    /// (`contains`, `icontains`, `glob`, `regex`, and the JSON text of any
+    /// object or array a comparison reads) may scan on one event. A rule
+    /// over its budget is blind on that event, with reason
+    /// [`Field::MatchBudget`], never silently false. Default
+    /// [`DEFAULT_MATCH_BUDGET`]; `usize::MAX` is unbounded.
+    pub fn match_budget(&self) -> usize {
+        self.match_budget
+    }
+
+    /// Set the per-rule match budget (see [`RuleSet::match_budget`]).
+    pub fn set_match_budget(&mut self, bytes: usize) {
+        self.match_budget = bytes;
+    }
+
+    /// This set with another per-rule match budget.
+    pub fn with_match_budget(mut self, bytes: usize) -> RuleSet {
+        self.match_budget = bytes;
+        self
     }
 
     /// The rules, in load order.
@@ -833,6 +875,7 @@ impl RuleSet {
                 out.blind.push((i, f));
                 continue;
             }
+            view.start_rule(self.match_budget);
             match r.expr.eval(view) {
                 Tri::True => out.hits.push(i),
                 Tri::False => {}
@@ -893,6 +936,7 @@ impl RuleSet {
         if let Some(f) = r.declared.iter().find(|f| view.unavailable().contains(*f)) {
             return Verdict::Blind(f);
         }
+        view.start_rule(self.match_budget);
         match r.expr.eval(&view) {
             Tri::True => Verdict::Fire,
             Tri::False => Verdict::Quiet,
@@ -1007,6 +1051,8 @@ impl<'r> Detector<'r> {
         for (k, &i) in self.rules.stateful.iter().enumerate() {
             let r = &self.rules.rules[i as usize];
             let Some(spec) = &r.state else { continue };
+            // The condition and a sequence's first step share the budget.
+            view.start_rule(self.rules.match_budget);
             let matched = match r.declared.iter().find(|f| view.unavailable().contains(*f)) {
                 Some(f) => Tri::Blind(f),
                 None => r.expr.eval(&view),

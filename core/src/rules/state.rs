@@ -283,11 +283,17 @@ pub fn step(
 ) -> Step {
     use super::eval::Tri;
     // Most events match neither step: decide that before reading the time.
-    let first_matches = match &spec.kind {
-        Kind::Sequence { first } => first.eval(view) == Tri::True,
-        Kind::Window { .. } => false,
+    let first = match &spec.kind {
+        Kind::Sequence { first } => first.eval(view),
+        Kind::Window { .. } => Tri::False,
     };
+    let first_matches = first == Tri::True;
     if matched == Tri::False && !first_matches {
+        // A first step that ran out of match budget might have matched:
+        // say so rather than lose it quietly.
+        if first == Tri::Blind(Field::MatchBudget) {
+            return Step::Blind(Field::MatchBudget);
+        }
         return Step::Quiet;
     }
     let Some(now) = view.time() else {
