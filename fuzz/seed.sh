@@ -13,6 +13,16 @@ for t in decode pipeline frame; do
     esac
   done
 done
+# Fluent Bit hands the filter one JSON record at a time: one seed per JSON
+# document and per NDJSON line (no gzip: Fluent Bit passes JSON text).
+mkdir -p fuzz/corpus/fluentbit
+find tests/fixtures -type f \( -name '*.json' -o -name '*.jsonl' \) | while read -r f; do
+  case "$f" in
+    *.jsonl) split -l 1 -a 4 "$f" "fuzz/corpus/fluentbit/$(echo "$f" | tr '/' '_')-line-" ;;
+    *) cp "$f" "fuzz/corpus/fluentbit/$(echo "$f" | tr '/' '_')" ;;
+  esac
+done
+echo "seeded: $(ls fuzz/corpus/fluentbit | wc -l) fluentbit inputs"
 mkdir -p fuzz/corpus/rules
 cp core/rules/*.yaml fuzz/corpus/rules/
 echo "seeded: $(ls fuzz/corpus/decode | wc -l) decode, $(ls fuzz/corpus/rules | wc -l) rules inputs"

@@ -5,6 +5,8 @@
 //! (`fuzz_regressions.rs`) all call these same functions, so a crash found by
 //! the fuzzer is replayed by the normal test suite.
 
+use std::cell::RefCell;
+use std::ffi::CStr;
 use std::sync::OnceLock;
 
 use kaudit_core::decode::{Sink, SkipReason, Unit};
@@ -12,6 +14,23 @@ use kaudit_core::frame::{self, Framer};
 use kaudit_core::rules::{Builder, RuleSet};
 use kaudit_core::scan::{ScanOptions, Scanner};
 use kaudit_core::{normalize_buffer, AuditEvent, Decoder, Error, Limits, Options};
+use kaudit_fluentbit::{abi, Engine, Mode};
+
+/// A contract check: panics only when the contract is broken.
+pub type Check = fn(&[u8]);
+
+/// Every fuzz target's body, by target name (`fuzz/fuzz_targets/<name>.rs`
+/// calls exactly this function): the regression replay and the fuzz smoke
+/// test run every input through the same check.
+pub const TARGETS: &[(&str, Check)] = &[
+    ("decode", decode),
+    ("pipeline", pipeline),
+    ("frame", frame_input),
+    ("rules", rule_file),
+    ("policy", audit_policy),
+    ("iac", iac),
+    ("fluentbit", fluentbit),
+];
 
 /// The record-size limit the checks run with (small, so that fuzz inputs
 /// reach the oversize path).
@@ -156,6 +175,60 @@ pub fn frame_chunks(input: &[u8], cuts: &[usize]) {
     let (a, b) = (join(&whole), join(&got));
     assert_eq!(a.0, b.0, "records differ when the input is read in pieces at {points:?}");
     assert_eq!(a.1.len(), b.1.len(), "oversize bytes differ when read in pieces at {points:?}");
+}
+
+/// The `frame` target's input: the first byte says how many cut points
+/// follow (0–7), each one byte scaled to the length of the rest, which is
+/// the stream; then [`frame_chunks`].
+pub fn frame_input(data: &[u8]) {
+    let Some((&n, rest)) = data.split_first() else { return };
+    let k = ((n % 8) as usize).min(rest.len());
+    let (cuts, stream) = rest.split_at(k);
+    let cuts: Vec<usize> = cuts.iter().map(|&c| c as usize * (stream.len() + 1) / 256).collect();
+    frame_chunks(stream, &cuts);
+}
+
+/// The Fluent Bit exports through their ABI (`kaudit_fluentbit::abi`, the
+/// code the wasm module exports, on the same per-instance engines): the
+/// record goes in as a pointer and a length to each of the three exports;
+/// each returned NUL-terminated buffer is read back after all three calls
+/// (an export's buffer belongs to it alone). Each result is byte for byte
+/// what a native engine fed the same records returns (so no NUL inside it:
+/// Fluent Bit would cut the record there), and it is one JSON object — an
+/// event, an error or skip envelope, `kaudit_events`, or the record itself
+/// when it held no unit — or `""` (a drop) from `kaudit_alerts` only.
+/// Leaks of the returned buffers are LeakSanitizer's to find (fuzz runs).
+pub fn fluentbit(input: &[u8]) {
+    thread_local! {
+        static NATIVE: RefCell<Vec<Engine<'static>>> =
+            RefCell::new(Mode::ALL.iter().map(|&m| Engine::new(abi::setup(), m)).collect());
+    }
+    let Ok(len) = u32::try_from(input.len()) else { return };
+    let tag = b"kube.audit";
+    let ptrs: Vec<*const u8> = Mode::ALL
+        .iter()
+        .map(|&m| {
+            // SAFETY: `tag` and `input` are live slices of the lengths given.
+            unsafe { abi::export_fn(m)(tag.as_ptr(), tag.len() as u32, 1_700_000_000, 0, input.as_ptr(), len) }
+        })
+        .collect();
+    for (k, (&m, &ptr)) in Mode::ALL.iter().zip(&ptrs).enumerate() {
+        assert!(!ptr.is_null(), "{}: null result", m.export());
+        // SAFETY: the ABI returns a NUL-terminated buffer owned by the
+        // export, valid until that export's next call.
+        let out = unsafe { CStr::from_ptr(ptr.cast()) }.to_bytes();
+        let want = NATIVE.with(|n| n.borrow_mut()[k].process(input).to_vec());
+        assert!(out == want.as_slice(), "{}: the export's result differs from the native engine's", m.export());
+        if out.is_empty() {
+            assert_eq!(m, Mode::Alerts, "{}: a record was dropped: {:?}", m.export(), String::from_utf8_lossy(input));
+            continue;
+        }
+        let text = std::str::from_utf8(out).expect("the result is UTF-8");
+        serde_json::from_str::<serde::de::IgnoredAny>(text)
+            .unwrap_or_else(|e| panic!("{}: the result is not JSON ({e}): {text}", m.export()));
+        let t = text.trim();
+        assert!(t.starts_with('{') && t.ends_with('}'), "{}: the result is not an object: {text}", m.export());
+    }
 }
 
 /// A synthetic event every compiled rule set is run on.

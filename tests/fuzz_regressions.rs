@@ -1,7 +1,7 @@
 //! Replays every input the fuzzers ever crashed on (`fuzz/regressions/<target>/`)
-//! through the same contract check the fuzz target runs. A file there is the
-//! regression test for the bug it found; its name says which (see
-//! `fuzz/regressions/README.md`).
+//! through the same contract check the fuzz target runs
+//! (`kaudit_tests::contract::TARGETS`). A file there is the regression test
+//! for the bug it found; its name says which (see `fuzz/regressions/README.md`).
 
 use std::path::PathBuf;
 
@@ -25,55 +25,56 @@ fn inputs(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
     out
 }
 
+fn replay(target: &str) {
+    let (_, check) = contract::TARGETS.iter().find(|(n, _)| *n == target).expect("a fuzz target");
+    for (p, b) in inputs(target) {
+        eprintln!("replaying {}", p.display());
+        check(&b);
+    }
+}
+
+#[test]
+fn every_regression_directory_is_a_fuzz_target() {
+    let dir = kaudit_tests::root().join("../fuzz/regressions");
+    for e in std::fs::read_dir(&dir).expect("fuzz/regressions exists").flatten() {
+        if e.path().is_dir() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            assert!(contract::TARGETS.iter().any(|(n, _)| *n == name), "no fuzz target `{name}`");
+        }
+    }
+}
+
 #[test]
 fn decode_regressions() {
-    for (p, b) in inputs("decode") {
-        eprintln!("replaying {}", p.display());
-        contract::decode(&b);
-    }
+    replay("decode");
 }
 
 #[test]
 fn pipeline_regressions() {
-    for (p, b) in inputs("pipeline") {
-        eprintln!("replaying {}", p.display());
-        contract::pipeline(&b);
-    }
+    replay("pipeline");
 }
 
 #[test]
 fn frame_regressions() {
-    for (p, b) in inputs("frame") {
-        eprintln!("replaying {}", p.display());
-        // The same decoding of the input as fuzz_targets/frame.rs.
-        let Some((&n, rest)) = b.split_first() else { continue };
-        let k = ((n % 8) as usize).min(rest.len());
-        let (cuts, stream) = rest.split_at(k);
-        let cuts: Vec<usize> = cuts.iter().map(|&c| c as usize * (stream.len() + 1) / 256).collect();
-        contract::frame_chunks(stream, &cuts);
-    }
+    replay("frame");
 }
 
 #[test]
 fn rules_regressions() {
-    for (p, b) in inputs("rules") {
-        eprintln!("replaying {}", p.display());
-        contract::rule_file(&b);
-    }
+    replay("rules");
 }
 
 #[test]
 fn policy_regressions() {
-    for (p, b) in inputs("policy") {
-        eprintln!("replaying {}", p.display());
-        contract::audit_policy(&b);
-    }
+    replay("policy");
 }
 
 #[test]
 fn iac_regressions() {
-    for (p, b) in inputs("iac") {
-        eprintln!("replaying {}", p.display());
-        contract::iac(&b);
-    }
+    replay("iac");
+}
+
+#[test]
+fn fluentbit_regressions() {
+    replay("fluentbit");
 }

@@ -67,6 +67,9 @@ fn strings(n: &Node, key: &str) -> Result<Vec<String>, String> {
     }
 }
 
+/// The keys of the configuration file.
+const KEYS: &str = "rules, disabled_rules, cluster, max_state_keys, max_match_bytes";
+
 /// Parse the configuration file's text.
 pub fn parse(src: &str) -> Result<Config, String> {
     let doc = yaml::parse(src).map_err(|e| format!("{CONFIG_PATH}:{}:{}: YAML: {}", e.line, e.col, e.message))?;
@@ -93,12 +96,7 @@ pub fn parse(src: &str) -> Result<Config, String> {
                 Kind::Int(i) if i > 0 => c.max_match_bytes = Some(i as usize),
                 _ => return Err(at(v, "`max_match_bytes` must be a positive integer")),
             },
-            other => return Err(at(
-                v,
-                format!(
-                    "unknown key `{other}` (expected rules, disabled_rules, cluster, max_state_keys, max_match_bytes)"
-                ),
-            )),
+            other => return Err(at(v, format!("unknown key `{other}` (expected {KEYS})"))),
         }
     }
     for r in &c.rules {
