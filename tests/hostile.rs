@@ -354,3 +354,87 @@ fn gzip_bomb_stops_at_the_decompressed_size_limit() {
     let (out, stats) = normalize_buffer(&roomy, rec.as_bytes(), Options::default());
     assert_eq!(stats.total().events, 1, "{}", String::from_utf8_lossy(&out[..200.min(out.len())]));
 }
+
+/// Regression (fuzz `fluentbit`): an AKS Log Analytics dynamic column
+/// (`Annotations`, `RequestObject`, …) holding a *string* whose text starts
+/// like JSON was copied into the event unchecked, so the output line was not
+/// JSON (or held a raw newline, a lone surrogate, or nesting past the
+/// limit). Such a column is now read like any string hop: it must be valid
+/// JSON within the limits, or the record is an error, passed through.
+#[test]
+fn aks_string_columns_holding_bad_json_are_errors_not_broken_output() {
+    let row = |col: &str, inner: &str| {
+        json!({"TimeGenerated":"2025-04-20T16:30:04.1Z","AuditId":"a-1","Level":"RequestResponse","Stage":"ResponseComplete",
+            "RequestUri":"/api/v1/pods","Verb":"create","User":{"username":"u"},"ObjectRef":{"resource":"pods"},
+            "ResponseStatus":{"code":201},"SourceSystem":"Azure","Type":"AKSAudit", col: inner})
+        .to_string()
+    };
+    let deep = format!("{}{}", "[".repeat(130), "]".repeat(130));
+    for (col, inner) in [
+        ("Annotations", r#"{"authorization.k8s.io/reason" "no colon"}"#),
+        ("RequestObject", "{\"a\":\"line\nbreak\"}"),
+        ("RequestObject", r#"{"a":"\ud800"}"#),
+        ("ResponseObject", deep.as_str()),
+    ] {
+        let rec = row(col, inner);
+        let (lines, totals) = run(rec.as_bytes());
+        assert_eq!(totals, (0, 0, 1), "{col}: {inner}");
+        assert_eq!(error_of(&lines[0])["at"], json!(col), "{col}: {inner}");
+    }
+    // Valid JSON text in a string column is still read as the body.
+    let (lines, totals) = run(row("RequestObject", r#"{"kind":"Pod"}"#).as_bytes());
+    assert_eq!(totals, (1, 0, 0));
+    assert_eq!(lines[0]["requestObject"], json!({"kind":"Pod"}));
+}
+
+/// Regression (same bug, the `properties.log` hop of AKS diagnostic
+/// records): the Event text inside the string is checked like a record.
+#[test]
+fn aks_properties_log_string_is_checked_like_a_record() {
+    let inner = |body: &str| {
+        format!(
+            r#"{{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Request","auditID":"x","stage":"ResponseComplete","requestURI":"/","verb":"get","user":{{"username":"u"}},"requestObject":{body}}}"#
+        )
+    };
+    let rec = |body: &str| {
+        json!({"records":[{"category":"kube-audit","operationName":"Microsoft.ContainerService/managedClusters/diagnosticLogs/Read","properties":{"log":inner(body),"pod":"kube-apiserver-1"}}]}).to_string()
+    };
+    let deep = format!("{}{}", "[".repeat(130), "]".repeat(130));
+    for body in [r#"{"a":"\ud800"}"#, deep.as_str()] {
+        let (_, totals) = run(rec(body).as_bytes());
+        assert_eq!(totals, (0, 0, 1), "{body}");
+    }
+    let (_, totals) = run(rec(r#"{"a":1}"#).as_bytes());
+    assert_eq!(totals, (1, 0, 0));
+}
+
+/// Regression (same bug in every string hop): an Event carried as a JSON
+/// string (CloudWatch `message`, OpenShift OTLP `body.stringValue`,
+/// AzureDiagnostics `log_s`) holding a lone surrogate escape or nesting past
+/// the limit is an error, like the same Event as a record.
+#[test]
+fn events_inside_strings_are_checked_like_records() {
+    let ev = |body: &str| {
+        format!(
+            r#"{{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Request","auditID":"x","stage":"ResponseComplete","requestURI":"/","verb":"get","user":{{"username":"u"}},"requestObject":{body}}}"#
+        )
+    };
+    let cloudwatch = |body: &str| {
+        json!({"messageType":"DATA_MESSAGE","owner":"1","logGroup":"/aws/eks/c/cluster","logStream":"kube-apiserver-audit-1",
+            "subscriptionFilters":["f"],"logEvents":[{"id":"1","timestamp":1,"message":ev(body)}]})
+        .to_string()
+    };
+    let diag = |body: &str| {
+        json!({"Category":"kube-audit","log_s":ev(body),"ResourceId":"/SUBSCRIPTIONS/S/RESOURCEGROUPS/R/PROVIDERS/MICROSOFT.CONTAINERSERVICE/MANAGEDCLUSTERS/C"})
+            .to_string()
+    };
+    let deep = format!("{}{}", "[".repeat(130), "]".repeat(130));
+    for make in [&cloudwatch as &dyn Fn(&str) -> String, &diag] {
+        for body in [r#"{"a":"\ud800"}"#, deep.as_str()] {
+            let (_, totals) = run(make(body).as_bytes());
+            assert_eq!(totals, (0, 0, 1), "{}", make(body));
+        }
+        let (_, totals) = run(make(r#"{"a":1}"#).as_bytes());
+        assert_eq!(totals, (1, 0, 0), "{}", make("{}"));
+    }
+}

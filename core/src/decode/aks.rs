@@ -7,11 +7,18 @@ use std::borrow::Cow;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::event::known_event;
+use super::event::{hop_limits, known_event, known_event_hop};
 use super::{raw, raw_str, Ctx, Decoder, Sink, Top, Unit};
 use crate::error::{Category, Error};
 use crate::event::{AuditEvent, Cluster, Field, ObjectRef, Provider, ResponseStatus, Source, UserInfo};
 use crate::json::{Raw, Str};
+
+/// JSON text read out of a JSON string (a hop) must also parse (it is
+/// copied into the event as it is).
+fn check_hop(t: &str, at: &str, depth: usize) -> Result<(), Error> {
+    hop_limits(t, at, depth)?;
+    serde_json::from_str::<serde::de::IgnoredAny>(t).map(|_| ()).map_err(|e| Error::json(at, &e))
+}
 
 fn is_audit_category(c: &str) -> bool {
     c.eq_ignore_ascii_case("kube-audit") || c.eq_ignore_ascii_case("kube-audit-admin")
@@ -94,7 +101,7 @@ pub(super) fn diagnostic(top: &Top<'_>, unit: &[u8], ctx: &Ctx<'_>, sink: &mut d
         return known_event(log.get(), "properties.log", unit, &c, sink);
     }
     match serde_json::from_str::<Str<'_>>(log.get()) {
-        Ok(s) if s.trim_start().starts_with('{') => known_event(&s, "properties.log", unit, &c, sink),
+        Ok(s) if s.trim_start().starts_with('{') => known_event_hop(&s, "properties.log", unit, &c, sink),
         Ok(_) => sink.skipped(u, "properties.log is not JSON"),
         Err(e) => sink.error(u, &Error::json("properties.log", &e)),
     }
@@ -124,7 +131,7 @@ pub(super) fn azure_diagnostics(top: &Top<'_>, text: &str, unit: &[u8], ctx: &Ct
         c.received = raw(r.time).or(c.received);
     }
     match raw_str(top.log_s) {
-        Some(s) => known_event(&s, "log_s", unit, &c, sink),
+        Some(s) => known_event_hop(&s, "log_s", unit, &c, sink),
         None => sink.error(u, &Error::new(Category::Data, "log_s", "not a string")),
     }
 }
@@ -176,17 +183,21 @@ struct LaRow<'a> {
 /// The JSON text of a dynamic column: the value itself when it is an object
 /// or array, the unescaped content when it is a string holding JSON. `null`
 /// and empty strings are absent. A plain string (such as AKS's
-/// `skipped-too-big-size-object`) is returned as JSON string text.
-fn dynamic(v: Option<&RawValue>) -> Option<Cow<'_, str>> {
-    let t = v?.get();
-    match t.as_bytes().first() {
+/// `skipped-too-big-size-object`) is returned as JSON string text. JSON text
+/// inside a string must pass [`check_hop`] (the column sits one level inside
+/// the event).
+fn dynamic<'t>(v: Option<&'t RawValue>, at: &str) -> Result<Option<Cow<'t, str>>, Error> {
+    let Some(v) = v else { return Ok(None) };
+    let t = v.get();
+    Ok(match t.as_bytes().first() {
         Some(b'{' | b'[') => Some(Cow::Borrowed(t)),
         Some(b'"') => {
-            let s: Str<'_> = serde_json::from_str(t).ok()?;
+            let Ok(s) = serde_json::from_str::<Str<'_>>(t) else { return Ok(None) };
             let inner = s.trim();
             if inner.is_empty() {
                 None
             } else if inner.starts_with('{') || inner.starts_with('[') {
+                check_hop(inner, at, super::MAX_JSON_DEPTH - 1)?;
                 Some(Cow::Owned(inner.to_owned()))
             } else {
                 Some(Cow::Borrowed(t))
@@ -194,7 +205,7 @@ fn dynamic(v: Option<&RawValue>) -> Option<Cow<'_, str>> {
         }
         Some(b'n') => None,
         _ => Some(Cow::Borrowed(t)),
-    }
+    })
 }
 
 fn as_raw<'t>(t: &'t Option<Cow<'_, str>>) -> Option<Raw<'t>> {
@@ -216,13 +227,21 @@ pub(super) fn log_analytics(top: &Top<'_>, text: &str, unit: &[u8], ctx: &Ctx<'_
         Ok(r) => r,
         Err(e) => return sink.error(u, &Error::json("$", &e)),
     };
-    let user_t = dynamic(row.User);
-    let ips_t = dynamic(row.SourceIps);
-    let oref_t = dynamic(row.ObjectRef);
-    let status_t = dynamic(row.ResponseStatus);
-    let req_t = dynamic(row.RequestObject);
-    let resp_t = dynamic(row.ResponseObject);
-    let ann_t = dynamic(row.Annotations);
+    let cols = (|| -> Result<_, Error> {
+        Ok([
+            dynamic(row.User, "User")?,
+            dynamic(row.SourceIps, "SourceIps")?,
+            dynamic(row.ObjectRef, "ObjectRef")?,
+            dynamic(row.ResponseStatus, "ResponseStatus")?,
+            dynamic(row.RequestObject, "RequestObject")?,
+            dynamic(row.ResponseObject, "ResponseObject")?,
+            dynamic(row.Annotations, "Annotations")?,
+        ])
+    })();
+    let [user_t, ips_t, oref_t, status_t, req_t, resp_t, ann_t] = match cols {
+        Ok(c) => c,
+        Err(e) => return sink.error(u, &e),
+    };
     let parsed = (|| -> Result<_, Error> {
         let user: Option<UserInfo<'_>> = parse_dyn(&user_t, "User")?;
         let ips: Option<Vec<Str<'_>>> = parse_dyn(&ips_t, "SourceIps")?;

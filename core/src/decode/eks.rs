@@ -5,7 +5,7 @@ use base64::Engine;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::event::known_event;
+use super::event::{known_event, known_event_hop};
 use super::{raw, raw_str, Ctx, Decoder, Sink, Top, Unit};
 use crate::error::{Category, Error};
 use crate::event::{Cluster, Provider, Source};
@@ -116,7 +116,7 @@ fn message(m: Option<&RawValue>, at: &str, unit: &[u8], ctx: &Ctx<'_>, sink: &mu
         return known_event(m.get(), at, unit, ctx, sink);
     }
     match serde_json::from_str::<Str<'_>>(m.get()) {
-        Ok(s) => known_event(&s, at, unit, ctx, sink),
+        Ok(s) => known_event_hop(&s, at, unit, ctx, sink),
         Err(e) => sink.error(u, &Error::json(at, &e)),
     }
 }

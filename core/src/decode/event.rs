@@ -247,6 +247,31 @@ pub(super) fn event_list(items: Option<&RawValue>, unit: &[u8], ctx: &Ctx<'_>, s
 /// Parse `text` as an Event without shape detection (the container already
 /// said it is one: AKS `properties.log`, CloudWatch `message`, OTLP body).
 /// Handles the EKS `[Truncated...]` cut.
+/// The checks the decoder makes on a record's text (nesting within `depth`,
+/// no lone surrogate escape), for JSON text read out of a JSON string (a
+/// hop), which the outer record's checks could not see into. The depth is
+/// the hard cap ([`super::MAX_JSON_DEPTH`] for an Event), not a configured
+/// lower limit.
+pub(super) fn hop_limits(t: &str, at: &str, depth: usize) -> Result<(), Error> {
+    if crate::json::deeper_than(t.as_bytes(), depth) {
+        return Err(Error::new(crate::Category::Limit, at, format!("JSON nested deeper than {depth} levels")));
+    }
+    if let Some(i) = crate::json::lone_surrogate(t.as_bytes()) {
+        let m = format!("lone UTF-16 surrogate in a \\u escape at byte {i}: not Unicode text");
+        return Err(Error::new(crate::Category::Syntax, at, m));
+    }
+    Ok(())
+}
+
+/// [`known_event`] on Event text read out of a JSON string: [`hop_limits`]
+/// first.
+pub(super) fn known_event_hop(text: &str, at: &str, unit: &[u8], ctx: &Ctx<'_>, sink: &mut dyn Sink) {
+    match hop_limits(text, at, super::MAX_JSON_DEPTH) {
+        Ok(()) => known_event(text, at, unit, ctx, sink),
+        Err(e) => sink.error(Unit { raw: unit, source: ctx.source }, &e),
+    }
+}
+
 pub(super) fn known_event(text: &str, at: &str, unit: &[u8], ctx: &Ctx<'_>, sink: &mut dyn Sink) {
     let t = text.trim();
     match serde_json::from_str::<Top<'_>>(t) {

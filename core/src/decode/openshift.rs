@@ -5,7 +5,7 @@
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::event::known_event;
+use super::event::known_event_hop;
 use super::{raw, raw_str, Ctx, Decoder, Sink, SkipReason, Top, Unit};
 use crate::error::Error;
 use crate::event::Source;
@@ -105,7 +105,7 @@ pub(super) fn otlp(dec: &Decoder, rl: &RawValue, unit: &[u8], ctx: &Ctx<'_>, sin
                 let mut lc = rc.clone();
                 lc.received = raw(lr.observed_time_unix_nano).or(lc.received);
                 match lr.body.and_then(|b| b.string_value) {
-                    Some(body) => known_event(&body, &format!("{at}.body.stringValue"), ru.raw, &lc, sink),
+                    Some(body) => known_event_hop(&body, &format!("{at}.body.stringValue"), ru.raw, &lc, sink),
                     None => {
                         sink.error(ru, &Error::new(crate::Category::Data, format!("{at}.body.stringValue"), "missing"))
                     }
