@@ -117,7 +117,13 @@ impl Framer {
         f
     }
 
-    /// The next complete record in `buf`, if any. `eof` says no more bytes
+    /// The next complete record in `buf`, if any.
+    ///
+    /// Indexing here uses positions the framer found in `buf` itself
+    /// (`pos`, `start`, `seen` ≤ `buf.len()`), which holds as long as the
+    /// host keeps the buffer as documented (append, drain `..keep_from()`,
+    /// `shift`); no index comes from the bytes' values. Fuzzed with random
+    /// read boundaries (`frame` target). `eof` says no more bytes
     /// will be appended, so a pending partial record is emitted as is.
     pub fn next(&mut self, buf: &[u8], eof: bool) -> Option<Frame> {
         loop {

@@ -328,6 +328,7 @@ pub fn deeper_than(text: &[u8], limit: usize) -> bool {
                 // Inside a string: jump to the next quote or backslash.
                 match memchr::memchr2(b'"', b'\\', text.get(i..).unwrap_or_default()) {
                     None => return false,
+                    // `i + k` is a position memchr2 found in `text[i..]`.
                     Some(k) if text[i + k] == b'\\' => i += k + 2,
                     Some(k) => {
                         i += k + 1;
@@ -363,7 +364,8 @@ fn count_openers(text: &[u8]) -> usize {
 pub fn lone_surrogate(text: &[u8]) -> Option<usize> {
     let mut high: Option<usize> = None;
     for i in memchr::memmem::find_iter(text, b"\\u") {
-        // An even run of backslashes before this one escapes it.
+        // An even run of backslashes before this one escapes it. (`i` is a
+        // match position, so `..i` is in range.)
         let run = text[..i].iter().rev().take_while(|&&b| b == b'\\').count();
         if run % 2 == 1 {
             continue;

@@ -164,6 +164,7 @@ impl<'r> Engine<'r> {
             add_member(&mut self.out, m);
         }
         self.out.push(0);
+        // Not empty: the NUL was just pushed.
         &self.out[..self.out.len() - 1]
     }
 

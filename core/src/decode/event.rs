@@ -298,7 +298,9 @@ const AFTER_BODIES: FieldSet = FieldSet::of(&[
 /// An event cut by CloudWatch (`…[Truncated...]`): keep the complete leading
 /// members, mark the event truncated, list what was lost. Not an error.
 pub(super) fn truncated(t: &str, unit: &[u8], ctx: &Ctx<'_>, sink: &mut dyn Sink) {
-    let body = &t[..t.len() - crate::frame::TRUNCATED_MARKER.len()];
+    // Both callers checked that `t` ends with the (ASCII) marker; `get`
+    // keeps this total anyway.
+    let body = t.get(..t.len().saturating_sub(crate::frame::TRUNCATED_MARKER.len())).unwrap_or_default();
     let fixed = last_complete_member(body.as_bytes()).map(|end| format!("{}}}", &body[..end]));
     let top = fixed.as_deref().map(|f| (f, serde_json::from_str::<Top<'_>>(f)));
     match top {

@@ -204,6 +204,7 @@ pub(super) fn log_entry(text: &str, unit: &[u8], ctx: &Ctx<'_>, sink: &mut dyn S
             if let (true, Some(o)) = (create, &oref) {
                 if o.subresource.is_none() && o.name.is_some() {
                     if let Some(cut) = uri.rfind('/') {
+                        // `cut` is a position rfind found: in range, on a boundary.
                         uri = Str(Cow::Owned(uri[..cut].to_owned()));
                     }
                 }
@@ -332,6 +333,7 @@ pub fn parse_resource_name<'a>(rn: &Str<'a>, method: Option<&str>) -> (Str<'a>, 
         let uri = Str(Cow::Owned(format!("/{text}")));
         return (uri, None);
     }
+    // At least three segments (checked above).
     let (group, version, rest) = (segs[0], segs[1], &segs[2..]);
     let uri = if group == "core" {
         format!("/api/{version}/{}", rest.join("/"))
@@ -366,6 +368,7 @@ pub fn parse_resource_name<'a>(rn: &Str<'a>, method: Option<&str>) -> (Str<'a>, 
     if let Some(first_sub) = tail.get(2) {
         // Everything after the name (subresources are one segment, but keep
         // the rest rather than lose it).
+        // `first_sub` is a sub-slice of `text` (from `split`): in range.
         let start = first_sub.as_ptr() as usize - text.as_ptr() as usize;
         o.subresource = Some(sub(rn, &text[start..]));
     }

@@ -208,13 +208,19 @@ fn err(file: &str, n: &Node, msg: impl Into<String>) -> RuleError {
 /// Position of a byte offset of a condition in its file: exact for
 /// single-line conditions, the condition's start line otherwise.
 fn cond_pos(n: &Node, text: &str, off: usize) -> (usize, usize) {
+    // Clamp to the text and back to a character boundary: the slices below
+    // cannot panic whatever offset a parse error carries.
+    let mut off = off.min(text.len());
+    while !text.is_char_boundary(off) {
+        off -= 1;
+    }
     if text.contains('\n') || n.col == 0 {
-        let before = &text[..off.min(text.len())];
+        let before = &text[..off];
         let lines = before.matches('\n').count();
         let col = before.rsplit('\n').next().map(|l| l.chars().count() + 1).unwrap_or(1);
         (n.line + lines + usize::from(!text.is_empty() && lines > 0), col)
     } else {
-        (n.line, n.col + text[..off.min(text.len())].chars().count())
+        (n.line, n.col + text[..off].chars().count())
     }
 }
 
@@ -1159,5 +1165,25 @@ impl RuleSet {
             Some(b) => Err(b),
             None => Ok((feed.fired, feed.last)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression (unwrap/indexing audit): an error offset inside a
+    /// multi-byte character, or past the end, must not panic when the
+    /// position is computed.
+    #[test]
+    fn cond_pos_never_slices_inside_a_character() {
+        let n = Node { line: 3, col: 14, kind: yaml::Kind::Null };
+        let text = "user.username = \"é\" and";
+        let inside = text.find('é').map(|i| i + 1).unwrap_or(0);
+        assert_eq!(cond_pos(&n, text, inside), (3, 14 + 17));
+        assert_eq!(cond_pos(&n, text, 10_000), (3, 14 + text.chars().count()));
+        let multi = "verb = get\nand é";
+        let end = multi.len() - 1;
+        assert_eq!(cond_pos(&n, multi, end), (5, 5));
     }
 }

@@ -211,17 +211,20 @@ impl RuleState {
     }
 
     fn entry(&mut self, key: u64, limits: StateLimits) -> &mut Entry {
-        if self.keys.contains_key(&key) {
-            self.keys.to_back(&key);
-        } else {
+        use hashlink::linked_hash_map::Entry as Slot;
+        if !self.keys.contains_key(&key) {
             while self.keys.len() >= limits.max_keys.max(1) {
                 self.keys.pop_front();
                 self.evicted += 1;
             }
-            self.keys.insert(key, Entry::default());
         }
-        // Just inserted or moved to the back: present.
-        self.keys.get_mut(&key).expect("key present")
+        match self.keys.entry(key) {
+            Slot::Occupied(mut o) => {
+                o.to_back();
+                o.into_mut()
+            }
+            Slot::Vacant(v) => v.insert(Entry::default()),
+        }
     }
 }
 
