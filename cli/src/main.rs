@@ -10,6 +10,7 @@ mod iac_cmd;
 mod input;
 mod inventory_cmd;
 mod normalize;
+mod parallel;
 mod policy_cmd;
 mod progress;
 mod report;
