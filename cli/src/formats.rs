@@ -77,10 +77,18 @@ fn hostname() -> Option<String> {
 
 /// Set the scanner up for `format` (findings formats get the host's clock
 /// and name).
-pub fn configure<O: kaudit_core::scan::Observer>(sc: &mut Scanner<'_, O>, format: ScanFormat) {
-    if let Some(f) = format.findings() {
-        let created_ms = SystemTime::now().duration_since(UNIX_EPOCH).ok().map(|d| d.as_millis() as i64);
-        sc.set_findings(f, Context { created_ms, hostname: hostname() });
+/// The findings format and its host context (read once: every batch of a
+/// parallel scan gets the same time and host name).
+pub fn findings_context(format: ScanFormat) -> Option<(FindingFormat, Context)> {
+    let f = format.findings()?;
+    let created_ms = SystemTime::now().duration_since(UNIX_EPOCH).ok().map(|d| d.as_millis() as i64);
+    Some((f, Context { created_ms, hostname: hostname() }))
+}
+
+/// Configure a scanner with [`findings_context`]'s result.
+pub fn apply<O: kaudit_core::scan::Observer>(sc: &mut Scanner<'_, O>, cx: &Option<(FindingFormat, Context)>) {
+    if let Some((f, c)) = cx {
+        sc.set_findings(*f, c.clone());
     }
 }
 

@@ -33,14 +33,28 @@ pub fn open_counted(path: &str, progress: &Progress) -> io::Result<Box<dyn Read>
 }
 
 /// Read `r` to the end, calling `each` with every framed record.
-pub fn for_each_record(mut r: impl Read, max_record: usize, mut each: impl FnMut(&[u8], &Frame)) -> io::Result<()> {
+pub fn for_each_record(r: impl Read, max_record: usize, mut each: impl FnMut(&[u8], &Frame)) -> io::Result<()> {
+    for_each_record_while(r, max_record, |rec, f| {
+        each(rec, f);
+        true
+    })
+}
+
+/// [`for_each_record`] until `each` returns `false`.
+pub fn for_each_record_while(
+    mut r: impl Read,
+    max_record: usize,
+    mut each: impl FnMut(&[u8], &Frame) -> bool,
+) -> io::Result<()> {
     let mut framer = Framer::new(max_record);
     let mut buf: Vec<u8> = Vec::with_capacity(1 << 20);
     let mut chunk = vec![0u8; 1 << 20];
     let mut eof = false;
     loop {
         while let Some(f) = framer.next(&buf, eof) {
-            each(&buf[f.range.clone()], &f);
+            if !each(&buf[f.range.clone()], &f) {
+                return Ok(());
+            }
         }
         if eof {
             return Ok(());

@@ -5,10 +5,12 @@ mod chart;
 mod coverage;
 mod filter;
 mod formats;
+mod gen;
 mod iac_cmd;
 mod input;
 mod inventory_cmd;
 mod normalize;
+mod parallel;
 mod policy_cmd;
 mod progress;
 mod report;
@@ -57,6 +59,8 @@ enum Command {
     Serve(serve::Args),
     /// Log health per cluster and source: gaps, stage pairing, latency, skew, structure, coverage.
     Validate(validate::Args),
+    /// Write a synthetic, reproducible audit-log corpus (any source shape, several clusters).
+    Gen(gen::Args),
 }
 
 fn main() -> ExitCode {
@@ -87,6 +91,7 @@ fn main() -> ExitCode {
         Command::Stream(a) => stream::run(a),
         Command::Serve(a) => serve::run(a),
         Command::Validate(a) => validate::run(a),
+        Command::Gen(a) => gen::run(a),
     }
 }
 

@@ -18,7 +18,7 @@ use crate::filter::{Filter, FilterArgs};
 use crate::formats::{self, ScanFormat as Format};
 use crate::progress::{self, Progress};
 use crate::summary::Summary;
-use crate::{input, report, ruleload};
+use crate::{input, parallel, report, ruleload};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -62,12 +62,32 @@ pub struct Args {
     /// a rule over it is blind on that event (reason `budget`).
     #[arg(long, default_value_t = DEFAULT_MATCH_BUDGET)]
     max_match_bytes: usize,
+    /// Worker threads (default: the available cores). The output, counts and summary are
+    /// the same with any number.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    threads: Option<u16>,
+    /// Input bytes per batch handed to a worker thread (tests use small batches).
+    #[arg(long, value_name = "BYTES", default_value_t = 1 << 20, hide = true)]
+    batch_bytes: usize,
+}
+
+/// The worker threads to use: `--threads`, else the available cores.
+fn threads(flag: Option<u16>) -> usize {
+    flag.map(usize::from).unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
 /// Chooses the reported events and accounts them.
 struct Reported<'r> {
     filter: Filter,
     summary: Option<Summary<'r>>,
+}
+
+impl<'r> parallel::Merge for Reported<'r> {
+    fn merge(&mut self, later: Self) {
+        if let (Some(a), Some(b)) = (&mut self.summary, later.summary) {
+            a.merge(b);
+        }
+    }
 }
 
 impl Observer for Reported<'_> {
@@ -110,22 +130,48 @@ pub fn run(a: Args) -> ExitCode {
     };
     let summarize = !json || a.report.is_some();
     let max_hits = if a.report.is_some() { a.report_hits } else { 0 };
-    let observer = Reported { filter, summary: summarize.then(|| Summary::new(&set, max_hits)) };
-    let mut sc = Scanner::with_observer(&set, opts, observer);
     let files = input::expand(&a.paths);
     let progress = Progress::new(progress::total_bytes(&files), draw_progress(a.no_progress));
     let stdout = io::stdout();
     let mut out = io::BufWriter::with_capacity(1 << 20, stdout.lock());
-    formats::configure(&mut sc, a.format);
+    let findings = formats::findings_context(a.format);
     let _ = formats::begin(&set, a.format, &mut out);
-    let pumped = input::pump_all(&files, &dec, &mut sc, &mut out, &progress);
-    progress.finish();
-    let mut failed = match pumped {
-        input::Pumped::Closed => return ExitCode::SUCCESS,
-        input::Pumped::Done(failed) => failed,
+    let observer = || Reported { filter: filter.clone(), summary: summarize.then(|| Summary::new(&set, max_hits)) };
+    let (stats, reported, mut failed) = match threads(a.threads) {
+        1 => {
+            let mut sc = Scanner::with_observer(&set, opts, observer());
+            formats::apply(&mut sc, &findings);
+            let pumped = input::pump_all(&files, &dec, &mut sc, &mut out, &progress);
+            progress.finish();
+            match pumped {
+                input::Pumped::Closed => return ExitCode::SUCCESS,
+                input::Pumped::Done(failed) => {
+                    let stats = sc.stats();
+                    (stats, std::mem::replace(sc.observer_mut(), observer()), failed)
+                }
+            }
+        }
+        n => {
+            let configure = |sc: &mut Scanner<'_, Reported<'_>>| formats::apply(sc, &findings);
+            let plan = parallel::Plan {
+                threads: n,
+                chunk_bytes: a.batch_bytes.max(1),
+                set: &set,
+                dec: &dec,
+                opts,
+                configure: &configure,
+                observer: &observer,
+                comma_between_findings: a.format == Format::Sarif,
+            };
+            let done = parallel::scan(&plan, &files, &mut out, &progress);
+            progress.finish();
+            if done.closed && !done.failed {
+                return ExitCode::SUCCESS;
+            }
+            (done.stats, done.observer, done.failed)
+        }
     };
-    let stats = sc.stats();
-    let summary = sc.observer().summary.as_ref();
+    let summary = reported.summary.as_ref();
     if let (Format::Table, Some(s)) = (a.format, summary) {
         let _ = out.write_all(s.render_text(&stats, &filters, a.top).as_bytes());
     }

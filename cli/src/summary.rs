@@ -62,6 +62,12 @@ impl Span {
     }
 }
 
+fn merge_span(a: &mut Span, b: &Span) {
+    for t in [b.first, b.last].into_iter().flatten() {
+        a.add(t);
+    }
+}
+
 /// Per rule.
 #[derive(Clone, Debug, Default)]
 pub struct RuleRow {
@@ -78,6 +84,9 @@ pub struct ActorRow {
     pub worst: Option<Severity>,
     /// Distinct rules that fired on this actor's events.
     pub rules: Vec<u32>,
+    /// The reported-event number at which the actor was first seen (the
+    /// order in which actors are tracked, up to [`MAX_ACTORS`]).
+    pub first: u64,
 }
 
 /// Per source id.
@@ -240,7 +249,7 @@ impl<'r> Summary<'r> {
             a.events += 1;
             true
         } else if self.actors.len() < MAX_ACTORS {
-            self.actors.insert(actor.to_owned(), ActorRow { events: 1, ..ActorRow::default() });
+            self.actors.insert(actor.to_owned(), ActorRow { events: 1, first: self.seq, ..ActorRow::default() });
             true
         } else {
             self.actors_untracked += 1;
@@ -306,6 +315,83 @@ impl<'r> Summary<'r> {
         if self.hits.len() > self.max_hits {
             self.hits.pop();
         }
+    }
+
+    /// Fold in the summary of the events that came right after this one's
+    /// (a parallel scan's next slice), as if one summary had seen them all
+    /// in order. Exact while fewer than [`MAX_CLUSTERS`] clusters are seen
+    /// (past that, which clusters are listed may differ).
+    pub fn merge(&mut self, o: Summary<'r>) {
+        let base = self.seq;
+        self.events += o.events;
+        self.untimed += o.untimed;
+        merge_span(&mut self.span, &o.span);
+        for (a, b) in self.by_severity.iter_mut().zip(o.by_severity) {
+            *a += b;
+        }
+        for (a, b) in self.by_rule.iter_mut().zip(o.by_rule) {
+            a.hits += b.hits;
+            merge_span(&mut a.span, &b.span);
+            if a.example_actor.is_none() {
+                a.example_actor = b.example_actor;
+            }
+        }
+        let mut actors: Vec<(String, ActorRow)> = o.actors.into_iter().collect();
+        actors.sort_by_key(|(_, a)| a.first);
+        for (name, b) in actors {
+            if let Some(a) = self.actors.get_mut(&name) {
+                a.events += b.events;
+                a.hits += b.hits;
+                a.worst = a.worst.max(b.worst);
+                for r in b.rules {
+                    if !a.rules.contains(&r) {
+                        a.rules.push(r);
+                    }
+                }
+            } else if self.actors.len() < MAX_ACTORS {
+                self.actors.insert(name, ActorRow { first: b.first + base, ..b });
+            } else {
+                self.actors_untracked += b.events;
+            }
+        }
+        self.actors_untracked += o.actors_untracked;
+        for (k, b) in o.sources {
+            let a = self.sources.entry(k).or_default();
+            a.events += b.events;
+            a.hits += b.hits;
+            merge_span(&mut a.span, &b.span);
+        }
+        for (k, n) in o.clusters {
+            if let Some(a) = self.clusters.get_mut(&k) {
+                *a += n;
+            } else if self.clusters.len() < MAX_CLUSTERS {
+                self.clusters.insert(k, n);
+            }
+        }
+        for (k, n) in o.blind {
+            *self.blind.entry(k).or_default() += n;
+        }
+        for (k, b) in o.per_hour {
+            let a = self.per_hour.entry(k).or_default();
+            for (x, y) in a.iter_mut().zip(b) {
+                *x += y;
+            }
+        }
+        self.untimed_hits += o.untimed_hits;
+        self.hits_total += o.hits_total;
+        // Ascending, as one summary would have met them (hits of one event
+        // in rule order), so the kept list is the same.
+        for mut h in o.hits.into_sorted_vec() {
+            h.seq += base;
+            if self.hits.len() >= self.max_hits && self.hits.peek().is_some_and(|top| top.key() <= h.key()) {
+                continue;
+            }
+            self.hits.push(h);
+            if self.hits.len() > self.max_hits {
+                self.hits.pop();
+            }
+        }
+        self.seq += o.seq;
     }
 
     /// The kept hits, earliest first (untimed last).

@@ -124,6 +124,12 @@ impl<'r, O: Observer> Scanner<'r, O> {
         self.findings = Some((format, ctx));
     }
 
+    /// Take the stateful rules' outcomes from `fires` (see
+    /// [`crate::rules::replay`]): for a slice of a parallel scan.
+    pub fn set_fires(&mut self, fires: crate::rules::replay::Fires) {
+        self.detector.set_fires(fires);
+    }
+
     /// Findings written so far.
     pub fn findings_written(&self) -> u64 {
         self.written

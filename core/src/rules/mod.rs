@@ -13,6 +13,7 @@ mod eval;
 pub mod fields;
 mod index;
 pub mod lang;
+pub mod replay;
 pub mod state;
 pub mod yaml;
 
@@ -1041,12 +1042,34 @@ pub struct Detector<'r> {
     rules: &'r RuleSet,
     states: Vec<state::RuleState>,
     limits: state::StateLimits,
+    /// Events seen (the ordinal of the next one).
+    events: u64,
+    /// Stateful outcomes decided elsewhere ([`replay`]); the own state is then unused.
+    fires: Option<replay::Fires>,
+}
+
+/// What `ev` asks of stateful rule `r`'s state.
+fn prepare_stateful(r: &Rule, spec: &state::Spec, view: &View<'_, '_>, budget: usize) -> state::Prepared {
+    // The condition and a sequence's first step share the budget.
+    view.start_rule(budget);
+    let matched = match r.declared.iter().find(|f| view.unavailable().contains(*f)) {
+        Some(f) => Tri::Blind(f),
+        None => r.expr.eval(view),
+    };
+    state::prepare(spec, view, matched)
 }
 
 impl<'r> Detector<'r> {
     pub fn new(rules: &'r RuleSet, limits: state::StateLimits) -> Self {
         let states = rules.stateful.iter().map(|_| state::RuleState::default()).collect();
-        Detector { rules, states, limits }
+        Detector { rules, states, limits, events: 0, fires: None }
+    }
+
+    /// Take the stateful rules' outcomes from `fires` (computed by a
+    /// [`replay::Sequencer`] from this detector's input) instead of from
+    /// its own state; the events must come in the same order as there.
+    pub fn set_fires(&mut self, fires: replay::Fires) {
+        self.fires = Some(fires);
     }
 
     /// Evaluate every rule on `ev` into `out` (cleared first).
@@ -1054,16 +1077,17 @@ impl<'r> Detector<'r> {
         out.clear();
         let view = View::new(ev);
         self.rules.detect_view(&view, out);
+        let ordinal = self.events;
+        self.events += 1;
         for (k, &i) in self.rules.stateful.iter().enumerate() {
             let r = &self.rules.rules[i as usize];
             let Some(spec) = &r.state else { continue };
-            // The condition and a sequence's first step share the budget.
-            view.start_rule(self.rules.match_budget);
-            let matched = match r.declared.iter().find(|f| view.unavailable().contains(*f)) {
-                Some(f) => Tri::Blind(f),
-                None => r.expr.eval(&view),
+            let p = prepare_stateful(r, spec, &view, self.rules.match_budget);
+            let step = match &mut self.fires {
+                None => state::apply(spec, &mut self.states[k], self.limits, &p),
+                Some(f) => f.outcome(ordinal, k as u32, &p),
             };
-            match state::step(spec, &mut self.states[k], self.limits, &view, matched) {
+            match step {
                 state::Step::Fire => out.hits.push(i),
                 state::Step::Blind(f) => out.blind.push((i, f)),
                 state::Step::Quiet => {}

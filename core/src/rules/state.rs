@@ -234,10 +234,44 @@ fn hasher() -> std::hash::DefaultHasher {
 }
 
 /// The result of a stateful step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Step {
     Fire,
     Quiet,
     Blind(Field),
+}
+
+/// What one event asks of a stateful rule's state, once its condition has
+/// been evaluated: reading it needs the event only ([`prepare`]), answering
+/// it the state only ([`apply`]). Hosts that decode in parallel prepare
+/// steps on many threads and apply them in input order on one
+/// ([`super::replay`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Prepared {
+    /// A sequence's first step matched: remember `(key, time)`.
+    pub record: Option<(u64, Micros)>,
+    pub ask: Ask,
+}
+
+/// The question a [`Prepared`] step asks of the state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ask {
+    /// The outcome is known without the state (quiet, or blind).
+    Known(Step),
+    /// A window: one more match under `key` at `now` (`value`: the hash of
+    /// the `distinct` field, 0 without one).
+    Window { key: u64, now: Micros, value: u64 },
+    /// A sequence's second step under `key` at `now`.
+    Sequence { key: u64, now: Micros },
+}
+
+impl Prepared {
+    const QUIET: Prepared = Prepared { record: None, ask: Ask::Known(Step::Quiet) };
+
+    /// Whether applying it reads or changes the state.
+    pub fn touches_state(&self) -> bool {
+        self.record.is_some() || !matches!(self.ask, Ask::Known(_))
+    }
 }
 
 fn hash_val(v: &super::eval::Val<'_>, h: &mut impl Hasher) {
@@ -284,6 +318,11 @@ pub fn step(
     view: &View<'_, '_>,
     matched: super::eval::Tri,
 ) -> Step {
+    apply(spec, st, limits, &prepare(spec, view, matched))
+}
+
+/// Read what the event asks of the rule's state (no state involved).
+pub fn prepare(spec: &Spec, view: &View<'_, '_>, matched: super::eval::Tri) -> Prepared {
     use super::eval::Tri;
     // Most events match neither step: decide that before reading the time.
     let first = match &spec.kind {
@@ -295,61 +334,47 @@ pub fn step(
         // A first step that ran out of match budget might have matched:
         // say so rather than lose it quietly.
         if first == Tri::Blind(Field::MatchBudget) {
-            return Step::Blind(Field::MatchBudget);
+            return Prepared { record: None, ask: Ask::Known(Step::Blind(Field::MatchBudget)) };
         }
-        return Step::Quiet;
+        return Prepared::QUIET;
     }
     let Some(now) = view.time() else {
-        return match matched {
-            Tri::False => Step::Quiet,
-            _ => Step::Blind(Field::StageTimestamp),
+        let ask = match matched {
+            Tri::False => Ask::Known(Step::Quiet),
+            _ => Ask::Known(Step::Blind(Field::StageTimestamp)),
         };
+        return Prepared { record: None, ask };
     };
+    let ask = |a| Prepared { record: None, ask: a };
     match &spec.kind {
         Kind::Sequence { .. } => {
             // Step 1 records the key's time; step 2 fires if step 1 is recent.
-            if first_matches {
-                if let Ok(k) = key_of(spec, view) {
-                    let e = st.entry(k, limits);
-                    e.times.clear();
-                    e.times.push((now, 0));
-                }
-            }
-            match matched {
-                Tri::False => Step::Quiet,
-                Tri::Blind(f) => Step::Blind(f),
-                Tri::True => {
-                    let k = match key_of(spec, view) {
-                        Ok(k) => k,
-                        Err(f) => return Step::Blind(f),
-                    };
-                    let Some(e) = st.keys.get_mut(&k) else { return Step::Quiet };
-                    let hit = e.times.first().is_some_and(|(t, _)| now >= *t && now - *t <= spec.within);
-                    if hit && now >= e.quiet_until {
-                        e.quiet_until = now.saturating_add(spec.suppress);
-                        e.times.clear();
-                        Step::Fire
-                    } else {
-                        Step::Quiet
-                    }
-                }
-            }
+            let record = if first_matches { key_of(spec, view).ok().map(|k| (k, now)) } else { None };
+            let ask = match matched {
+                Tri::False => Ask::Known(Step::Quiet),
+                Tri::Blind(f) => Ask::Known(Step::Blind(f)),
+                Tri::True => match key_of(spec, view) {
+                    Ok(key) => Ask::Sequence { key, now },
+                    Err(f) => Ask::Known(Step::Blind(f)),
+                },
+            };
+            Prepared { record, ask }
         }
-        Kind::Window { threshold, distinct } => {
+        Kind::Window { distinct, .. } => {
             match matched {
-                Tri::False => return Step::Quiet,
-                Tri::Blind(f) => return Step::Blind(f),
+                Tri::False => return Prepared::QUIET,
+                Tri::Blind(f) => return ask(Ask::Known(Step::Blind(f))),
                 Tri::True => {}
             }
-            let k = match key_of(spec, view) {
+            let key = match key_of(spec, view) {
                 Ok(k) => k,
-                Err(f) => return Step::Blind(f),
+                Err(f) => return ask(Ask::Known(Step::Blind(f))),
             };
             let value = match distinct {
                 None => 0,
                 Some(f) => match view.get(f) {
-                    Got::Blind(m) => return Step::Blind(m),
-                    Got::Absent => return Step::Quiet,
+                    Got::Blind(m) => return ask(Ask::Known(Step::Blind(m))),
+                    Got::Absent => return Prepared::QUIET,
                     Got::One(v) => {
                         let mut h = hasher();
                         hash_val(&v, &mut h);
@@ -362,11 +387,41 @@ pub fn step(
                     }
                 },
             };
-            let threshold = (*threshold).max(1);
-            let e = st.entry(k, limits);
+            ask(Ask::Window { key, now, value })
+        }
+    }
+}
+
+/// Answer a prepared step from the rule's state, updating it.
+pub fn apply(spec: &Spec, st: &mut RuleState, limits: StateLimits, p: &Prepared) -> Step {
+    if let Some((key, now)) = p.record {
+        let e = st.entry(key, limits);
+        e.times.clear();
+        e.times.push((now, 0));
+    }
+    match p.ask {
+        Ask::Known(s) => s,
+        Ask::Sequence { key, now } => {
+            let Some(e) = st.keys.get_mut(&key) else { return Step::Quiet };
+            let hit = e.times.first().is_some_and(|(t, _)| now >= *t && now - *t <= spec.within);
+            if hit && now >= e.quiet_until {
+                e.quiet_until = now.saturating_add(spec.suppress);
+                e.times.clear();
+                Step::Fire
+            } else {
+                Step::Quiet
+            }
+        }
+        Ask::Window { key, now, value } => {
+            let (threshold, distinct) = match &spec.kind {
+                Kind::Window { threshold, distinct } => ((*threshold).max(1), distinct.is_some()),
+                // A window question comes from a window rule.
+                Kind::Sequence { .. } => return Step::Quiet,
+            };
+            let e = st.entry(key, limits);
             // Slide: drop what fell out of the window.
             e.times.retain(|(t, _)| now - *t <= spec.within && *t <= now + spec.within);
-            if distinct.is_some() {
+            if distinct {
                 if let Some(slot) = e.times.iter_mut().find(|(_, v)| *v == value) {
                     slot.0 = slot.0.max(now);
                 } else {
