@@ -8,12 +8,14 @@
 //!   has, whatever the input: NDJSON, pretty-printed or concatenated
 //!   documents, gzip.
 //! * Worker threads scan batches. Stateful rules (windows, sequences) need
-//!   every earlier event, so a worker first decodes its batch with a
-//!   `Recorder` (the stateful rules' steps only), the main thread applies
-//!   the logs in batch order to one `Sequencer` (the only sequential
-//!   engine work) and sends back which stateful rules fire where, and the
-//!   worker then runs the full scan with those outcomes. Without stateful
-//!   rules the first pass is skipped.
+//!   every earlier event, so a worker scans its batch assuming that no
+//!   stateful rule fires in it, logging what each event asks of the
+//!   stateful rules' state; the main thread applies the logs in batch order
+//!   to one `Sequencer` (the only sequential engine work) and sends back
+//!   where stateful rules fire. When none does (most batches: stateful rules
+//!   fire rarely) the scan stands; otherwise the worker scans the batch
+//!   again with those outcomes. Either way the batch's result is the one a
+//!   one-thread scan gives for it.
 //! * The main thread writes each batch's output, and folds its counts and
 //!   summary into the totals, in batch order.
 //!
@@ -27,7 +29,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
 use std::sync::Mutex;
 
-use kaudit_core::rules::replay::{Fires, Recorder, Sequencer, StepLog};
+use kaudit_core::rules::replay::{Fires, Sequencer, StepLog};
 use kaudit_core::rules::RuleSet;
 use kaudit_core::scan::{Observer, ScanOptions, Scanner};
 use kaudit_core::{Decoder, Stats};
@@ -186,29 +188,36 @@ fn work<O: Observer + Send>(
         };
         let Ok(b) = next else { return };
         let records = || b.frames.iter().map(|(r, oversize)| (&b.data[r.clone()], *oversize));
-        let mut sc = Scanner::with_observer(plan.set, plan.opts, (plan.observer)());
-        (plan.configure)(&mut sc);
-        if stateful {
-            let mut rec = Recorder::new(plan.set);
-            if !stop.load(Ordering::Relaxed) {
-                records().filter(|(_, oversize)| !oversize).for_each(|(r, _)| rec.record(plan.dec, r));
+        let run = |fires: Option<Fires>| {
+            let mut sc = Scanner::with_observer(plan.set, plan.opts, (plan.observer)());
+            (plan.configure)(&mut sc);
+            if stateful {
+                sc.set_fires(fires.unwrap_or_default());
+                sc.record_steps();
             }
+            if !stop.load(Ordering::Relaxed) {
+                for (r, oversize) in records() {
+                    if oversize {
+                        sc.oversize(r, max);
+                    } else {
+                        sc.record(plan.dec, r);
+                    }
+                }
+            }
+            sc
+        };
+        // Optimistic: no stateful rule fires in this batch.
+        let mut sc = run(None);
+        if stateful {
             let (tx, rx) = sync_channel(1);
-            if msg_tx.send(Msg::Log(b.idx, rec.finish(), tx)).is_err() {
+            if msg_tx.send(Msg::Log(b.idx, sc.take_step_log(), tx)).is_err() {
                 return;
             }
             match rx.recv() {
-                Ok(f) => sc.set_fires(f),
+                // Some do: scan again with them.
+                Ok(f) if !f.is_empty() => sc = run(Some(f)),
+                Ok(_) => {}
                 Err(_) => return,
-            }
-        }
-        if !stop.load(Ordering::Relaxed) {
-            for (r, oversize) in records() {
-                if oversize {
-                    sc.oversize(r, max);
-                } else {
-                    sc.record(plan.dec, r);
-                }
             }
         }
         let done = Done {
