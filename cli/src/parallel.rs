@@ -3,7 +3,8 @@
 //!
 //! * One reader thread opens the inputs (gunzipping) and frames them with
 //!   the core's `Framer`, exactly as a one-thread scan does, then hands out
-//!   batches of whole records (about `chunk_bytes` each, in input order). Every
+//!   batches of whole records (about `chunk_bytes`, 128 KiB by default, each,
+//!   in input order). Every
 //!   split point is therefore a record boundary the one-thread scan also
 //!   has, whatever the input: NDJSON, pretty-printed or concatenated
 //!   documents, gzip.
@@ -19,8 +20,8 @@
 //! * The main thread writes each batch's output, and folds its counts and
 //!   summary into the totals, in batch order.
 //!
-//! Memory stays bounded: at most `window` batches are between the reader
-//! and the writer at any time.
+//! Memory stays bounded: at most `window` batches (about 16 MiB of input)
+//! are between the reader and the writer at any time.
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};
@@ -100,7 +101,9 @@ pub fn scan<O: Observer + Merge + Send>(
     progress: &Progress,
 ) -> Outcome<O> {
     let threads = plan.threads.max(1);
-    let window = threads * 4;
+    // Batches between the reader and the writer: enough to keep every worker
+    // busy while one is slow, about 16 MiB in all.
+    let window = (threads * 4).max((16 << 20) / plan.chunk_bytes.max(1)).min(1024);
     let stop = AtomicBool::new(false);
     let (batch_tx, batch_rx) = sync_channel::<Batch>(threads);
     let batch_rx = Mutex::new(batch_rx);
