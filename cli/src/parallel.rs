@@ -3,22 +3,25 @@
 //!
 //! * One reader thread opens the inputs (gunzipping) and frames them with
 //!   the core's `Framer`, exactly as a one-thread scan does, then hands out
-//!   batches of whole records (about `chunk_bytes` each, in input order). Every
+//!   batches of whole records (about `chunk_bytes`, 128 KiB by default, each,
+//!   in input order). Every
 //!   split point is therefore a record boundary the one-thread scan also
 //!   has, whatever the input: NDJSON, pretty-printed or concatenated
 //!   documents, gzip.
 //! * Worker threads scan batches. Stateful rules (windows, sequences) need
-//!   every earlier event, so a worker first decodes its batch with a
-//!   `Recorder` (the stateful rules' steps only), the main thread applies
-//!   the logs in batch order to one `Sequencer` (the only sequential
-//!   engine work) and sends back which stateful rules fire where, and the
-//!   worker then runs the full scan with those outcomes. Without stateful
-//!   rules the first pass is skipped.
+//!   every earlier event, so a worker scans its batch assuming that no
+//!   stateful rule fires in it, logging what each event asks of the
+//!   stateful rules' state; the main thread applies the logs in batch order
+//!   to one `Sequencer` (the only sequential engine work) and sends back
+//!   where stateful rules fire. When none does (most batches: stateful rules
+//!   fire rarely) the scan stands; otherwise the worker scans the batch
+//!   again with those outcomes. Either way the batch's result is the one a
+//!   one-thread scan gives for it.
 //! * The main thread writes each batch's output, and folds its counts and
 //!   summary into the totals, in batch order.
 //!
-//! Memory stays bounded: at most `window` batches are between the reader
-//! and the writer at any time.
+//! Memory stays bounded: at most `window` batches (about 16 MiB of input)
+//! are between the reader and the writer at any time.
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};
@@ -27,7 +30,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
 use std::sync::Mutex;
 
-use kaudit_core::rules::replay::{Fires, Recorder, Sequencer, StepLog};
+use kaudit_core::rules::replay::{Fires, Sequencer, StepLog};
 use kaudit_core::rules::RuleSet;
 use kaudit_core::scan::{Observer, ScanOptions, Scanner};
 use kaudit_core::{Decoder, Stats};
@@ -98,7 +101,9 @@ pub fn scan<O: Observer + Merge + Send>(
     progress: &Progress,
 ) -> Outcome<O> {
     let threads = plan.threads.max(1);
-    let window = threads * 4;
+    // Batches between the reader and the writer: enough to keep every worker
+    // busy while one is slow, about 16 MiB in all.
+    let window = (threads * 4).max((16 << 20) / plan.chunk_bytes.max(1)).min(1024);
     let stop = AtomicBool::new(false);
     let (batch_tx, batch_rx) = sync_channel::<Batch>(threads);
     let batch_rx = Mutex::new(batch_rx);
@@ -186,29 +191,36 @@ fn work<O: Observer + Send>(
         };
         let Ok(b) = next else { return };
         let records = || b.frames.iter().map(|(r, oversize)| (&b.data[r.clone()], *oversize));
-        let mut sc = Scanner::with_observer(plan.set, plan.opts, (plan.observer)());
-        (plan.configure)(&mut sc);
-        if stateful {
-            let mut rec = Recorder::new(plan.set);
-            if !stop.load(Ordering::Relaxed) {
-                records().filter(|(_, oversize)| !oversize).for_each(|(r, _)| rec.record(plan.dec, r));
+        let run = |fires: Option<Fires>| {
+            let mut sc = Scanner::with_observer(plan.set, plan.opts, (plan.observer)());
+            (plan.configure)(&mut sc);
+            if stateful {
+                sc.set_fires(fires.unwrap_or_default());
+                sc.record_steps();
             }
+            if !stop.load(Ordering::Relaxed) {
+                for (r, oversize) in records() {
+                    if oversize {
+                        sc.oversize(r, max);
+                    } else {
+                        sc.record(plan.dec, r);
+                    }
+                }
+            }
+            sc
+        };
+        // Optimistic: no stateful rule fires in this batch.
+        let mut sc = run(None);
+        if stateful {
             let (tx, rx) = sync_channel(1);
-            if msg_tx.send(Msg::Log(b.idx, rec.finish(), tx)).is_err() {
+            if msg_tx.send(Msg::Log(b.idx, sc.take_step_log(), tx)).is_err() {
                 return;
             }
             match rx.recv() {
-                Ok(f) => sc.set_fires(f),
+                // Some do: scan again with them.
+                Ok(f) if !f.is_empty() => sc = run(Some(f)),
+                Ok(_) => {}
                 Err(_) => return,
-            }
-        }
-        if !stop.load(Ordering::Relaxed) {
-            for (r, oversize) in records() {
-                if oversize {
-                    sc.oversize(r, max);
-                } else {
-                    sc.record(plan.dec, r);
-                }
             }
         }
         let done = Done {

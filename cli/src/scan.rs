@@ -67,7 +67,7 @@ pub struct Args {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     threads: Option<u16>,
     /// Input bytes per batch handed to a worker thread (tests use small batches).
-    #[arg(long, value_name = "BYTES", default_value_t = 1 << 20, hide = true)]
+    #[arg(long, value_name = "BYTES", default_value_t = 128 << 10, hide = true)]
     batch_bytes: usize,
 }
 

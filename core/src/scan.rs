@@ -130,6 +130,16 @@ impl<'r, O: Observer> Scanner<'r, O> {
         self.detector.set_fires(fires);
     }
 
+    /// Log the stateful rules' steps (see [`crate::rules::replay`]).
+    pub fn record_steps(&mut self) {
+        self.detector.record_steps();
+    }
+
+    /// The steps logged since [`Scanner::record_steps`].
+    pub fn take_step_log(&mut self) -> crate::rules::replay::StepLog {
+        self.detector.take_step_log()
+    }
+
     /// Findings written so far.
     pub fn findings_written(&self) -> u64 {
         self.written

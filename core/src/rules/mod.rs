@@ -1046,6 +1046,8 @@ pub struct Detector<'r> {
     events: u64,
     /// Stateful outcomes decided elsewhere ([`replay`]); the own state is then unused.
     fires: Option<replay::Fires>,
+    /// When set, the state-touching steps are logged (for a [`replay::Sequencer`]).
+    log: Option<replay::StepLog>,
 }
 
 /// What `ev` asks of stateful rule `r`'s state.
@@ -1062,7 +1064,7 @@ fn prepare_stateful(r: &Rule, spec: &state::Spec, view: &View<'_, '_>, budget: u
 impl<'r> Detector<'r> {
     pub fn new(rules: &'r RuleSet, limits: state::StateLimits) -> Self {
         let states = rules.stateful.iter().map(|_| state::RuleState::default()).collect();
-        Detector { rules, states, limits, events: 0, fires: None }
+        Detector { rules, states, limits, events: 0, fires: None, log: None }
     }
 
     /// Take the stateful rules' outcomes from `fires` (computed by a
@@ -1079,10 +1081,18 @@ impl<'r> Detector<'r> {
         self.rules.detect_view(&view, out);
         let ordinal = self.events;
         self.events += 1;
+        if let Some(log) = &mut self.log {
+            log.events += 1;
+        }
         for (k, &i) in self.rules.stateful.iter().enumerate() {
             let r = &self.rules.rules[i as usize];
             let Some(spec) = &r.state else { continue };
             let p = prepare_stateful(r, spec, &view, self.rules.match_budget);
+            if let Some(log) = &mut self.log {
+                if p.touches_state() {
+                    log.steps.push((ordinal, k as u32, p));
+                }
+            }
             let step = match &mut self.fires {
                 None => state::apply(spec, &mut self.states[k], self.limits, &p),
                 Some(f) => f.outcome(ordinal, k as u32, &p),

@@ -3,14 +3,17 @@
 //!
 //! A stateful rule's outcome on an event depends on every earlier event, so
 //! it cannot be computed on a slice of the input alone. What an event asks
-//! of the state can ([`state::prepare`]): a host decodes slices on several
-//! threads with a [`Recorder`] (pass 1: decode + stateful conditions only),
-//! feeds the [`StepLog`]s in input order to one [`Sequencer`] (the only
-//! sequential part: hash-map updates for the few events a stateful condition
-//! matched), and scans each slice again with the [`Fires`] the sequencer
-//! found for it ([`Detector::set_fires`], pass 2: the full scan). Every
-//! stateful outcome is then the one a single [`Detector`] would have given,
-//! whatever the slicing.
+//! of the state can ([`state::prepare`]): a host scans slices on several
+//! threads, logging those steps ([`Detector::record_steps`], or a
+//! [`Recorder`] that only decodes and prepares them), feeds the
+//! [`StepLog`]s in input order to one [`Sequencer`] (the only sequential
+//! part: hash-map updates for the few events a stateful condition matched),
+//! and gets back the [`Fires`] of each slice. A slice scanned with the same
+//! `Fires` ([`Detector::set_fires`]) has every stateful outcome a single
+//! [`Detector`] would have given, whatever the slicing. Stateful rules fire
+//! rarely, so a host can scan a slice once optimistically with no fires
+//! (`Fires::default()`) and scan it again only when the sequencer says some
+//! rule fires in it.
 //!
 //! No threads here: the core only provides the pieces.
 
@@ -141,6 +144,17 @@ impl Detector<'_> {
     pub fn events(&self) -> u64 {
         self.events
     }
+
+    /// Log the state-touching steps of the events from now on (what a
+    /// [`Recorder`] gives, as a side effect of a full scan).
+    pub fn record_steps(&mut self) {
+        self.log = Some(StepLog::default());
+    }
+
+    /// The steps logged since [`Detector::record_steps`].
+    pub fn take_step_log(&mut self) -> StepLog {
+        self.log.take().unwrap_or_default()
+    }
 }
 
 #[cfg(test)]
@@ -232,7 +246,18 @@ mod tests {
             for slice in lines.chunks(size) {
                 let mut rec = Recorder::new(&set);
                 slice.iter().for_each(|l| rec.record(&dec, l.as_bytes()));
-                let fires = seq.run(&rec.finish());
+                let log = rec.finish();
+                // An optimistic full scan (no fires) logs the same steps.
+                let mut opt = Detector::new(&set, StateLimits::default());
+                opt.set_fires(Fires::default());
+                opt.record_steps();
+                let optimistic = live_with(&mut opt, &dec, slice);
+                assert_eq!(opt.take_step_log(), log, "slices of {size}");
+                let fires = seq.run(&log);
+                if fires.is_empty() {
+                    got.extend(optimistic);
+                    continue;
+                }
                 let mut det = Detector::new(&set, StateLimits::default());
                 det.set_fires(fires);
                 got.extend(live_with(&mut det, &dec, slice));
