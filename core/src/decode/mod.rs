@@ -17,6 +17,7 @@
 mod aks;
 mod eks;
 mod event;
+mod fast;
 mod gke;
 mod openshift;
 
@@ -245,6 +246,17 @@ pub(crate) struct Top<'a> {
     p_log_type: Option<&'a RawValue>,
 }
 
+/// `serde_json::from_str::<Top>(text)`, through the fast path when it
+/// applies (a plain Event object; see `fast.rs`).
+/// `top` (a fresh `Top::default()`) is filled in place: it is large, and
+/// moving it costs.
+pub(crate) fn parse_top<'a>(text: &'a str, top: &mut Top<'a>) -> Result<(), serde_json::Error> {
+    if fast::top(text, top).is_none() {
+        *top = serde_json::from_str(text)?;
+    }
+    Ok(())
+}
+
 /// A raw value as a string, if it is a JSON string.
 pub(crate) fn raw_str(v: Option<&RawValue>) -> Option<Str<'_>> {
     let v = v?;
@@ -390,8 +402,9 @@ impl Decoder {
                 return;
             }
         }
-        match serde_json::from_str::<Top<'_>>(t) {
-            Ok(mut top) => self.value(&mut top, t, unit, ctx, sink),
+        let mut top = Top::default();
+        match parse_top(t, &mut top) {
+            Ok(()) => self.value(&mut top, t, unit, ctx, sink),
             Err(e) => {
                 if t.ends_with(std::str::from_utf8(frame::TRUNCATED_MARKER).unwrap_or_default()) {
                     event::truncated(t, unit, ctx, sink);
