@@ -159,8 +159,9 @@ fn event_key(k: &[u8]) -> Option<u32> {
 /// The fast path of `serde_json::from_str::<Top>(text)` (see the module
 /// documentation), filling `top` in place (it is large: moving it costs);
 /// `top` must be `Top::default()`. `None` means "ask serde_json" (`top` is
-/// then partly filled, and the caller overwrites it).
-pub(super) fn top<'a>(text: &'a str, top: &mut Top<'a>) -> Option<()> {
+/// then partly filled, and the caller overwrites it). `Some(s)` says
+/// whether any string held a `\u` escape of a UTF-16 surrogate.
+pub(super) fn top<'a>(text: &'a str, top: &mut Top<'a>) -> Option<bool> {
     let mut c = Cursor::new(text)?;
     c.ws();
     let mut seen = 0u32;
@@ -197,7 +198,7 @@ pub(super) fn top<'a>(text: &'a str, top: &mut Top<'a>) -> Option<()> {
         }
     }
     c.ws();
-    c.at_end().then_some(())
+    c.at_end().then_some(c.surrogates)
 }
 
 #[cfg(test)]
@@ -220,7 +221,7 @@ mod tests {
     /// Whenever the fast path answers, serde_json gives the same `Top`.
     fn agrees(text: &str) -> bool {
         let mut t = Top::default();
-        let fast = top(text, &mut t).map(|()| t);
+        let fast = top(text, &mut t).map(|_| t);
         let slow = serde_json::from_str::<Top<'_>>(text);
         if let Some(f) = &fast {
             let s = slow.as_ref().unwrap_or_else(|e| panic!("fast path accepted what serde refuses ({e}): {text}"));

@@ -379,6 +379,19 @@ impl Decoder {
             let e = Error::new(Category::Limit, "$", format!("JSON nested deeper than {depth} levels"));
             return sink.error(Unit { raw: unit, source: ctx.source }, &e);
         }
+        // The fast path (a plain Event object, see `fast.rs`). It reads every
+        // string of the record, so when it saw no surrogate escape there is
+        // no lone surrogate to look for.
+        if t.starts_with('{') {
+            let mut top = Top::default();
+            match fast::top(t, &mut top) {
+                Some(false) => return self.value(&mut top, t, unit, ctx, sink),
+                Some(true) if json::lone_surrogate(t.as_bytes()).is_none() => {
+                    return self.value(&mut top, t, unit, ctx, sink)
+                }
+                _ => {}
+            }
+        }
         if let Some(at) = json::lone_surrogate(t.as_bytes()) {
             let e = Error::new(
                 Category::Syntax,
@@ -402,9 +415,8 @@ impl Decoder {
                 return;
             }
         }
-        let mut top = Top::default();
-        match parse_top(t, &mut top) {
-            Ok(()) => self.value(&mut top, t, unit, ctx, sink),
+        match serde_json::from_str::<Top<'_>>(t) {
+            Ok(mut top) => self.value(&mut top, t, unit, ctx, sink),
             Err(e) => {
                 if t.ends_with(std::str::from_utf8(frame::TRUNCATED_MARKER).unwrap_or_default()) {
                     event::truncated(t, unit, ctx, sink);

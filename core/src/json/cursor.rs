@@ -23,7 +23,9 @@ const HI: u64 = splat(0x80);
 /// Whether `b` holds a byte below 0x20 (a control character). Blocks of
 /// 64 bytes are OR-folded branch-free so the compiler vectorizes them.
 fn has_control(b: &[u8]) -> bool {
-    b.chunks(64).any(|c| c.iter().fold(false, |m, &x| m | (x < 0x20)))
+    let mut blocks = b.chunks_exact(64);
+    (&mut blocks).any(|c| c.iter().fold(0u8, |m, &x| m | u8::from(x < 0x20)) != 0)
+        || blocks.remainder().iter().any(|&x| x < 0x20)
 }
 
 /// The "has a zero byte" test for `"` and `\` in eight bytes: the lowest
@@ -69,6 +71,61 @@ fn quote_or_backslash_far(b: &[u8], mut i: usize) -> Option<usize> {
     None
 }
 
+/// The value of four hex digits.
+#[inline]
+fn hex4(h: &[u8]) -> Option<u16> {
+    h.iter().try_fold(0u16, |v, &c| Some(v << 4 | (c as char).to_digit(16)? as u16))
+}
+
+/// The text of a string's contents (between the quotes, escapes already
+/// validated by [`Cursor::string`]) with its escapes decoded. Surrogate
+/// pairs are joined; a lone surrogate gives `None`.
+fn unescape(raw: &str) -> Option<String> {
+    let b = raw.as_bytes();
+    let mut out = String::with_capacity(raw.len());
+    let mut i = 0;
+    while let Some(k) = memchr::memchr(b'\\', b.get(i..)?) {
+        out.push_str(raw.get(i..i + k)?);
+        i += k;
+        let c = match b.get(i + 1)? {
+            b'"' => '"',
+            b'\\' => '\\',
+            b'/' => '/',
+            b'b' => '\u{8}',
+            b'f' => '\u{c}',
+            b'n' => '\n',
+            b'r' => '\r',
+            b't' => '\t',
+            b'u' => {
+                let hi = hex4(b.get(i + 2..i + 6)?)?;
+                i += 6;
+                let code = match hi {
+                    0xD800..=0xDBFF => {
+                        if b.get(i..i + 2) != Some(b"\\u") {
+                            return None;
+                        }
+                        let lo = hex4(b.get(i + 2..i + 6)?)?;
+                        if !(0xDC00..=0xDFFF).contains(&lo) {
+                            return None;
+                        }
+                        i += 6;
+                        0x10000 + ((u32::from(hi) - 0xD800) << 10) + (u32::from(lo) - 0xDC00)
+                    }
+                    0xDC00..=0xDFFF => return None,
+                    v => u32::from(v),
+                };
+                out.push(char::from_u32(code)?);
+                continue;
+            }
+            _ => return None,
+        };
+        out.push(c);
+        i += 2;
+    }
+    out.push_str(raw.get(i..)?);
+    Some(out)
+}
+
 /// A position in JSON text that holds no control character (see
 /// [`Cursor::new`]).
 pub struct Cursor<'a> {
@@ -76,6 +133,10 @@ pub struct Cursor<'a> {
     b: &'a [u8],
     /// The next byte to read.
     pub i: usize,
+    /// Whether a `\u` escape of a UTF-16 surrogate (`\ud800`–`\udfff`)
+    /// was read: only then can the text hold a lone surrogate
+    /// ([`super::lone_surrogate`]).
+    pub surrogates: bool,
 }
 
 impl<'a> Cursor<'a> {
@@ -92,7 +153,7 @@ impl<'a> Cursor<'a> {
         if has_control(text.as_bytes()) {
             return None;
         }
-        Some(Cursor { text, b: text.as_bytes(), i: 0 })
+        Some(Cursor { text, b: text.as_bytes(), i: 0, surrogates: false })
     }
 
     /// Whether the cursor is at the end of the text.
@@ -166,10 +227,8 @@ impl<'a> Cursor<'a> {
             match self.b.get(i + 1)? {
                 b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => i += 2,
                 b'u' => {
-                    let hex = self.b.get(i + 2..i + 6)?;
-                    if !hex.iter().all(u8::is_ascii_hexdigit) {
-                        return None;
-                    }
+                    let v = hex4(self.b.get(i + 2..i + 6)?)?;
+                    self.surrogates |= (0xD800..=0xDFFF).contains(&v);
                     i += 6;
                 }
                 _ => return None,
@@ -183,14 +242,16 @@ impl<'a> Cursor<'a> {
     }
 
     /// Read a string value as a [`Str`]: borrowed when it holds no escapes,
-    /// unescaped by serde_json (and so exactly as it would) when it does.
+    /// unescaped into a copy when it does (as serde_json does; a lone
+    /// surrogate, which serde_json refuses, gives `None`).
     #[inline]
     pub fn str(&mut self) -> Option<Str<'a>> {
         let (s, e, escaped) = self.string()?;
+        let raw = self.text.get(s..e)?;
         if !escaped {
-            return Some(Str(Cow::Borrowed(self.text.get(s..e)?)));
+            return Some(Str(Cow::Borrowed(raw)));
         }
-        serde_json::from_str::<Str<'a>>(self.text.get(s - 1..e + 1)?).ok()
+        unescape(raw).map(|u| Str(Cow::Owned(u)))
     }
 
     /// `null` (→ `Some(None)`) or a string.
@@ -470,6 +531,30 @@ mod tests {
         // Control characters, whitespace included, leave the text to serde_json.
         assert!(Cursor::new("\"a\u{1}b\"").is_none());
         assert!(Cursor::new("{\n}").is_none());
+    }
+
+    #[test]
+    fn unescapes_like_serde_json() {
+        for t in [
+            r#""a\u0026b""#,
+            r#""\"\\\/\b\f\n\r\t""#,
+            r#""\ud83d\ude00 x \u00e9\u4e2d\uFFFF""#,
+            r#""tail\u0041""#,
+            r#""\\u0041""#,
+        ] {
+            let want: String = serde_json::from_str(t).unwrap();
+            let mut c = Cursor::new(t).unwrap();
+            assert_eq!(c.str().unwrap().as_str(), want, "{t}");
+        }
+        for lone in [r#""\ud800""#, r#""\udc00x""#, r#""\ud800\u0041""#, r#""\ud800x\udc00""#] {
+            assert!(serde_json::from_str::<String>(lone).is_err());
+            let mut c = Cursor::new(lone).unwrap();
+            assert!(c.str().is_none(), "{lone}");
+            assert!(c.surrogates);
+        }
+        let mut c = Cursor::new(r#""\u0041""#).unwrap();
+        c.str();
+        assert!(!c.surrogates);
     }
 
     #[test]

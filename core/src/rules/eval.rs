@@ -90,6 +90,10 @@ pub struct View<'r, 'e> {
     unavailable: FieldSet,
     req: OnceCell<Option<Value>>,
     resp: OnceCell<Option<Value>>,
+    /// The compact text of each whole body (for whole-body text matchers),
+    /// made once per event however many rules ask.
+    req_text: OnceCell<String>,
+    resp_text: OnceCell<String>,
     pod: OnceCell<Option<PodSummary>>,
     rbac: OnceCell<Option<RbacSummary>>,
     exec_cmd: OnceCell<Option<String>>,
@@ -132,6 +136,8 @@ impl<'r, 'e> View<'r, 'e> {
             unavailable,
             req: OnceCell::new(),
             resp: OnceCell::new(),
+            req_text: OnceCell::new(),
+            resp_text: OnceCell::new(),
             pod: OnceCell::new(),
             rbac: OnceCell::new(),
             exec_cmd: OnceCell::new(),
@@ -158,6 +164,17 @@ impl<'r, 'e> View<'r, 'e> {
             Body::Response => (&self.resp, &self.ev.response_object),
         };
         cell.get_or_init(|| raw.as_ref().and_then(|r| serde_json::from_str(r.get()).ok())).as_ref()
+    }
+
+    /// The compact JSON text (sorted keys) of an object or array read from
+    /// this view; a whole body's text is made once and kept.
+    pub(crate) fn json_text<'c>(&'c self, v: &'c Value) -> Cow<'c, str> {
+        for (b, cell) in [(Body::Request, &self.req_text), (Body::Response, &self.resp_text)] {
+            if self.body(b).is_some_and(|root| std::ptr::eq(root, v)) {
+                return Cow::Borrowed(cell.get_or_init(|| v.to_string()));
+            }
+        }
+        Cow::Owned(v.to_string())
     }
 
     /// A body that is in the event but cannot be read as a JSON value
@@ -655,6 +672,9 @@ impl Expr {
                 let r = match v.get(field) {
                     Got::Blind(f) => return Tri::Blind(f),
                     Got::Absent => return Tri::False,
+                    // An object or array is matched as its text: the same
+                    // answer as `m.one(&x)`, with a whole body's text made once.
+                    Got::One(Val::Json(j)) => m.one(&Val::Str(v.json_text(j))),
                     Got::One(x) => m.one(&x),
                     Got::Many(xs) => {
                         if *all {

@@ -168,8 +168,13 @@ pub struct RuleSet {
     pub warnings: Vec<RuleError>,
     /// Which stateless rules an event can match (`index.rs`).
     index: index::Index,
-    /// Stateful rules (evaluated on every event by a [`Detector`]).
+    /// Stateful rules (evaluated by a [`Detector`]).
     stateful: Vec<u32>,
+    /// Which stateful conditions an event can match: for the `k`-th
+    /// stateful rule, entry `2k` is its condition and `2k + 1` its
+    /// sequence's first step. An event that is a candidate for neither
+    /// leaves the rule's state untouched, so the rule is skipped.
+    stateful_index: index::Index,
 }
 
 /// A set of rule files being assembled before compilation.
@@ -755,14 +760,21 @@ impl RuleSet {
     fn index(rules: Vec<Rule>) -> RuleSet {
         let mut set = RuleSet::default();
         let mut stateless: Vec<(u32, &Expr)> = Vec::new();
+        let mut stateful: Vec<(u32, &Expr)> = Vec::new();
         for (i, r) in rules.iter().enumerate() {
-            if r.state.is_some() {
+            if let Some(spec) = &r.state {
+                let k = set.stateful.len() as u32;
                 set.stateful.push(i as u32);
+                stateful.push((2 * k, &r.expr));
+                if let state::Kind::Sequence { first } = &spec.kind {
+                    stateful.push((2 * k + 1, first));
+                }
             } else {
                 stateless.push((i as u32, &r.expr));
             }
         }
         set.index = index::Index::build(&stateless, &required_values);
+        set.stateful_index = index::Index::build(&stateful, &required_values);
         set.rules = rules;
         set
     }
@@ -986,17 +998,21 @@ impl RuleSet {
 }
 
 /// Evaluates a rule set with state: stateless rules through the index,
-/// stateful rules (`window`, `sequence`) on every event.
+/// stateful rules (`window`, `sequence`) through their own index.
 pub struct Detector<'r> {
     rules: &'r RuleSet,
     states: Vec<state::RuleState>,
     limits: state::StateLimits,
+    /// Scratch space for the stateful index's candidates.
+    candidates: Vec<u32>,
+    /// Evaluate every stateful rule on every event (tests compare).
+    unindexed: bool,
 }
 
 impl<'r> Detector<'r> {
     pub fn new(rules: &'r RuleSet, limits: state::StateLimits) -> Self {
         let states = rules.stateful.iter().map(|_| state::RuleState::default()).collect();
-        Detector { rules, states, limits }
+        Detector { rules, states, limits, candidates: Vec::new(), unindexed: false }
     }
 
     /// Evaluate every rule on `ev` into `out` (cleared first).
@@ -1004,14 +1020,26 @@ impl<'r> Detector<'r> {
         out.clear();
         let view = View::new(ev);
         self.rules.detect_view(&view, out);
+        self.rules.stateful_index.candidates(&view, &mut self.candidates);
         for (k, &i) in self.rules.stateful.iter().enumerate() {
             let r = &self.rules.rules[i as usize];
             let Some(spec) = &r.state else { continue };
+            // The index only leaves out conditions that are false (never
+            // blind) on this event; a rule with declared requirements is
+            // always evaluated, as they can make it blind by themselves.
+            let k2 = 2 * k as u32;
+            let cond = self.unindexed || !r.declared.is_empty() || self.candidates.binary_search(&k2).is_ok();
+            let first = self.unindexed || self.candidates.binary_search(&(k2 + 1)).is_ok();
+            if !cond && !first {
+                // Neither step can match: `step` would change nothing.
+                continue;
+            }
             let matched = match r.declared.iter().find(|f| view.unavailable().contains(*f)) {
                 Some(f) => Tri::Blind(f),
-                None => r.expr.eval(&view),
+                None if cond => r.expr.eval(&view),
+                None => Tri::False,
             };
-            match state::step(spec, &mut self.states[k], self.limits, &view, matched) {
+            match state::step(spec, &mut self.states[k], self.limits, &view, matched, first) {
                 state::Step::Fire => out.hits.push(i),
                 state::Step::Blind(f) => out.blind.push((i, f)),
                 state::Step::Quiet => {}
@@ -1019,6 +1047,14 @@ impl<'r> Detector<'r> {
         }
         out.hits.sort_unstable();
         out.blind.sort_unstable_by_key(|(i, _)| *i);
+    }
+
+    #[doc(hidden)]
+    /// Evaluate every stateful rule on every event, without the index (for
+    /// the test that checks the index changes nothing).
+    pub fn without_index(mut self) -> Self {
+        self.unindexed = true;
+        self
     }
 
     /// Approximate bytes of state held, over all stateful rules.

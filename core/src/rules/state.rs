@@ -274,17 +274,20 @@ fn key_of(spec: &Spec, view: &View<'_, '_>) -> Result<u64, Field> {
 }
 
 /// Feed one event that matched the rule's condition (`matched`) or not.
+/// `first_possible` is false when the index knows a sequence's first step
+/// is false on this event (it is then not evaluated).
 pub fn step(
     spec: &Spec,
     st: &mut RuleState,
     limits: StateLimits,
     view: &View<'_, '_>,
     matched: super::eval::Tri,
+    first_possible: bool,
 ) -> Step {
     use super::eval::Tri;
     // Most events match neither step: decide that before reading the time.
     let first_matches = match &spec.kind {
-        Kind::Sequence { first } => first.eval(view) == Tri::True,
+        Kind::Sequence { first } => first_possible && first.eval(view) == Tri::True,
         Kind::Window { .. } => false,
     };
     if matched == Tri::False && !first_matches {
