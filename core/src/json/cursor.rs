@@ -23,9 +23,10 @@ const HI: u64 = splat(0x80);
 /// Whether `b` holds a byte below 0x20 (a control character). Blocks of
 /// 64 bytes are OR-folded branch-free so the compiler vectorizes them.
 fn has_control(b: &[u8]) -> bool {
-    let mut blocks = b.chunks_exact(64);
-    (&mut blocks).any(|c| c.iter().fold(0u8, |m, &x| m | u8::from(x < 0x20)) != 0)
-        || blocks.remainder().iter().any(|&x| x < 0x20)
+    let blocks = b.chunks_exact(64);
+    let tail = blocks.remainder();
+    blocks.into_iter().any(|c| c.iter().fold(0u8, |m, &x| m | u8::from(x < 0x20)) != 0)
+        || tail.iter().any(|&x| x < 0x20)
 }
 
 /// The "has a zero byte" test for `"` and `\` in eight bytes: the lowest
