@@ -441,6 +441,39 @@ impl<'r, 'e> View<'r, 'e> {
 /// A `map[string]string` (annotations) as key/value pairs, borrowing from
 /// the text where no escapes forced a copy. Non-string values are skipped.
 fn parse_string_map(text: &str) -> Vec<(crate::json::Str<'_>, crate::json::Str<'_>)> {
+    fast_string_map(text).unwrap_or_else(|| slow_string_map(text))
+}
+
+/// [`parse_string_map`] with the validating cursor; `None` when the text
+/// is anything but a plain object of well-formed members (the serde path
+/// then decides, as before).
+fn fast_string_map(text: &str) -> Option<Vec<(crate::json::Str<'_>, crate::json::Str<'_>)>> {
+    let mut c = crate::json::cursor::Cursor::new(text)?;
+    c.ws();
+    let mut out = Vec::new();
+    if c.open(b'{', b'}')? {
+        loop {
+            let k = c.str()?;
+            c.ws();
+            if !c.eat(b':') {
+                return None;
+            }
+            c.ws();
+            if c.peek()? == b'"' {
+                out.push((k, c.str()?));
+            } else {
+                c.skip()?;
+            }
+            if !c.next(b'}')? {
+                break;
+            }
+        }
+    }
+    c.ws();
+    c.at_end().then_some(out)
+}
+
+fn slow_string_map(text: &str) -> Vec<(crate::json::Str<'_>, crate::json::Str<'_>)> {
     let Ok(m) = serde_json::from_str::<crate::json::Members<'_>>(text) else { return Vec::new() };
     m.0.into_iter()
         .filter_map(|(k, v)| serde_json::from_str::<crate::json::Str<'_>>(v.get()).ok().map(|v| (k, v)))
@@ -496,6 +529,27 @@ fn walk<'c>(v: &'c Value, steps: &[Step]) -> Got<'c> {
         (0, _) => Got::Absent,
         (1, false) => Got::One(vals.into_iter().next().unwrap_or(Val::Bool(false))),
         _ => Got::Many(vals),
+    }
+}
+
+#[cfg(test)]
+mod string_map_tests {
+    use super::*;
+
+    #[test]
+    fn fast_string_map_agrees_with_serde() {
+        for t in [
+            r#"{"authorization.k8s.io/decision":"allow","authorization.k8s.io/reason":"RBAC: allowed by \"x\" \u0026 y"}"#,
+            r#"{}"#,
+            r#" { "a" : "1" , "n" : 2, "o": {"x": ["y"]}, "a": "dup", "e\u0041": "\ud83d\ude00" } "#,
+            r#"{"lone":"\ud800","b":"c"}"#,
+            r#"{"a":"b",}"#,
+            r#"["a","b"]"#,
+            "{\"a\":\n\"b\"}",
+        ] {
+            assert_eq!(parse_string_map(t), slow_string_map(t), "{t}");
+        }
+        assert!(fast_string_map(r#"{"a":"b","c":1}"#).is_some());
     }
 }
 
