@@ -112,6 +112,69 @@ fn duplicate_rule_ids_across_files_are_rejected() {
     assert!(errs[0].message.contains("used twice"));
 }
 
+/// The stateful index only skips rules whose steps cannot match: fed the
+/// same stream (every fixture event, then every rule test event, in order),
+/// a detector with the index and one evaluating every stateful rule on every
+/// event give the same detections on every event.
+#[test]
+fn stateful_index_gives_the_same_results_as_evaluating_every_rule() {
+    use kaudit_core::rules::{Detections, Detector};
+    use kaudit_core::{AuditEvent, Decoder, Sink, Unit};
+    struct Both<'s> {
+        indexed: Detector<'s>,
+        full: Detector<'s>,
+        a: Detections,
+        b: Detections,
+        events: usize,
+        fired: usize,
+        diffs: Vec<String>,
+    }
+    impl Sink for Both<'_> {
+        fn event(&mut self, ev: &AuditEvent<'_>) {
+            self.events += 1;
+            self.indexed.detect_into(ev, &mut self.a);
+            self.full.detect_into(ev, &mut self.b);
+            self.fired += self.a.hits.len();
+            if self.a != self.b {
+                self.diffs.push(format!(
+                    "{:?}: indexed {:?} {:?}, full {:?} {:?}",
+                    ev.audit_id, self.a.hits, self.a.blind, self.b.hits, self.b.blind
+                ));
+            }
+        }
+        fn skipped(&mut self, _: Unit<'_>, _: &'static str) {}
+        fn error(&mut self, _: Unit<'_>, _: &kaudit_core::Error) {}
+    }
+    let set = RuleSet::builtin();
+    let limits = Default::default();
+    let dec = Decoder::default();
+    let mut c = Both {
+        indexed: Detector::new(&set, limits),
+        full: Detector::new(&set, limits).without_index(),
+        a: Detections::default(),
+        b: Detections::default(),
+        events: 0,
+        fired: 0,
+        diffs: Vec::new(),
+    };
+    for rel in kaudit_tests::fixtures() {
+        let bytes = read_fixture(&rel);
+        for f in kaudit_core::frame::records(&bytes, 1 << 30) {
+            dec.decode(&bytes[f.range], &mut c);
+        }
+    }
+    for r in set.rules() {
+        for t in &r.tests {
+            for rec in t.record.iter().chain(t.records.iter()) {
+                dec.decode(rec.as_bytes(), &mut c);
+            }
+        }
+    }
+    assert!(c.events > 500, "{}", c.events);
+    assert!(c.fired > 0);
+    assert!(c.diffs.is_empty(), "{}", c.diffs.join("\n"));
+}
+
 /// The index only skips rules that cannot match: on every fixture event and
 /// every rule test event, indexed detection equals evaluating every rule.
 #[test]

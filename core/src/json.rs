@@ -7,6 +7,8 @@
 //! * [`Members`]: an object's members in input order, values left raw.
 //! * [`last_complete_member`]: repairs a cut-off object (EKS `[Truncated...]`).
 
+pub(crate) mod cursor;
+
 use std::borrow::Cow;
 use std::fmt;
 
@@ -350,9 +352,15 @@ pub fn deeper_than(text: &[u8], limit: usize) -> bool {
 }
 
 /// Number of `{` and `[` bytes (`b | 0x20 == b'{'` holds for exactly those
-/// two), counted in 255-byte blocks so the inner sum fits a byte lane.
+/// two), counted in 64-byte blocks so the inner sum fits a byte lane.
 fn count_openers(text: &[u8]) -> usize {
-    text.chunks(255).map(|c| c.iter().fold(0u8, |n, &b| n + u8::from(b | 0x20 == b'{')) as usize).sum()
+    // Fixed-size blocks: the compiler unrolls and vectorizes the inner sum.
+    let mut blocks = text.chunks_exact(64);
+    let mut n = 0usize;
+    for b in &mut blocks {
+        n += b.iter().fold(0u8, |n, &c| n + u8::from(c | 0x20 == b'{')) as usize;
+    }
+    n + blocks.remainder().iter().filter(|&&c| c | 0x20 == b'{').count()
 }
 
 /// Byte offset of the first `\u` escape that is half of a surrogate pair

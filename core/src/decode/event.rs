@@ -237,8 +237,9 @@ pub(super) fn event_list(items: Option<&RawValue>, unit: &[u8], ctx: &Ctx<'_>, s
             sink.error(Unit { raw: t.as_bytes(), source: c.source }, &e);
             continue;
         }
-        match serde_json::from_str::<Top<'_>>(t) {
-            Ok(mut top) => event(&mut top, t, t.as_bytes(), &c, sink),
+        let mut top = Top::default();
+        match super::parse_top(t, &mut top) {
+            Ok(()) => event(&mut top, t, t.as_bytes(), &c, sink),
             Err(e) => sink.error(Unit { raw: t.as_bytes(), source: c.source }, &Error::json(format!("items[{i}]"), &e)),
         }
     }
@@ -274,8 +275,9 @@ pub(super) fn known_event_hop(text: &str, at: &str, unit: &[u8], ctx: &Ctx<'_>, 
 
 pub(super) fn known_event(text: &str, at: &str, unit: &[u8], ctx: &Ctx<'_>, sink: &mut dyn Sink) {
     let t = text.trim();
-    match serde_json::from_str::<Top<'_>>(t) {
-        Ok(mut top) => event(&mut top, t, unit, ctx, sink),
+    let mut top = Top::default();
+    match super::parse_top(t, &mut top) {
+        Ok(()) => event(&mut top, t, unit, ctx, sink),
         Err(e) => {
             if t.as_bytes().ends_with(crate::frame::TRUNCATED_MARKER) {
                 truncated(t, unit, ctx, sink)

@@ -17,6 +17,7 @@
 mod aks;
 mod eks;
 mod event;
+mod fast;
 mod gke;
 mod openshift;
 
@@ -245,6 +246,17 @@ pub(crate) struct Top<'a> {
     p_log_type: Option<&'a RawValue>,
 }
 
+/// `serde_json::from_str::<Top>(text)`, through the fast path when it
+/// applies (a plain Event object; see `fast.rs`).
+/// `top` (a fresh `Top::default()`) is filled in place: it is large, and
+/// moving it costs.
+pub(crate) fn parse_top<'a>(text: &'a str, top: &mut Top<'a>) -> Result<(), serde_json::Error> {
+    if fast::top(text, top).is_none() {
+        *top = serde_json::from_str(text)?;
+    }
+    Ok(())
+}
+
 /// A raw value as a string, if it is a JSON string.
 pub(crate) fn raw_str(v: Option<&RawValue>) -> Option<Str<'_>> {
     let v = v?;
@@ -366,6 +378,19 @@ impl Decoder {
         if json::deeper_than(t.as_bytes(), depth) {
             let e = Error::new(Category::Limit, "$", format!("JSON nested deeper than {depth} levels"));
             return sink.error(Unit { raw: unit, source: ctx.source }, &e);
+        }
+        // The fast path (a plain Event object, see `fast.rs`). It reads every
+        // string of the record, so when it saw no surrogate escape there is
+        // no lone surrogate to look for.
+        if t.starts_with('{') {
+            let mut top = Top::default();
+            match fast::top(t, &mut top) {
+                Some(false) => return self.value(&mut top, t, unit, ctx, sink),
+                Some(true) if json::lone_surrogate(t.as_bytes()).is_none() => {
+                    return self.value(&mut top, t, unit, ctx, sink)
+                }
+                _ => {}
+            }
         }
         if let Some(at) = json::lone_surrogate(t.as_bytes()) {
             let e = Error::new(

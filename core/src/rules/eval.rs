@@ -90,6 +90,10 @@ pub struct View<'r, 'e> {
     unavailable: FieldSet,
     req: OnceCell<Option<Value>>,
     resp: OnceCell<Option<Value>>,
+    /// The compact text of each whole body (for whole-body text matchers),
+    /// made once per event however many rules ask.
+    req_text: OnceCell<String>,
+    resp_text: OnceCell<String>,
     pod: OnceCell<Option<PodSummary>>,
     rbac: OnceCell<Option<RbacSummary>>,
     exec_cmd: OnceCell<Option<String>>,
@@ -134,6 +138,8 @@ impl<'r, 'e> View<'r, 'e> {
             unavailable,
             req: OnceCell::new(),
             resp: OnceCell::new(),
+            req_text: OnceCell::new(),
+            resp_text: OnceCell::new(),
             pod: OnceCell::new(),
             rbac: OnceCell::new(),
             exec_cmd: OnceCell::new(),
@@ -179,6 +185,17 @@ impl<'r, 'e> View<'r, 'e> {
             Body::Response => (&self.resp, &self.ev.response_object),
         };
         cell.get_or_init(|| raw.as_ref().and_then(|r| serde_json::from_str(r.get()).ok())).as_ref()
+    }
+
+    /// The compact JSON text (sorted keys) of an object or array read from
+    /// this view; a whole body's text is made once and kept.
+    pub(crate) fn json_text<'c>(&'c self, v: &'c Value) -> Cow<'c, str> {
+        for (b, cell) in [(Body::Request, &self.req_text), (Body::Response, &self.resp_text)] {
+            if self.body(b).is_some_and(|root| std::ptr::eq(root, v)) {
+                return Cow::Borrowed(cell.get_or_init(|| v.to_string()));
+            }
+        }
+        Cow::Owned(v.to_string())
     }
 
     /// A body that is in the event but cannot be read as a JSON value
@@ -445,6 +462,39 @@ impl<'r, 'e> View<'r, 'e> {
 /// A `map[string]string` (annotations) as key/value pairs, borrowing from
 /// the text where no escapes forced a copy. Non-string values are skipped.
 fn parse_string_map(text: &str) -> Vec<(crate::json::Str<'_>, crate::json::Str<'_>)> {
+    fast_string_map(text).unwrap_or_else(|| slow_string_map(text))
+}
+
+/// [`parse_string_map`] with the validating cursor; `None` when the text
+/// is anything but a plain object of well-formed members (the serde path
+/// then decides, as before).
+fn fast_string_map(text: &str) -> Option<Vec<(crate::json::Str<'_>, crate::json::Str<'_>)>> {
+    let mut c = crate::json::cursor::Cursor::new(text)?;
+    c.ws();
+    let mut out = Vec::new();
+    if c.open(b'{', b'}')? {
+        loop {
+            let k = c.str()?;
+            c.ws();
+            if !c.eat(b':') {
+                return None;
+            }
+            c.ws();
+            if c.peek()? == b'"' {
+                out.push((k, c.str()?));
+            } else {
+                c.skip()?;
+            }
+            if !c.next(b'}')? {
+                break;
+            }
+        }
+    }
+    c.ws();
+    c.at_end().then_some(out)
+}
+
+fn slow_string_map(text: &str) -> Vec<(crate::json::Str<'_>, crate::json::Str<'_>)> {
     let Ok(m) = serde_json::from_str::<crate::json::Members<'_>>(text) else { return Vec::new() };
     m.0.into_iter()
         .filter_map(|(k, v)| serde_json::from_str::<crate::json::Str<'_>>(v.get()).ok().map(|v| (k, v)))
@@ -503,6 +553,27 @@ fn walk<'c>(v: &'c Value, steps: &[Step]) -> Got<'c> {
     }
 }
 
+#[cfg(test)]
+mod string_map_tests {
+    use super::*;
+
+    #[test]
+    fn fast_string_map_agrees_with_serde() {
+        for t in [
+            r#"{"authorization.k8s.io/decision":"allow","authorization.k8s.io/reason":"RBAC: allowed by \"x\" \u0026 y"}"#,
+            r#"{}"#,
+            r#" { "a" : "1" , "n" : 2, "o": {"x": ["y"]}, "a": "dup", "e\u0041": "\ud83d\ude00" } "#,
+            r#"{"lone":"\ud800","b":"c"}"#,
+            r#"{"a":"b",}"#,
+            r#"["a","b"]"#,
+            "{\"a\":\n\"b\"}",
+        ] {
+            assert_eq!(parse_string_map(t), slow_string_map(t), "{t}");
+        }
+        assert!(fast_string_map(r#"{"a":"b","c":1}"#).is_some());
+    }
+}
+
 /// FNV-1a: a fast, fixed hasher for short strings (rule sets and indexes
 /// hash trusted rule text and short field values; no DoS concern).
 #[derive(Default, Clone, Copy)]
@@ -553,13 +624,9 @@ impl Matcher {
     /// the value once (sets), and are not charged.
     fn one(&self, v: &Val<'_>, view: &View<'_, '_>) -> Option<bool> {
         if let Val::Json(j) = v {
-            return match capped_json(j, view.budget_left.get()) {
-                Some(t) if view.charge(t.len()) => self.one(&Val::Str(Cow::Owned(t)), view),
-                _ => {
-                    view.charge(usize::MAX);
-                    None
-                }
-            };
+            // A whole body's text is made once per event (`json_text`).
+            let t = view.json_text(j);
+            return if view.charge(t.len()) { self.one(&Val::Str(t), view) } else { None };
         }
         // Integers (response codes) are compared as text without allocating.
         let mut buf = [0u8; 24];
@@ -620,30 +687,6 @@ impl Matcher {
             }
         })
     }
-}
-
-/// The compact JSON text of `v` (what `Value::to_string` writes), or `None`
-/// when it is longer than `cap` bytes: writing stops there.
-fn capped_json(v: &Value, cap: usize) -> Option<String> {
-    struct Capped {
-        buf: Vec<u8>,
-        cap: usize,
-    }
-    impl std::io::Write for Capped {
-        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            if b.len() > self.cap.saturating_sub(self.buf.len()) {
-                return Err(std::io::ErrorKind::WriteZero.into());
-            }
-            self.buf.extend_from_slice(b);
-            Ok(b.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let mut w = Capped { buf: Vec::new(), cap };
-    serde_json::to_writer(&mut w, v).ok()?;
-    String::from_utf8(w.buf).ok()
 }
 
 /// `any` (or `all`) of `items` match; `None` when the match budget ran out

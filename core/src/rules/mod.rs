@@ -174,8 +174,13 @@ pub struct RuleSet {
     pub warnings: Vec<RuleError>,
     /// Which stateless rules an event can match (`index.rs`).
     index: index::Index,
-    /// Stateful rules (evaluated on every event by a [`Detector`]).
+    /// Stateful rules (evaluated by a [`Detector`]).
     stateful: Vec<u32>,
+    /// Which stateful conditions an event can match: for the `k`-th
+    /// stateful rule, entry `2k` is its condition and `2k + 1` its
+    /// sequence's first step. An event that is a candidate for neither
+    /// leaves the rule's state untouched, so the rule is skipped.
+    stateful_index: index::Index,
     /// Bytes one rule's text matchers may scan on one event.
     match_budget: usize,
 }
@@ -187,6 +192,7 @@ impl Default for RuleSet {
             warnings: Vec::new(),
             index: index::Index::default(),
             stateful: Vec::new(),
+            stateful_index: index::Index::default(),
             match_budget: DEFAULT_MATCH_BUDGET,
         }
     }
@@ -781,14 +787,21 @@ impl RuleSet {
     fn index(rules: Vec<Rule>) -> RuleSet {
         let mut set = RuleSet::default();
         let mut stateless: Vec<(u32, &Expr)> = Vec::new();
+        let mut stateful: Vec<(u32, &Expr)> = Vec::new();
         for (i, r) in rules.iter().enumerate() {
-            if r.state.is_some() {
+            if let Some(spec) = &r.state {
+                let k = set.stateful.len() as u32;
                 set.stateful.push(i as u32);
+                stateful.push((2 * k, &r.expr));
+                if let state::Kind::Sequence { first } = &spec.kind {
+                    stateful.push((2 * k + 1, first));
+                }
             } else {
                 stateless.push((i as u32, &r.expr));
             }
         }
         set.index = index::Index::build(&stateless, &required_values);
+        set.stateful_index = index::Index::build(&stateful, &required_values);
         set.rules = rules;
         set
     }
@@ -1037,7 +1050,7 @@ impl RuleSet {
 }
 
 /// Evaluates a rule set with state: stateless rules through the index,
-/// stateful rules (`window`, `sequence`) on every event.
+/// stateful rules (`window`, `sequence`) through their own index.
 pub struct Detector<'r> {
     rules: &'r RuleSet,
     states: Vec<state::RuleState>,
@@ -1048,23 +1061,55 @@ pub struct Detector<'r> {
     fires: Option<replay::Fires>,
     /// When set, the state-touching steps are logged (for a [`replay::Sequencer`]).
     log: Option<replay::StepLog>,
+    /// Scratch space for the stateful index's candidates.
+    candidates: Vec<u32>,
+    /// Evaluate every stateful rule on every event (tests compare).
+    unindexed: bool,
 }
 
-/// What `ev` asks of stateful rule `r`'s state.
-fn prepare_stateful(r: &Rule, spec: &state::Spec, view: &View<'_, '_>, budget: usize) -> state::Prepared {
-    // The condition and a sequence's first step share the budget.
-    view.start_rule(budget);
-    let matched = match r.declared.iter().find(|f| view.unavailable().contains(*f)) {
-        Some(f) => Tri::Blind(f),
-        None => r.expr.eval(view),
-    };
-    state::prepare(spec, view, matched)
+impl RuleSet {
+    /// What `view` asks of each stateful rule's state, in rule order:
+    /// `f(k, i, spec, step)` for the `k`-th stateful rule (rule `i`). Rules
+    /// the stateful index rules out are left out: neither of their steps
+    /// can match, so their step would be quiet and touch no state.
+    fn prepare_stateful(
+        &self,
+        view: &View<'_, '_>,
+        candidates: &mut Vec<u32>,
+        unindexed: bool,
+        mut f: impl FnMut(usize, u32, &state::Spec, state::Prepared),
+    ) {
+        if !unindexed {
+            self.stateful_index.candidates(view, candidates);
+        }
+        for (k, &i) in self.stateful.iter().enumerate() {
+            let r = &self.rules[i as usize];
+            let Some(spec) = &r.state else { continue };
+            // The index only leaves out conditions that are false (never
+            // blind) on this event; a rule with declared requirements is
+            // always evaluated, as they can make it blind by themselves.
+            let k2 = 2 * k as u32;
+            let cond = unindexed || !r.declared.is_empty() || candidates.binary_search(&k2).is_ok();
+            let first = unindexed || candidates.binary_search(&(k2 + 1)).is_ok();
+            if !cond && !first {
+                continue;
+            }
+            // The condition and a sequence's first step share the budget.
+            view.start_rule(self.match_budget);
+            let matched = match r.declared.iter().find(|f| view.unavailable().contains(*f)) {
+                Some(f) => Tri::Blind(f),
+                None if cond => r.expr.eval(view),
+                None => Tri::False,
+            };
+            f(k, i, spec, state::prepare(spec, view, matched, first));
+        }
+    }
 }
 
 impl<'r> Detector<'r> {
     pub fn new(rules: &'r RuleSet, limits: state::StateLimits) -> Self {
         let states = rules.stateful.iter().map(|_| state::RuleState::default()).collect();
-        Detector { rules, states, limits, events: 0, fires: None, log: None }
+        Detector { rules, states, limits, events: 0, fires: None, log: None, candidates: Vec::new(), unindexed: false }
     }
 
     /// Take the stateful rules' outcomes from `fires` (computed by a
@@ -1084,17 +1129,15 @@ impl<'r> Detector<'r> {
         if let Some(log) = &mut self.log {
             log.events += 1;
         }
-        for (k, &i) in self.rules.stateful.iter().enumerate() {
-            let r = &self.rules.rules[i as usize];
-            let Some(spec) = &r.state else { continue };
-            let p = prepare_stateful(r, spec, &view, self.rules.match_budget);
-            if let Some(log) = &mut self.log {
+        let (states, log, fires, limits) = (&mut self.states, &mut self.log, &mut self.fires, self.limits);
+        self.rules.prepare_stateful(&view, &mut self.candidates, self.unindexed, |k, i, spec, p| {
+            if let Some(log) = log {
                 if p.touches_state() {
                     log.steps.push((ordinal, k as u32, p));
                 }
             }
-            let step = match &mut self.fires {
-                None => state::apply(spec, &mut self.states[k], self.limits, &p),
+            let step = match fires {
+                None => state::apply(spec, &mut states[k], limits, &p),
                 Some(f) => f.outcome(ordinal, k as u32, &p),
             };
             match step {
@@ -1102,9 +1145,17 @@ impl<'r> Detector<'r> {
                 state::Step::Blind(f) => out.blind.push((i, f)),
                 state::Step::Quiet => {}
             }
-        }
+        });
         out.hits.sort_unstable();
         out.blind.sort_unstable_by_key(|(i, _)| *i);
+    }
+
+    #[doc(hidden)]
+    /// Evaluate every stateful rule on every event, without the index (for
+    /// the test that checks the index changes nothing).
+    pub fn without_index(mut self) -> Self {
+        self.unindexed = true;
+        self
     }
 
     /// Approximate bytes of state held, over all stateful rules.

@@ -19,7 +19,7 @@
 
 use super::eval::View;
 use super::state::{self, Ask, Prepared, RuleState, StateLimits, Step};
-use super::{prepare_stateful, Detector, RuleSet};
+use super::{Detector, RuleSet};
 use crate::decode::{Decoder, Sink, SkipReason, Unit};
 use crate::error::Error;
 use crate::event::AuditEvent;
@@ -37,11 +37,13 @@ pub struct StepLog {
 pub struct Recorder<'r> {
     rules: &'r RuleSet,
     log: StepLog,
+    /// Scratch space for the stateful index's candidates.
+    candidates: Vec<u32>,
 }
 
 impl<'r> Recorder<'r> {
     pub fn new(rules: &'r RuleSet) -> Self {
-        Recorder { rules, log: StepLog::default() }
+        Recorder { rules, log: StepLog::default(), candidates: Vec::new() }
     }
 
     /// Decode one framed record (oversize pieces hold no event: skip them).
@@ -60,14 +62,12 @@ impl Sink for Recorder<'_> {
         let view = View::new(ev);
         let ordinal = self.log.events;
         self.log.events += 1;
-        for (k, &i) in self.rules.stateful.iter().enumerate() {
-            let r = &self.rules.rules[i as usize];
-            let Some(spec) = &r.state else { continue };
-            let p = prepare_stateful(r, spec, &view, self.rules.match_budget);
+        let steps = &mut self.log.steps;
+        self.rules.prepare_stateful(&view, &mut self.candidates, false, |k, _, _, p| {
             if p.touches_state() {
-                self.log.steps.push((ordinal, k as u32, p));
+                steps.push((ordinal, k as u32, p));
             }
-        }
+        });
     }
     fn skipped(&mut self, _: Unit<'_>, _: SkipReason) {}
     fn error(&mut self, _: Unit<'_>, _: &Error) {}

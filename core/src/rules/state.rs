@@ -311,23 +311,26 @@ fn key_of(spec: &Spec, view: &View<'_, '_>) -> Result<u64, Field> {
 }
 
 /// Feed one event that matched the rule's condition (`matched`) or not.
+/// `first_possible` is false when the index knows a sequence's first step
+/// is false on this event (it is then not evaluated).
 pub fn step(
     spec: &Spec,
     st: &mut RuleState,
     limits: StateLimits,
     view: &View<'_, '_>,
     matched: super::eval::Tri,
+    first_possible: bool,
 ) -> Step {
-    apply(spec, st, limits, &prepare(spec, view, matched))
+    apply(spec, st, limits, &prepare(spec, view, matched, first_possible))
 }
 
 /// Read what the event asks of the rule's state (no state involved).
-pub fn prepare(spec: &Spec, view: &View<'_, '_>, matched: super::eval::Tri) -> Prepared {
+pub fn prepare(spec: &Spec, view: &View<'_, '_>, matched: super::eval::Tri, first_possible: bool) -> Prepared {
     use super::eval::Tri;
     // Most events match neither step: decide that before reading the time.
     let first = match &spec.kind {
-        Kind::Sequence { first } => first.eval(view),
-        Kind::Window { .. } => Tri::False,
+        Kind::Sequence { first } if first_possible => first.eval(view),
+        Kind::Sequence { .. } | Kind::Window { .. } => Tri::False,
     };
     let first_matches = first == Tri::True;
     if matched == Tri::False && !first_matches {

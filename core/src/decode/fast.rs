@@ -1,0 +1,277 @@
+//! The fast path of [`Top`]: a record whose keys are all `audit.k8s.io/v1`
+//! Event keys (every vanilla log-backend line, webhook item and string-hop
+//! payload) is read with the validating [`Cursor`] instead of serde's
+//! derived visitor, which spends most of its time dispatching ~60 possible
+//! keys and building values through generic visitors.
+//!
+//! The contract is all-or-nothing: [`top`] returns `Some` only when
+//! `serde_json::from_str::<Top>` would succeed with exactly the same value,
+//! and `None` whenever it is not sure — any other key (an envelope, an
+//! unknown field, kaudit's own `kaudit` object), a key with escapes, a key
+//! given twice, a value of a type the derived parser would refuse, a
+//! control character, malformed JSON. The caller then runs the serde parse,
+//! which gives the authoritative result or error message. Nothing about the
+//! output depends on which path ran (`fast_path_agrees_with_serde` below and
+//! the golden tests check it).
+
+use super::Top;
+use crate::event::{ObjectRef, ResponseStatus, UserInfo};
+use crate::json::cursor::Cursor;
+use crate::json::{Raw, Str};
+
+use std::borrow::Cow;
+
+/// Marks a field as read once; a second occurrence gives `None` (serde's
+/// derived parser refuses duplicate fields with an error).
+#[inline]
+fn once(seen: &mut u32, bit: u32) -> Option<()> {
+    if *seen & (1 << bit) != 0 {
+        return None;
+    }
+    *seen |= 1 << bit;
+    Some(())
+}
+
+fn opt_raw<'a>(c: &mut Cursor<'a>) -> Option<Option<Raw<'a>>> {
+    if c.null() {
+        return Some(None);
+    }
+    Some(Some(Raw(Cow::Borrowed(c.raw()?))))
+}
+
+fn opt_strs<'a>(c: &mut Cursor<'a>) -> Option<Option<Vec<Str<'a>>>> {
+    if c.null() {
+        return Some(None);
+    }
+    let mut v = Vec::new();
+    if c.open(b'[', b']')? {
+        loop {
+            v.push(c.str()?);
+            if !c.next(b']')? {
+                break;
+            }
+        }
+    }
+    Some(Some(v))
+}
+
+/// Members of an object at the cursor (`null` → `None`); `member` reads
+/// each value and returns `None` to give up.
+fn object<'a, T: Default>(
+    c: &mut Cursor<'a>,
+    mut member: impl FnMut(&mut Cursor<'a>, &mut T, &[u8]) -> Option<()>,
+) -> Option<Option<T>> {
+    if c.null() {
+        return Some(None);
+    }
+    let mut out = T::default();
+    if c.open(b'{', b'}')? {
+        loop {
+            let k = c.key()?;
+            member(c, &mut out, k)?;
+            if !c.next(b'}')? {
+                break;
+            }
+        }
+    }
+    Some(Some(out))
+}
+
+fn user<'a>(c: &mut Cursor<'a>) -> Option<Option<UserInfo<'a>>> {
+    let mut seen = 0u32;
+    object(c, |c, u: &mut UserInfo<'a>, k| {
+        match k {
+            b"username" => (once(&mut seen, 0)?, u.username = c.opt_str()?).1,
+            b"uid" => (once(&mut seen, 1)?, u.uid = c.opt_str()?).1,
+            b"groups" => (once(&mut seen, 2)?, u.groups = opt_strs(c)?).1,
+            b"extra" => (once(&mut seen, 3)?, u.extra = opt_raw(c)?).1,
+            _ => c.skip()?,
+        }
+        Some(())
+    })
+}
+
+fn object_ref<'a>(c: &mut Cursor<'a>) -> Option<Option<ObjectRef<'a>>> {
+    let mut seen = 0u32;
+    object(c, |c, o: &mut ObjectRef<'a>, k| {
+        let (bit, slot) = match k {
+            b"resource" => (0, &mut o.resource),
+            b"namespace" => (1, &mut o.namespace),
+            b"name" => (2, &mut o.name),
+            b"uid" => (3, &mut o.uid),
+            b"apiGroup" => (4, &mut o.api_group),
+            b"apiVersion" => (5, &mut o.api_version),
+            b"resourceVersion" => (6, &mut o.resource_version),
+            b"subresource" => (7, &mut o.subresource),
+            _ => return c.skip(),
+        };
+        once(&mut seen, bit)?;
+        *slot = c.opt_str()?;
+        Some(())
+    })
+}
+
+fn response_status<'a>(c: &mut Cursor<'a>) -> Option<Option<ResponseStatus<'a>>> {
+    let mut seen = 0u32;
+    object(c, |c, r: &mut ResponseStatus<'a>, k| {
+        match k {
+            b"metadata" => (once(&mut seen, 0)?, r.metadata = opt_raw(c)?).1,
+            b"status" => (once(&mut seen, 1)?, r.status = c.opt_str()?).1,
+            b"message" => (once(&mut seen, 2)?, r.message = c.opt_str()?).1,
+            b"reason" => (once(&mut seen, 3)?, r.reason = c.opt_str()?).1,
+            b"details" => (once(&mut seen, 4)?, r.details = opt_raw(c)?).1,
+            b"code" => {
+                once(&mut seen, 5)?;
+                r.code = if c.null() { None } else { Some(c.plain_i64()?) };
+            }
+            _ => c.skip()?,
+        }
+        Some(())
+    })
+}
+
+/// The Event keys, numbered in the apiserver's order; dispatched on the
+/// key's length first so that one or two fixed-size compares decide.
+fn event_key(k: &[u8]) -> Option<u32> {
+    Some(match k.len() {
+        4 if k == b"kind" => 0,
+        4 if k == b"verb" => 6,
+        4 if k == b"user" => 7,
+        5 if k == b"level" => 2,
+        5 if k == b"stage" => 4,
+        7 if k == b"auditID" => 3,
+        9 if k == b"sourceIPs" => 9,
+        9 if k == b"userAgent" => 10,
+        9 if k == b"objectRef" => 11,
+        10 if k == b"apiVersion" => 1,
+        10 if k == b"requestURI" => 5,
+        11 if k == b"annotations" => 17,
+        13 if k == b"requestObject" => 13,
+        14 if k == b"responseStatus" => 12,
+        14 if k == b"responseObject" => 14,
+        14 if k == b"stageTimestamp" => 16,
+        16 if k == b"impersonatedUser" => 8,
+        24 if k == b"requestReceivedTimestamp" => 15,
+        _ => return None,
+    })
+}
+
+/// The fast path of `serde_json::from_str::<Top>(text)` (see the module
+/// documentation), filling `top` in place (it is large: moving it costs);
+/// `top` must be `Top::default()`. `None` means "ask serde_json" (`top` is
+/// then partly filled, and the caller overwrites it). `Some(s)` says
+/// whether any string held a `\u` escape of a UTF-16 surrogate.
+pub(super) fn top<'a>(text: &'a str, top: &mut Top<'a>) -> Option<bool> {
+    let mut c = Cursor::new(text)?;
+    c.ws();
+    let mut seen = 0u32;
+    if c.open(b'{', b'}')? {
+        loop {
+            // Any other key (an envelope, kaudit's own output, an unknown
+            // field) gives `None`: the serde parse knows them all.
+            let k = event_key(c.key()?)?;
+            once(&mut seen, k)?;
+            let t = &mut *top;
+            match k {
+                0 => t.kind = c.opt_str()?,
+                1 => t.api_version = c.opt_str()?,
+                2 => t.level = c.opt_str()?,
+                3 => t.audit_id = c.opt_str()?,
+                4 => t.stage = c.opt_str()?,
+                5 => t.request_uri = c.opt_str()?,
+                6 => t.verb = c.opt_str()?,
+                7 => t.user = user(&mut c)?,
+                8 => t.impersonated_user = user(&mut c)?,
+                9 => t.source_ips = opt_strs(&mut c)?,
+                10 => t.user_agent = c.opt_str()?,
+                11 => t.object_ref = object_ref(&mut c)?,
+                12 => t.response_status = response_status(&mut c)?,
+                13 => t.request_object = opt_raw(&mut c)?,
+                14 => t.response_object = opt_raw(&mut c)?,
+                15 => t.request_received_timestamp = c.opt_str()?,
+                16 => t.stage_timestamp = c.opt_str()?,
+                _ => t.annotations = opt_raw(&mut c)?,
+            }
+            if !c.next(b'}')? {
+                break;
+            }
+        }
+    }
+    c.ws();
+    c.at_end().then_some(c.surrogates)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The fields of `Top` the fast path fills, as text, for comparison.
+    fn show(t: &Top<'_>) -> String {
+        format!(
+            "{:?}",
+            (
+                (&t.kind, &t.api_version, &t.level, &t.audit_id, &t.stage, &t.request_uri, &t.verb),
+                (&t.user, &t.impersonated_user, &t.source_ips, &t.user_agent, &t.object_ref, &t.response_status),
+                (&t.request_object, &t.response_object, &t.request_received_timestamp, &t.stage_timestamp),
+                &t.annotations,
+            )
+        )
+    }
+
+    /// Whenever the fast path answers, serde_json gives the same `Top`.
+    fn agrees(text: &str) -> bool {
+        let mut t = Top::default();
+        let fast = top(text, &mut t).map(|_| t);
+        let slow = serde_json::from_str::<Top<'_>>(text);
+        if let Some(f) = &fast {
+            let s = slow.as_ref().unwrap_or_else(|e| panic!("fast path accepted what serde refuses ({e}): {text}"));
+            assert_eq!(show(f), show(s), "{text}");
+        }
+        fast.is_some()
+    }
+
+    const EVENT: &str = r#"{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"RequestResponse","auditID":"a-1","stage":"ResponseComplete","requestURI":"/api/v1/namespaces/default/pods?fieldSelector=a%3Db\u0026limit=500","verb":"create","user":{"username":"alice","uid":"u-1","groups":["system:authenticated","dev"],"extra":{"scopes":["a"]},"other":[1,{"x":null}]},"impersonatedUser":null,"sourceIPs":["10.0.0.1","::1"],"userAgent":"kubectl/v1.29 (linux/amd64) \"quoted\"","objectRef":{"resource":"pods","namespace":"default","name":"p","apiVersion":"v1","apiGroup":"","subresource":null,"x-unknown":true},"responseStatus":{"metadata":{},"code":201,"status":"Success","details":{"name":"p"}},"requestObject":{"kind":"Pod","spec":{"containers":[{"name":"c","image":"nginx","args":["-1.5e-3",0,-0.0,1e999]}]}},"responseObject":null,"requestReceivedTimestamp":"2024-01-01T00:00:00.000000Z","stageTimestamp":"2024-01-01T00:00:00.100000Z","annotations":{"authorization.k8s.io/decision":"allow"}}"#;
+
+    #[test]
+    fn fast_path_agrees_with_serde() {
+        assert!(agrees(EVENT));
+        assert!(agrees(&EVENT.replace(',', "  , ").replace(':', " : ")));
+        // Line breaks and tabs (pretty-printed records) are left to serde_json.
+        assert!(!agrees(&EVENT.replace(',', ",\n\t")));
+        assert!(agrees("{}"));
+        assert!(agrees(r#"{"user":{},"sourceIPs":[],"objectRef":{},"responseStatus":{"code":0}}"#));
+    }
+
+    #[test]
+    fn fast_path_defers_what_it_does_not_handle() {
+        let cases = [
+            // Duplicates, at the top and inside typed objects.
+            EVENT.replace(r#""verb":"create""#, r#""verb":"create","verb":"get""#),
+            EVENT.replace(r#""verb":"create""#, r#""verb":null,"verb":"get""#),
+            EVENT.replace(r#""uid":"u-1""#, r#""uid":"u-1","uid":"u-2""#),
+            EVENT.replace(r#""code":201"#, r#""code":201,"code":201"#),
+            // Other keys, escaped keys.
+            EVENT.replace(r#""verb":"create""#, r#""verb":"create","kaudit":{}"#),
+            EVENT.replace(r#""verb":"create""#, r#""verb":"create","extra":1"#),
+            EVENT.replace(r#""verb""#, r#""ver\u0062""#),
+            // Wrong types.
+            EVENT.replace(r#""verb":"create""#, r#""verb":1"#),
+            EVENT.replace(r#""code":201"#, r#""code":"201""#),
+            EVENT.replace(r#""code":201"#, r#""code":201.0"#),
+            EVENT.replace(r#""code":201"#, r#""code":-0"#),
+            EVENT.replace(r#""code":201"#, r#""code":99999999999999999999"#),
+            EVENT.replace(r#""sourceIPs":["10.0.0.1","::1"]"#, r#""sourceIPs":["10.0.0.1",null]"#),
+            EVENT.replace(r#""user":{"#, r#""user":[{"#).replace(r#""other":[1,{"x":null}]}"#, r#""other":1}]"#),
+            // Malformed JSON and control characters.
+            EVENT.replace(r#""kind":"Pod""#, r#""kind":"Pod",}"#),
+            EVENT.replace("alice", "al\u{1}ice"),
+            format!("{EVENT} x"),
+            EVENT[..EVENT.len() - 1].to_string(),
+            // A lone surrogate in a string the fast path unescapes.
+            EVENT.replace("alice", r"\udc00alice"),
+        ];
+        for c in &cases {
+            assert!(!agrees(c), "fast path answered: {c}");
+        }
+    }
+}

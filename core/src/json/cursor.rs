@@ -1,0 +1,577 @@
+//! A validating JSON cursor for the hot paths: skips values (checking them
+//! against the JSON grammar exactly as serde_json does) and reads strings in
+//! place, without serde's visitor machinery.
+//!
+//! It is conservative: every method returns `None` on anything it does not
+//! handle, malformed JSON *or* merely unusual JSON (a control character in
+//! a string, nesting deeper than [`Cursor::MAX_DEPTH`]). Callers then fall
+//! back to serde_json, which gives the authoritative answer and error
+//! message. So `Some` means "serde_json would accept this too, with the same
+//! result"; `None` means "ask serde_json".
+
+use std::borrow::Cow;
+
+use super::Str;
+
+/// Bytes with every lane set to `b`.
+const fn splat(b: u8) -> u64 {
+    0x0101_0101_0101_0101 * b as u64
+}
+const LO: u64 = splat(0x01);
+const HI: u64 = splat(0x80);
+
+/// Whether `b` holds a byte below 0x20 (a control character). Blocks of
+/// 64 bytes are OR-folded branch-free so the compiler vectorizes them.
+fn has_control(b: &[u8]) -> bool {
+    let blocks = b.chunks_exact(64);
+    let tail = blocks.remainder();
+    blocks.into_iter().any(|c| c.iter().fold(0u8, |m, &x| m | u8::from(x < 0x20)) != 0)
+        || tail.iter().any(|&x| x < 0x20)
+}
+
+/// The "has a zero byte" test for `"` and `\` in eight bytes: the lowest
+/// flagged lane is exact; lanes above it may be false positives and are
+/// never looked at.
+#[inline(always)]
+fn stops(w: [u8; 8]) -> u64 {
+    let w = u64::from_le_bytes(w);
+    let q = w ^ splat(b'"');
+    let s = w ^ splat(b'\\');
+    ((q.wrapping_sub(LO) & !q) | (s.wrapping_sub(LO) & !s)) & HI
+}
+
+/// Offset of the first `"` or `\` in `b` at or after `i`: eight bytes at
+/// a time, the first block inline (most JSON strings are short).
+#[inline(always)]
+fn quote_or_backslash(b: &[u8], i: usize) -> Option<usize> {
+    if let Some(w) = b.get(i..i + 8).and_then(|c| <[u8; 8]>::try_from(c).ok()) {
+        let hit = stops(w);
+        if hit != 0 {
+            return Some(i + (hit.trailing_zeros() / 8) as usize);
+        }
+        return quote_or_backslash_far(b, i + 8);
+    }
+    quote_or_backslash_far(b, i)
+}
+
+#[inline(never)]
+fn quote_or_backslash_far(b: &[u8], mut i: usize) -> Option<usize> {
+    while let Some(w) = b.get(i..i + 8).and_then(|c| <[u8; 8]>::try_from(c).ok()) {
+        let hit = stops(w);
+        if hit != 0 {
+            return Some(i + (hit.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    while let Some(&c) = b.get(i) {
+        if c == b'"' || c == b'\\' {
+            return Some(i);
+        }
+        i += 1;
+    }
+    None
+}
+
+/// The value of four hex digits.
+#[inline]
+fn hex4(h: &[u8]) -> Option<u16> {
+    h.iter().try_fold(0u16, |v, &c| Some(v << 4 | (c as char).to_digit(16)? as u16))
+}
+
+/// The text of a string's contents (between the quotes, escapes already
+/// validated by [`Cursor::string`]) with its escapes decoded. Surrogate
+/// pairs are joined; a lone surrogate gives `None`.
+fn unescape(raw: &str) -> Option<String> {
+    let b = raw.as_bytes();
+    let mut out = String::with_capacity(raw.len());
+    let mut i = 0;
+    while let Some(k) = memchr::memchr(b'\\', b.get(i..)?) {
+        out.push_str(raw.get(i..i + k)?);
+        i += k;
+        let c = match b.get(i + 1)? {
+            b'"' => '"',
+            b'\\' => '\\',
+            b'/' => '/',
+            b'b' => '\u{8}',
+            b'f' => '\u{c}',
+            b'n' => '\n',
+            b'r' => '\r',
+            b't' => '\t',
+            b'u' => {
+                let hi = hex4(b.get(i + 2..i + 6)?)?;
+                i += 6;
+                let code = match hi {
+                    0xD800..=0xDBFF => {
+                        if b.get(i..i + 2) != Some(b"\\u") {
+                            return None;
+                        }
+                        let lo = hex4(b.get(i + 2..i + 6)?)?;
+                        if !(0xDC00..=0xDFFF).contains(&lo) {
+                            return None;
+                        }
+                        i += 6;
+                        0x10000 + ((u32::from(hi) - 0xD800) << 10) + (u32::from(lo) - 0xDC00)
+                    }
+                    0xDC00..=0xDFFF => return None,
+                    v => u32::from(v),
+                };
+                out.push(char::from_u32(code)?);
+                continue;
+            }
+            _ => return None,
+        };
+        out.push(c);
+        i += 2;
+    }
+    out.push_str(raw.get(i..)?);
+    Some(out)
+}
+
+/// A position in JSON text that holds no control character (see
+/// [`Cursor::new`]).
+pub struct Cursor<'a> {
+    text: &'a str,
+    b: &'a [u8],
+    /// The next byte to read.
+    pub i: usize,
+    /// Whether a `\u` escape of a UTF-16 surrogate (`\ud800`–`\udfff`)
+    /// was read: only then can the text hold a lone surrogate
+    /// ([`super::lone_surrogate`]).
+    pub surrogates: bool,
+}
+
+impl<'a> Cursor<'a> {
+    /// Nesting the skipper follows (the levels below the value it starts
+    /// on); deeper values are left to serde_json.
+    pub const MAX_DEPTH: u32 = 127;
+
+    /// A cursor at the start of `text`; `None` when `text` holds a control
+    /// character (below 0x20) anywhere, even as whitespace: strings are then
+    /// only searched for their closing quote and escapes (a raw control
+    /// character inside a string is an error serde_json reports). Compact
+    /// JSON — every line an apiserver writes — has none.
+    pub fn new(text: &'a str) -> Option<Self> {
+        if has_control(text.as_bytes()) {
+            return None;
+        }
+        Some(Cursor { text, b: text.as_bytes(), i: 0, surrogates: false })
+    }
+
+    /// Whether the cursor is at the end of the text.
+    pub fn at_end(&self) -> bool {
+        self.i >= self.b.len()
+    }
+
+    /// Skip JSON whitespace (only spaces can occur: see [`Cursor::new`]).
+    #[inline]
+    pub fn ws(&mut self) {
+        while self.b.get(self.i) == Some(&b' ') {
+            self.i += 1;
+        }
+    }
+
+    /// The next byte, not consumed.
+    #[inline]
+    pub fn peek(&self) -> Option<u8> {
+        self.b.get(self.i).copied()
+    }
+
+    /// Consume `c` if it is the next byte.
+    #[inline]
+    pub fn eat(&mut self, c: u8) -> bool {
+        if self.b.get(self.i) == Some(&c) {
+            self.i += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Consume `lit` (`true`, `false`, `null`) if it comes next.
+    #[inline]
+    fn literal(&mut self, lit: &[u8]) -> Option<()> {
+        if self.b.get(self.i..self.i + lit.len()) == Some(lit) {
+            self.i += lit.len();
+            Some(())
+        } else {
+            None
+        }
+    }
+
+    /// Consume `null` if it comes next (after whitespace).
+    #[inline]
+    pub fn null(&mut self) -> bool {
+        self.literal(b"null").is_some()
+    }
+
+    /// Read a string at the cursor (on its opening quote): the range of its
+    /// contents and whether it holds escapes. Escapes are validated as
+    /// serde_json validates them.
+    #[inline(always)]
+    pub fn string(&mut self) -> Option<(usize, usize, bool)> {
+        if self.b.get(self.i) != Some(&b'"') {
+            return None;
+        }
+        let start = self.i + 1;
+        let end = quote_or_backslash(self.b, start)?;
+        if self.b.get(end) == Some(&b'"') {
+            self.i = end + 1;
+            return Some((start, end, false));
+        }
+        self.escaped_string(start, end)
+    }
+
+    /// The rest of a string from its first escape at `i`.
+    #[inline(never)]
+    fn escaped_string(&mut self, start: usize, mut i: usize) -> Option<(usize, usize, bool)> {
+        loop {
+            match self.b.get(i + 1)? {
+                b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => i += 2,
+                b'u' => {
+                    let v = hex4(self.b.get(i + 2..i + 6)?)?;
+                    self.surrogates |= (0xD800..=0xDFFF).contains(&v);
+                    i += 6;
+                }
+                _ => return None,
+            }
+            i = quote_or_backslash(self.b, i)?;
+            if self.b.get(i) == Some(&b'"') {
+                self.i = i + 1;
+                return Some((start, i, true));
+            }
+        }
+    }
+
+    /// Read a string value as a [`Str`]: borrowed when it holds no escapes,
+    /// unescaped into a copy when it does (as serde_json does; a lone
+    /// surrogate, which serde_json refuses, gives `None`).
+    #[inline]
+    pub fn str(&mut self) -> Option<Str<'a>> {
+        let (s, e, escaped) = self.string()?;
+        let raw = self.text.get(s..e)?;
+        if !escaped {
+            return Some(Str(Cow::Borrowed(raw)));
+        }
+        unescape(raw).map(|u| Str(Cow::Owned(u)))
+    }
+
+    /// `null` (→ `Some(None)`) or a string.
+    #[inline]
+    pub fn opt_str(&mut self) -> Option<Option<Str<'a>>> {
+        if self.null() {
+            return Some(None);
+        }
+        self.str().map(Some)
+    }
+
+    /// An object key without escapes (a key with escapes gives `None`: the
+    /// caller cannot compare it without unescaping), and the `:` after it.
+    #[inline]
+    pub fn key(&mut self) -> Option<&'a [u8]> {
+        let (s, e, escaped) = self.string()?;
+        if escaped {
+            return None;
+        }
+        self.ws();
+        if !self.eat(b':') {
+            return None;
+        }
+        self.ws();
+        self.b.get(s..e)
+    }
+
+    /// Any object key (escapes allowed) and the `:` after it.
+    #[inline]
+    fn any_key(&mut self) -> Option<()> {
+        self.string()?;
+        self.ws();
+        if !self.eat(b':') {
+            return None;
+        }
+        self.ws();
+        Some(())
+    }
+
+    /// After a member or element: `,` (→ `Some(true)`, more follow) or the
+    /// closing byte (→ `Some(false)`).
+    #[inline]
+    pub fn next(&mut self, close: u8) -> Option<bool> {
+        self.ws();
+        match self.peek()? {
+            b',' => {
+                self.i += 1;
+                self.ws();
+                Some(true)
+            }
+            c if c == close => {
+                self.i += 1;
+                Some(false)
+            }
+            _ => None,
+        }
+    }
+
+    /// Open an object: `{`; `Some(false)` when it is empty (and consumed).
+    #[inline]
+    pub fn open(&mut self, open: u8, close: u8) -> Option<bool> {
+        if !self.eat(open) {
+            return None;
+        }
+        self.ws();
+        Some(!self.eat(close))
+    }
+
+    /// A JSON number, validated as serde_json's `ignore_number` does.
+    fn number(&mut self) -> Option<()> {
+        self.eat(b'-');
+        let digit = |c: Option<&u8>| matches!(c, Some(b'0'..=b'9'));
+        match self.peek()? {
+            b'0' => {
+                self.i += 1;
+                if digit(self.b.get(self.i)) {
+                    return None;
+                }
+            }
+            b'1'..=b'9' => {
+                while digit(self.b.get(self.i)) {
+                    self.i += 1;
+                }
+            }
+            _ => return None,
+        }
+        if self.eat(b'.') {
+            if !digit(self.b.get(self.i)) {
+                return None;
+            }
+            while digit(self.b.get(self.i)) {
+                self.i += 1;
+            }
+        }
+        if matches!(self.peek(), Some(b'e' | b'E')) {
+            self.i += 1;
+            if matches!(self.peek(), Some(b'+' | b'-')) {
+                self.i += 1;
+            }
+            if !digit(self.b.get(self.i)) {
+                return None;
+            }
+            while digit(self.b.get(self.i)) {
+                self.i += 1;
+            }
+        }
+        Some(())
+    }
+
+    /// A non-negative integer that fits an `i64`, written plainly (`0` or
+    /// no leading zero, no fraction or exponent): what serde_json reads into
+    /// an `i64` the same way. Anything else (negative numbers too) gives `None`.
+    pub fn plain_i64(&mut self) -> Option<i64> {
+        let start = self.i;
+        let mut n: i64 = 0;
+        while let Some(&c @ b'0'..=b'9') = self.b.get(self.i) {
+            n = n.checked_mul(10)?.checked_add(i64::from(c - b'0'))?;
+            self.i += 1;
+        }
+        let len = self.i - start;
+        if len == 0 || (len > 1 && self.b.get(start) == Some(&b'0')) {
+            return None;
+        }
+        if matches!(self.peek(), Some(b'.' | b'e' | b'E')) {
+            return None;
+        }
+        Some(n)
+    }
+
+    /// Skip one value (after any whitespace), validating it; the text of
+    /// the value itself.
+    pub fn raw(&mut self) -> Option<&'a str> {
+        let start = self.i;
+        self.skip()?;
+        self.text.get(start..self.i)
+    }
+
+    /// Skip one value at the cursor, validating it. Iterative: the kind of
+    /// each open container is one bit of a `u128`.
+    pub fn skip(&mut self) -> Option<()> {
+        let mut objects: u128 = 0;
+        let mut depth: u32 = 0;
+        loop {
+            // A value.
+            match self.peek()? {
+                b'"' => {
+                    self.string()?;
+                }
+                c @ (b'{' | b'[') => {
+                    let close = if c == b'{' { b'}' } else { b']' };
+                    if depth >= Self::MAX_DEPTH {
+                        return None;
+                    }
+                    if self.open(c, close)? {
+                        if c == b'{' {
+                            objects |= 1 << depth;
+                            self.any_key()?;
+                        } else {
+                            objects &= !(1 << depth);
+                        }
+                        depth += 1;
+                        continue;
+                    }
+                }
+                b't' => self.literal(b"true")?,
+                b'f' => self.literal(b"false")?,
+                b'n' => self.literal(b"null")?,
+                b'-' | b'0'..=b'9' => self.number()?,
+                _ => return None,
+            }
+            // After a value: close containers until one has a next member.
+            loop {
+                if depth == 0 {
+                    return Some(());
+                }
+                let object = objects >> (depth - 1) & 1 == 1;
+                if self.next(if object { b'}' } else { b']' })? {
+                    if object {
+                        self.any_key()?;
+                    }
+                    break;
+                }
+                depth -= 1;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The cursor accepts exactly what serde_json accepts (or defers).
+    fn agrees(text: &str) {
+        let serde_ok = serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok();
+        let Some(mut c) = Cursor::new(text) else { return };
+        c.ws();
+        let ours = c.skip().is_some() && {
+            c.ws();
+            c.at_end()
+        };
+        if ours {
+            assert!(serde_ok, "cursor accepted what serde_json refuses: {text:?}");
+        }
+    }
+
+    #[test]
+    fn validates_like_serde_json() {
+        let ok = [
+            r#"{"a":[1,-2.5e+3,0,0.0,true,false,null,"x\"y\\z\u00e9"],"b":{},"c":[]}"#,
+            r#"  { "a" : [ 1 , { "b" : "c" } ] }  "#,
+            r#"{"k:{\"uid\":\"x\"}":{},"\u0041":[{"\n":1}]}"#,
+            "[[[[]]]]",
+            r#""\/\b\f\n\r\t""#,
+            "-0",
+            "1E5",
+        ];
+        for t in ok {
+            let mut c = Cursor::new(t).unwrap();
+            c.ws();
+            assert!(c.skip().is_some(), "{t}");
+            c.ws();
+            assert!(c.at_end(), "{t}");
+            agrees(t);
+        }
+        let bad = [
+            "[1,]",
+            r#"{"a":1,}"#,
+            "[01]",
+            "[1.]",
+            "[1e]",
+            "[-]",
+            "[+1]",
+            "[.5]",
+            "[tru]",
+            "[nul]",
+            "{\"a\":\"x\ny\"}",
+            r#"["\x"]"#,
+            r#"["\u12G4"]"#,
+            r#"{"a" 1}"#,
+            r#"{1:2}"#,
+            "[1 2]",
+            "[1}",
+            r#"{"a":1]"#,
+            "[NaN]",
+            r#"["abc"#,
+            "[",
+        ];
+        for t in bad {
+            let Some(mut c) = Cursor::new(t) else { continue };
+            c.ws();
+            let ours = c.skip().is_some() && {
+                c.ws();
+                c.at_end()
+            };
+            assert!(!ours, "accepted {t:?}");
+            assert!(serde_json::from_str::<serde::de::IgnoredAny>(t).is_err(), "{t}");
+        }
+    }
+
+    #[test]
+    fn strings_and_escapes() {
+        let mut c = Cursor::new(r#""plain""#).unwrap();
+        assert!(c.str().is_some_and(|s| s.is_borrowed() && s == "plain"));
+        let mut c = Cursor::new(r#""a\u0026b\"c""#).unwrap();
+        assert!(c.str().is_some_and(|s| !s.is_borrowed() && s == "a&b\"c"));
+        // A string longer than one 8-byte block, with the stop in each lane.
+        for at in 0..20 {
+            let s = format!("\"{}\\n{}\"", "x".repeat(at), "y".repeat(9));
+            let mut c = Cursor::new(&s).unwrap();
+            let want: String = serde_json::from_str(&s).unwrap();
+            assert_eq!(c.str().unwrap().as_str(), want);
+            assert!(c.at_end());
+        }
+        // A lone surrogate: serde_json refuses to unescape it, so do we.
+        assert!(Cursor::new(r#""\ud800""#).unwrap().str().is_none());
+        // Control characters, whitespace included, leave the text to serde_json.
+        assert!(Cursor::new("\"a\u{1}b\"").is_none());
+        assert!(Cursor::new("{\n}").is_none());
+    }
+
+    #[test]
+    fn unescapes_like_serde_json() {
+        for t in [
+            r#""a\u0026b""#,
+            r#""\"\\\/\b\f\n\r\t""#,
+            r#""\ud83d\ude00 x \u00e9\u4e2d\uFFFF""#,
+            r#""tail\u0041""#,
+            r#""\\u0041""#,
+        ] {
+            let want: String = serde_json::from_str(t).unwrap();
+            let mut c = Cursor::new(t).unwrap();
+            assert_eq!(c.str().unwrap().as_str(), want, "{t}");
+        }
+        for lone in [r#""\ud800""#, r#""\udc00x""#, r#""\ud800\u0041""#, r#""\ud800x\udc00""#] {
+            assert!(serde_json::from_str::<String>(lone).is_err());
+            let mut c = Cursor::new(lone).unwrap();
+            assert!(c.str().is_none(), "{lone}");
+            assert!(c.surrogates);
+        }
+        let mut c = Cursor::new(r#""\u0041""#).unwrap();
+        c.str();
+        assert!(!c.surrogates);
+    }
+
+    #[test]
+    fn depth_is_bounded() {
+        let deep = format!("{}{}", "[".repeat(127), "]".repeat(127));
+        assert!(Cursor::new(&deep).unwrap().skip().is_some());
+        let deeper = format!("{}{}", "[".repeat(128), "]".repeat(128));
+        assert!(Cursor::new(&deeper).unwrap().skip().is_none());
+    }
+
+    #[test]
+    fn plain_integers() {
+        for (t, want) in [("200", Some(200)), ("0", Some(0)), ("01", None), ("2.0", None), ("2e2", None)] {
+            assert_eq!(Cursor::new(t).unwrap().plain_i64(), want, "{t}");
+        }
+        assert_eq!(Cursor::new("99999999999999999999").unwrap().plain_i64(), None);
+        assert_eq!(Cursor::new("9223372036854775807").unwrap().plain_i64(), Some(i64::MAX));
+    }
+}
