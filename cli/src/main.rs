@@ -8,6 +8,7 @@ mod ruleload;
 mod rules_cmd;
 mod scan;
 mod table;
+mod vrl_cmd;
 
 use std::process::ExitCode;
 
@@ -29,6 +30,8 @@ enum Command {
     Scan(scan::Args),
     /// List the detection rules, run their tests, or show their fidelity matrix.
     Rules(rules_cmd::Args),
+    /// Write the Vector VRL program (decoding + stateless rules) for a `remap` transform.
+    Vrl(vrl_cmd::Args),
 }
 
 fn main() -> ExitCode {
@@ -37,5 +40,6 @@ fn main() -> ExitCode {
         Command::Normalize(a) => normalize::run(a),
         Command::Scan(a) => scan::run(a),
         Command::Rules(a) => rules_cmd::run(a),
+        Command::Vrl(a) => vrl_cmd::run(a),
     }
 }

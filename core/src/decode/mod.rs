@@ -14,11 +14,11 @@
 //! Detection follows formats.md §10; the order of the checks in
 //! [`Decoder::value`] is that order.
 
-mod aks;
-mod eks;
-mod event;
-mod gke;
-mod openshift;
+pub(crate) mod aks;
+pub(crate) mod eks;
+pub(crate) mod event;
+pub(crate) mod gke;
+pub(crate) mod openshift;
 
 use std::io::Read;
 

@@ -14,6 +14,7 @@ pub mod fields;
 mod index;
 pub mod lang;
 pub mod state;
+pub mod vrl;
 mod yaml;
 
 use std::collections::{HashMap, HashSet};
