@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 
 use kaudit_core::{normalize_buffer, Decoder, Options, Stats};
 
+pub mod contract;
+
 /// `tests/` of the workspace.
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

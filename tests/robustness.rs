@@ -1,43 +1,15 @@
 //! No panic on any input, and nothing lost: every framed record reaches the
 //! sink at least once (exactly once when it is not an envelope), every output
-//! line is JSON, and the per-source accounting balances.
-//! (A quick property test; full fuzzing is its own work item.)
+//! line is JSON, and the per-source accounting balances. The checks are the
+//! ones the fuzz targets run (`kaudit_tests::contract`); these property tests
+//! run them on stable in CI.
 
-use kaudit_core::decode::{Sink, SkipReason, Unit};
-use kaudit_core::{frame, normalize_buffer, AuditEvent, Decoder, Error, Limits, Options};
-use kaudit_tests::{fixtures, read_fixture};
+use kaudit_core::{frame, normalize_buffer, Decoder, Limits, Options};
+use kaudit_tests::{contract, fixtures, read_fixture};
 use proptest::prelude::*;
 
-#[derive(Default)]
-struct Count(usize);
-
-impl Sink for Count {
-    fn event(&mut self, _: &AuditEvent<'_>) {
-        self.0 += 1;
-    }
-    fn skipped(&mut self, _: Unit<'_>, _: SkipReason) {
-        self.0 += 1;
-    }
-    fn error(&mut self, _: Unit<'_>, _: &Error) {
-        self.0 += 1;
-    }
-}
-
 fn check(input: &[u8]) {
-    let dec = Decoder::new(Limits { max_record_bytes: 1 << 20, ..Limits::default() });
-    for f in frame::records(input, 1 << 20) {
-        let mut c = Count::default();
-        dec.decode(&input[f.range], &mut c);
-        assert!(c.0 >= 1, "a record vanished: {:?}", String::from_utf8_lossy(input));
-    }
-    let (out, stats) = normalize_buffer(&dec, input, Options { keep_skipped: true });
-    assert!(stats.balanced(), "{}", stats.table());
-    let t = stats.total();
-    let text = std::str::from_utf8(&out).expect("output is UTF-8");
-    let n = text.lines().inspect(|l| {
-        serde_json::from_str::<serde_json::Value>(l).unwrap_or_else(|e| panic!("output not JSON ({e}): {l}"));
-    });
-    assert_eq!(n.count() as u64, t.events + t.skipped + t.errors);
+    contract::decode(input);
 }
 
 /// Real fixture lines to mutate.
@@ -82,6 +54,136 @@ proptest! {
         let end = cut.index(rec.len() + 1);
         check(&rec);
         check(&rec[..end]);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, .. ProptestConfig::default() })]
+
+    /// Normalize + detect (stateful rules too) on mutated real records.
+    #[test]
+    fn pipeline_on_mutated_fixtures(
+        picks in proptest::collection::vec(any::<prop::sample::Index>(), 1..6),
+        flips in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..3),
+    ) {
+        let all = seeds();
+        let mut buf = Vec::new();
+        for p in picks {
+            buf.extend_from_slice(&all[p.index(all.len())]);
+            buf.push(b'\n');
+        }
+        for (at, b) in flips {
+            let i = at.index(buf.len());
+            buf[i] = b;
+        }
+        contract::pipeline(&buf);
+    }
+
+    /// The same records whichever way the stream is cut into reads.
+    #[test]
+    fn framing_does_not_depend_on_reads(
+        picks in proptest::collection::vec(any::<prop::sample::Index>(), 1..5),
+        cuts in proptest::collection::vec(any::<usize>(), 0..8),
+        noise in "[\\[\\]{}\":,a\\\\ \n\r]{0,40}",
+    ) {
+        let all = seeds();
+        let mut buf = Vec::new();
+        for p in picks {
+            buf.extend_from_slice(&all[p.index(all.len())]);
+            buf.push(b'\n');
+        }
+        buf.extend_from_slice(noise.as_bytes());
+        contract::frame_chunks(&buf, &cuts);
+    }
+
+    /// The rule compiler on mutated rule files of the built-in pack.
+    #[test]
+    fn rule_compiler_on_mutated_rule_files(
+        file in any::<prop::sample::Index>(),
+        cut in any::<prop::sample::Index>(),
+        flips in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..3),
+    ) {
+        let (_, src) = kaudit_core::rules::BUILTIN[file.index(kaudit_core::rules::BUILTIN.len())];
+        // A window of the file keeps compilation quick.
+        let start = cut.index(src.len());
+        let mut b = src.as_bytes()[start..(start + 4000).min(src.len())].to_vec();
+        for (at, x) in flips {
+            let i = at.index(b.len().max(1));
+            if i < b.len() {
+                b[i] = x;
+            }
+        }
+        contract::rule_file(&b);
+    }
+}
+
+/// Posture inputs: every policy and IaC fixture of the posture crate, cut and
+/// mutated, through the policy and IaC checks.
+fn posture_seeds(dir: &str) -> Vec<Vec<u8>> {
+    fn walk(p: &std::path::Path, out: &mut Vec<Vec<u8>>) {
+        let Ok(rd) = std::fs::read_dir(p) else { return };
+        let mut es: Vec<_> = rd.flatten().map(|e| e.path()).collect();
+        es.sort();
+        for e in es {
+            if e.is_dir() {
+                walk(&e, out);
+            } else if e.extension().is_some_and(|x| x != "md" && x != "txt") {
+                out.push(std::fs::read(&e).unwrap_or_default());
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(&kaudit_tests::root().join("../posture/tests/fixtures").join(dir), &mut out);
+    assert!(!out.is_empty(), "posture fixtures under {dir}");
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, .. ProptestConfig::default() })]
+
+    #[test]
+    fn policy_checks_on_mutated_policies(
+        pick in any::<prop::sample::Index>(),
+        cut in any::<prop::sample::Index>(),
+        flips in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..4),
+    ) {
+        let all = posture_seeds("policies");
+        let mut b = all[pick.index(all.len())].clone();
+        for (at, x) in flips {
+            let i = at.index(b.len().max(1));
+            if i < b.len() {
+                b[i] = x;
+            }
+        }
+        let end = cut.index(b.len() + 1);
+        contract::audit_policy(&b);
+        contract::audit_policy(&b[..end]);
+    }
+
+    #[test]
+    fn iac_checks_on_mutated_inputs(
+        pick in any::<prop::sample::Index>(),
+        cut in any::<prop::sample::Index>(),
+        flips in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..4),
+    ) {
+        let all = posture_seeds("iac");
+        let mut b = all[pick.index(all.len())].clone();
+        for (at, x) in flips {
+            let i = at.index(b.len().max(1));
+            if i < b.len() {
+                b[i] = x;
+            }
+        }
+        let end = cut.index(b.len() + 1);
+        contract::iac(&b);
+        contract::iac(&b[..end]);
+    }
+}
+
+#[test]
+fn every_fixture_through_the_pipeline() {
+    for rel in fixtures() {
+        contract::pipeline(&read_fixture(&rel));
     }
 }
 

@@ -6,11 +6,23 @@ use std::path::Path;
 
 use flate2::read::MultiGzDecoder;
 use kaudit_core::frame::{Frame, Framer};
+use kaudit_core::scan::{Observer, Scanner};
+
+use crate::progress::Progress;
 
 /// Open `path` (`-` is stdin), transparently gunzipping gzip input.
 pub fn open(path: &str) -> io::Result<Box<dyn Read>> {
-    let raw: Box<dyn Read> =
-        if path == "-" { Box::new(io::stdin().lock()) } else { Box::new(File::open(Path::new(path))?) };
+    open_counted(path, &Progress::hidden())
+}
+
+/// [`open`], advancing `progress` by the bytes read from the file (before
+/// gunzipping, so that the total is the files' size).
+pub fn open_counted(path: &str, progress: &Progress) -> io::Result<Box<dyn Read>> {
+    let raw: Box<dyn Read> = if path == "-" {
+        Box::new(progress.reader(io::stdin().lock()))
+    } else {
+        Box::new(progress.reader(File::open(Path::new(path))?))
+    };
     let mut br = BufReader::with_capacity(1 << 20, raw);
     let head = br.fill_buf()?;
     if head.starts_with(&[0x1f, 0x8b]) {
@@ -57,6 +69,8 @@ pub trait Pump {
     fn oversize(&mut self, piece: &[u8], limit: usize);
     fn output(&self) -> &[u8];
     fn clear_output(&mut self);
+    /// Events so far (for the progress bar).
+    fn events(&self) -> u64;
 }
 
 impl Pump for kaudit_core::Normalizer {
@@ -72,20 +86,26 @@ impl Pump for kaudit_core::Normalizer {
     fn clear_output(&mut self) {
         kaudit_core::Normalizer::clear_output(self)
     }
+    fn events(&self) -> u64 {
+        kaudit_core::Normalizer::events(self)
+    }
 }
 
-impl Pump for kaudit_core::scan::Scanner<'_> {
+impl<O: Observer> Pump for Scanner<'_, O> {
     fn record(&mut self, dec: &kaudit_core::Decoder, rec: &[u8]) {
-        kaudit_core::scan::Scanner::record(self, dec, rec)
+        Scanner::record(self, dec, rec)
     }
     fn oversize(&mut self, piece: &[u8], limit: usize) {
-        kaudit_core::scan::Scanner::oversize(self, piece, limit)
+        Scanner::oversize(self, piece, limit)
     }
     fn output(&self) -> &[u8] {
-        kaudit_core::scan::Scanner::output(self)
+        Scanner::output(self)
     }
     fn clear_output(&mut self) {
-        kaudit_core::scan::Scanner::clear_output(self)
+        Scanner::clear_output(self)
+    }
+    fn events(&self) -> u64 {
+        Scanner::events(self)
     }
 }
 
@@ -99,23 +119,30 @@ pub enum Pumped {
 
 /// Read every path (`-` is stdin) through `pump`, writing its output to
 /// `out` in pieces of about 1 MiB. Unreadable inputs are reported on stderr
-/// and skipped.
+/// and skipped. `progress` is advanced by bytes read and events seen.
 pub fn pump_all(
     paths: &[String],
     dec: &kaudit_core::Decoder,
     pump: &mut dyn Pump,
     out: &mut dyn std::io::Write,
+    progress: &Progress,
 ) -> Pumped {
     let max = dec.limits().max_record_bytes;
     let mut failed = false;
     for path in paths {
-        let res = open(path).and_then(|r| {
+        progress.set_input(path);
+        let res = open_counted(path, progress).and_then(|r| {
             let mut write_err = None;
+            let mut n = 0u32;
             for_each_record(r, max, |rec, frame| {
                 if frame.oversize {
                     pump.oversize(rec, max);
                 } else {
                     pump.record(dec, rec);
+                }
+                n = n.wrapping_add(1);
+                if n % 1024 == 0 {
+                    progress.set_events(pump.events());
                 }
                 if pump.output().len() >= 1 << 20 && write_err.is_none() {
                     write_err = out.write_all(pump.output()).err();
@@ -127,15 +154,63 @@ pub fn pump_all(
             }
             out.write_all(pump.output())?;
             pump.clear_output();
+            progress.set_events(pump.events());
             Ok(())
         });
         if let Err(e) = res {
             if e.kind() == io::ErrorKind::BrokenPipe {
                 return Pumped::Closed;
             }
-            eprintln!("kaudit: {path}: {e}");
+            progress.suspend(|| eprintln!("kaudit: {path}: {e}"));
             failed = true;
         }
     }
     Pumped::Done(failed)
+}
+
+/// Files found by walking a directory that are surely not logs.
+const NOT_LOGS: &[&str] = &["md", "py", "rs", "toml", "yaml", "yml", "sh", "html", "css", "js", "txt", "lock"];
+
+/// Expand the command line's paths into the inputs to read, in order: `-`
+/// (or no path) is stdin; a directory is walked recursively in name order,
+/// leaving out hidden entries, files that are surely not logs (by
+/// extension) and symbolic links to directories (no loops); a file named on
+/// the command line is always read. A directory that cannot be listed is
+/// kept as an input, so that reading it reports the error.
+pub fn expand(paths: &[std::path::PathBuf]) -> Vec<String> {
+    fn walk(p: &Path, top: bool, out: &mut Vec<String>) {
+        let hidden = p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.'));
+        if p.is_dir() {
+            let link = p.symlink_metadata().is_ok_and(|m| m.file_type().is_symlink());
+            if !top && (hidden || link) {
+                return;
+            }
+            match std::fs::read_dir(p) {
+                Ok(rd) => {
+                    let mut es: Vec<std::path::PathBuf> = rd.flatten().map(|e| e.path()).collect();
+                    es.sort();
+                    es.iter().for_each(|e| walk(e, false, out));
+                }
+                Err(_) => out.push(p.display().to_string()),
+            }
+        } else {
+            let ext = p.extension().and_then(|e| e.to_str()).unwrap_or("");
+            // Files named on the command line are always read.
+            if top || !(hidden || NOT_LOGS.contains(&ext)) {
+                out.push(p.display().to_string());
+            }
+        }
+    }
+    if paths.is_empty() {
+        return vec!["-".into()];
+    }
+    let mut out = Vec::new();
+    for p in paths {
+        if p.as_os_str() == "-" {
+            out.push("-".into());
+        } else {
+            walk(p, true, &mut out);
+        }
+    }
+    out
 }

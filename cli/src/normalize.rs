@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use kaudit_core::{Decoder, Limits, Normalizer, Options};
 
+use crate::formats::NormalizeFormat;
 use crate::input;
 
 #[derive(clap::Args)]
@@ -18,6 +19,9 @@ pub struct Args {
     /// control messages, OVN lines) through, inside a skip envelope.
     #[arg(long)]
     keep_skipped: bool,
+    /// Output format of each event; error and skip envelopes are the same in all.
+    #[arg(long = "to", value_enum, default_value_t = NormalizeFormat::Canonical)]
+    to: NormalizeFormat,
     /// Largest record accepted, in bytes; longer ones pass through as errors.
     #[arg(long, default_value_t = Limits::default().max_record_bytes)]
     max_record_bytes: usize,
@@ -26,11 +30,11 @@ pub struct Args {
 pub fn run(args: Args) -> ExitCode {
     let limits = Limits { max_record_bytes: args.max_record_bytes, ..Limits::default() };
     let dec = Decoder::new(limits);
-    let mut norm = Normalizer::new(Options { keep_skipped: args.keep_skipped });
+    let mut norm = Normalizer::with_format(Options { keep_skipped: args.keep_skipped }, args.to.encoder());
     let stdout = io::stdout();
     let mut out = io::BufWriter::with_capacity(1 << 20, stdout.lock());
     let files = if args.files.is_empty() { vec!["-".to_string()] } else { args.files };
-    let mut failed = match input::pump_all(&files, &dec, &mut norm, &mut out) {
+    let mut failed = match input::pump_all(&files, &dec, &mut norm, &mut out, &crate::progress::Progress::hidden()) {
         input::Pumped::Closed => return ExitCode::SUCCESS,
         input::Pumped::Done(failed) => failed,
     };

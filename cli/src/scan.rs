@@ -1,23 +1,23 @@
 //! `kaudit scan`: normalize + detect over files, directories or stdin, with
-//! a summary table or annotated events.
+//! a forensic summary, annotated events, and an HTML report.
+//!
+//! Every event is evaluated by every rule; the filters (`filter.rs`) only
+//! choose what is reported (summary, report, written events).
 
 use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use kaudit_core::rules::state::StateLimits;
-use kaudit_core::scan::{ScanOptions, Scanner};
-use kaudit_core::{Decoder, Limits, Options};
+use kaudit_core::rules::Detections;
+use kaudit_core::scan::{Observer, ScanOptions, Scanner};
+use kaudit_core::{AuditEvent, Decoder, Limits, Options};
 
-use crate::{input, ruleload, table};
-
-#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum Format {
-    /// A summary table of detections (and blind rules) on stdout.
-    Table,
-    /// Canonical events with `kaudit.detections`, one per line.
-    Json,
-}
+use crate::filter::{Filter, FilterArgs};
+use crate::formats::{self, ScanFormat as Format};
+use crate::progress::{self, Progress};
+use crate::summary::Summary;
+use crate::{input, report, ruleload};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -37,6 +37,20 @@ pub struct Args {
     /// With --format json: write only events on which a rule fired (errors are always written).
     #[arg(long)]
     only_hits: bool,
+    #[command(flatten)]
+    filter: FilterArgs,
+    /// Also write a self-contained HTML report (summary, detections per hour, hit list) to FILE.
+    #[arg(long, value_name = "FILE")]
+    report: Option<PathBuf>,
+    /// Hits listed in the report (the earliest ones; all are counted).
+    #[arg(long, value_name = "N", default_value_t = 5000)]
+    report_hits: usize,
+    /// Actors shown in the summary's top list.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    top: usize,
+    /// Never draw the progress bar (it is drawn only when stderr is a terminal).
+    #[arg(long)]
+    no_progress: bool,
     /// Largest record accepted, in bytes; longer ones pass through as errors.
     #[arg(long, default_value_t = Limits::default().max_record_bytes)]
     max_record_bytes: usize,
@@ -45,43 +59,42 @@ pub struct Args {
     max_state_keys: usize,
 }
 
-/// Files found by walking a directory that are surely not logs.
-const NOT_LOGS: &[&str] = &["md", "py", "rs", "toml", "yaml", "yml", "sh", "html", "css", "js", "txt", "lock"];
+/// Chooses the reported events and accounts them.
+struct Reported<'r> {
+    filter: Filter,
+    summary: Option<Summary<'r>>,
+}
 
-fn expand(paths: &[PathBuf]) -> Vec<String> {
-    fn walk(p: &std::path::Path, top: bool, out: &mut Vec<String>) {
-        if p.is_dir() {
-            let mut es: Vec<PathBuf> = std::fs::read_dir(p).into_iter().flatten().flatten().map(|e| e.path()).collect();
-            es.sort();
-            es.iter().for_each(|e| walk(e, false, out));
-        } else {
-            let hidden = p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.'));
-            let ext = p.extension().and_then(|e| e.to_str()).unwrap_or("");
-            // Files named on the command line are always read.
-            if top || !(hidden || NOT_LOGS.contains(&ext)) {
-                out.push(p.display().to_string());
-            }
+impl Observer for Reported<'_> {
+    fn event(&mut self, ev: &AuditEvent<'_>, det: &Detections) -> bool {
+        if !self.filter.keep(ev, det) {
+            return false;
         }
-    }
-    if paths.is_empty() {
-        return vec!["-".into()];
-    }
-    let mut out = Vec::new();
-    for p in paths {
-        if p.as_os_str() == "-" {
-            out.push("-".into());
-        } else {
-            walk(p, true, &mut out);
+        if let Some(s) = &mut self.summary {
+            s.add(ev, det, &self.filter);
         }
+        true
     }
-    out
+}
+
+/// Whether to draw a progress bar on this process's stderr.
+pub fn draw_progress(no_progress: bool) -> bool {
+    progress::should_draw(io::stderr().is_terminal(), no_progress, std::env::var("TERM").ok().as_deref())
 }
 
 pub fn run(a: Args) -> ExitCode {
     let Some(set) = ruleload::load(&a.rules, a.no_builtin) else { return ExitCode::from(2) };
+    let filter = match Filter::new(&a.filter, &set) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("kaudit scan: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let filters = filter.describe(&a.filter);
     let limits = Limits { max_record_bytes: a.max_record_bytes, ..Limits::default() };
     let dec = Decoder::new(limits);
-    let json = a.format == Format::Json;
+    let json = a.format.writes_records();
     let opts = ScanOptions {
         blind: a.blind,
         only_hits: a.only_hits,
@@ -89,19 +102,38 @@ pub fn run(a: Args) -> ExitCode {
         normalize: Options::default(),
         state: StateLimits { max_keys: a.max_state_keys },
     };
-    let mut sc = Scanner::new(&set, opts);
+    let summarize = !json || a.report.is_some();
+    let max_hits = if a.report.is_some() { a.report_hits } else { 0 };
+    let observer = Reported { filter, summary: summarize.then(|| Summary::new(&set, max_hits)) };
+    let mut sc = Scanner::with_observer(&set, opts, observer);
+    let files = input::expand(&a.paths);
+    let progress = Progress::new(progress::total_bytes(&files), draw_progress(a.no_progress));
     let stdout = io::stdout();
     let mut out = io::BufWriter::with_capacity(1 << 20, stdout.lock());
-    let failed = match input::pump_all(&expand(&a.paths), &dec, &mut sc, &mut out) {
+    formats::configure(&mut sc, a.format);
+    let _ = formats::begin(&set, a.format, &mut out);
+    let pumped = input::pump_all(&files, &dec, &mut sc, &mut out, &progress);
+    progress.finish();
+    let mut failed = match pumped {
         input::Pumped::Closed => return ExitCode::SUCCESS,
         input::Pumped::Done(failed) => failed,
     };
-    if !json {
-        let _ = out.write_all(summary(&set, &sc).as_bytes());
+    let stats = sc.stats();
+    let summary = sc.observer().summary.as_ref();
+    if let (Format::Table, Some(s)) = (a.format, summary) {
+        let _ = out.write_all(s.render_text(&stats, &filters, a.top).as_bytes());
     }
+    let _ = formats::end(a.format, failed, &stats, &mut out);
     let _ = out.flush();
+    if let (Some(path), Some(s)) = (&a.report, summary) {
+        failed |= !write_report(
+            path,
+            s,
+            &report::Context { inputs: &files, stats: &stats, filters: &filters, top: a.top, max_hits: a.report_hits },
+        );
+    }
     if !json || io::stderr().is_terminal() {
-        eprint!("\n{}", sc.stats().table());
+        eprint!("\n{}", stats.table());
     }
     if failed {
         ExitCode::FAILURE
@@ -110,38 +142,16 @@ pub fn run(a: Args) -> ExitCode {
     }
 }
 
-fn summary(set: &kaudit_core::rules::RuleSet, sc: &Scanner<'_>) -> String {
-    let mut order: Vec<usize> = (0..set.rules().len()).filter(|&i| sc.summary()[i].hits > 0).collect();
-    order.sort_by_key(|&i| (std::cmp::Reverse(set.rules()[i].severity), std::cmp::Reverse(sc.summary()[i].hits)));
-    let rows: Vec<Vec<String>> = order
-        .iter()
-        .map(|&i| {
-            let (r, s) = (&set.rules()[i], &sc.summary()[i]);
-            vec![
-                r.id.clone(),
-                r.severity.as_str().into(),
-                s.hits.to_string(),
-                s.first.clone().unwrap_or_default(),
-                s.last.clone().unwrap_or_default(),
-                s.example_actor.clone().unwrap_or_default(),
-            ]
-        })
-        .collect();
-    let mut out = String::new();
-    if rows.is_empty() {
-        out.push_str("no detections\n");
-    } else {
-        out.push_str(&table::render(&["rule", "severity", "count", "first", "last", "example actor"], &rows));
-    }
-    let mut blind: Vec<Vec<String>> = Vec::new();
-    for (i, s) in sc.summary().iter().enumerate() {
-        for ((src, field), n) in &s.blind {
-            blind.push(vec![set.rules()[i].id.clone(), src.to_string(), field.to_string(), n.to_string()]);
+/// Write the HTML report; `false` (after saying why) if it could not be.
+fn write_report(path: &std::path::Path, s: &Summary<'_>, cx: &report::Context<'_>) -> bool {
+    match std::fs::write(path, report::render(s, cx)) {
+        Ok(()) => {
+            eprintln!("kaudit scan: report written to {}", path.display());
+            true
+        }
+        Err(e) => {
+            eprintln!("kaudit scan: cannot write the report {}: {e}", path.display());
+            false
         }
     }
-    if !blind.is_empty() {
-        out.push_str("\nblind (the source cannot provide a field the rule needs):\n");
-        out.push_str(&table::render(&["rule", "source", "missing field", "events"], &blind));
-    }
-    out
 }

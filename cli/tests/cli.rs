@@ -102,3 +102,37 @@ fn max_record_bytes_limits_memory_without_losing_bytes() {
     let lines = json_lines(&out.stdout);
     assert!(lines.iter().any(|l| l["kaudit"]["error"]["category"] == "limit"));
 }
+
+/// Regression: `kaudit rules list | head -1` panicked ("failed printing to
+/// stdout: Broken pipe") when the reader closed the pipe early.
+#[test]
+fn regression_report_commands_end_quietly_on_a_closed_pipe() {
+    use std::io::Read;
+    // More output than a pipe holds (64 KiB), so the writer meets the closed pipe.
+    let dir = std::env::temp_dir().join(format!("kaudit-pipe-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let mut rules = String::from("rules:\n");
+    for i in 0..2000 {
+        rules.push_str(&format!(
+            "  - id: pipe-{i}\n    title: a rule with a long enough title to fill the pipe quickly {i}\n    severity: low\n    condition: verb = get\n"
+        ));
+    }
+    std::fs::write(dir.join("many.yaml"), rules).expect("write rules");
+    let mut child = kaudit()
+        .args(["rules", "list", "--rules"])
+        .arg(dir.join("many.yaml"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run kaudit");
+    let mut first = [0u8; 16];
+    child.stdout.as_mut().expect("stdout").read_exact(&mut first).expect("some output");
+    drop(child.stdout.take());
+    let mut err = String::new();
+    child.stderr.take().expect("stderr").read_to_string(&mut err).expect("stderr");
+    let status = child.wait().expect("wait");
+    assert!(!err.contains("panicked"), "{err}");
+    // Ends by SIGPIPE, never with a panic's exit code 101.
+    assert_ne!(status.code(), Some(101), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

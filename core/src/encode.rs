@@ -1,6 +1,12 @@
 //! Encoders. The canonical encoder writes one JSON object per event: the
 //! `audit.k8s.io/v1` Event fields plus one `kaudit` object. Error and skip
 //! envelopes carry a unit's raw bytes unchanged.
+//!
+//! The SIEM encoders live next to it, one module each: [`ocsf`] (API
+//! Activity 6003, Detection Finding 2004), [`ecs`] (Elastic Common Schema with
+//! the `kubernetes.audit.*` layout), [`falco`] (the Falco alert payload
+//! falcosidekick accepts) and [`sarif`] (a generic SARIF 2.1.0 writer). All
+//! write JSON text directly with [`write_str`]; none builds a JSON DOM.
 
 use base64::Engine;
 
@@ -8,6 +14,33 @@ use crate::decode::Unit;
 use crate::error::Error;
 use crate::event::{AuditEvent, ObjectRef, ResponseStatus, UserInfo};
 use crate::json::{write_raw, write_str, Raw, Str};
+
+pub mod ecs;
+pub mod falco;
+pub mod ocsf;
+pub mod sarif;
+mod time;
+
+/// What `normalize` writes for each event.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Format {
+    /// The canonical event (`audit.k8s.io/v1` Event + `kaudit`).
+    #[default]
+    Canonical,
+    /// OCSF API Activity (class 6003).
+    Ocsf,
+    /// ECS document with `kubernetes.audit.*`.
+    Ecs,
+}
+
+/// Write `ev` in `format` (no trailing newline).
+pub fn event(format: Format, ev: &AuditEvent<'_>, out: &mut Vec<u8>) {
+    match format {
+        Format::Canonical => canonical(ev, out),
+        Format::Ocsf => ocsf::api_activity(ev, out),
+        Format::Ecs => ecs::event(ev, out),
+    }
+}
 
 /// Write `ev` as one canonical JSON object (no trailing newline).
 ///
@@ -85,6 +118,96 @@ impl Obj<'_> {
             str_array(self.out, v.iter().map(|s| s.as_str()));
         }
     }
+    /// A string member from a `&str`, if present.
+    fn opt(&mut self, k: &str, v: Option<&str>) {
+        if let Some(v) = v {
+            self.key(k);
+            write_str(self.out, v);
+        }
+    }
+    /// A string member.
+    fn text(&mut self, k: &str, v: &str) {
+        self.key(k);
+        write_str(self.out, v);
+    }
+    /// An integer member.
+    fn int(&mut self, k: &str, v: i64) {
+        self.key(k);
+        self.out.extend_from_slice(v.to_string().as_bytes());
+    }
+    /// A member whose value is JSON text written as is (`true`, `[…]`).
+    fn json(&mut self, k: &str, v: &str) {
+        self.key(k);
+        write_raw(self.out, v);
+    }
+    /// An object member built by `f`; left out entirely when `f` writes no
+    /// member. Returns whether it was written.
+    fn obj(&mut self, k: &str, f: impl FnOnce(&mut Obj<'_>)) -> bool {
+        let (mark, was_first) = (self.out.len(), self.first);
+        self.key(k);
+        self.out.push(b'{');
+        let mut c = Obj { out: &mut *self.out, first: true };
+        f(&mut c);
+        if c.first {
+            self.out.truncate(mark);
+            self.first = was_first;
+            false
+        } else {
+            self.out.push(b'}');
+            true
+        }
+    }
+    /// An array member built by `f`; left out when `f` writes no item.
+    fn arr(&mut self, k: &str, f: impl FnOnce(&mut Arr<'_>)) -> bool {
+        let (mark, was_first) = (self.out.len(), self.first);
+        self.key(k);
+        self.out.push(b'[');
+        let mut c = Arr { out: &mut *self.out, first: true };
+        f(&mut c);
+        if c.first {
+            self.out.truncate(mark);
+            self.first = was_first;
+            false
+        } else {
+            self.out.push(b']');
+            true
+        }
+    }
+}
+
+/// Items of a JSON array being written.
+struct Arr<'o> {
+    out: &'o mut Vec<u8>,
+    first: bool,
+}
+
+impl Arr<'_> {
+    fn sep(&mut self) {
+        if !self.first {
+            self.out.push(b',');
+        }
+        self.first = false;
+    }
+    fn str(&mut self, s: &str) {
+        self.sep();
+        write_str(self.out, s);
+    }
+    /// An object item built by `f` (written even when empty).
+    fn obj(&mut self, f: impl FnOnce(&mut Obj<'_>)) {
+        self.sep();
+        self.out.push(b'{');
+        let mut c = Obj { out: &mut *self.out, first: true };
+        f(&mut c);
+        self.out.push(b'}');
+    }
+}
+
+/// Write a top-level object built by `f`.
+fn object(out: &mut Vec<u8>, f: impl FnOnce(&mut Obj<'_>)) {
+    out.push(b'{');
+    let mut w = Obj { out, first: true };
+    f(&mut w);
+    out.push(b'}');
 }
 
 fn str_array<'s>(out: &mut Vec<u8>, items: impl Iterator<Item = &'s str>) {
@@ -243,4 +366,42 @@ pub fn skip_envelope(unit: &Unit<'_>, reason: &str, out: &mut Vec<u8>) {
     out.extend_from_slice(b"}},");
     raw_member(unit, out);
     out.push(b'}');
+}
+
+/// The event's annotations as members (values raw), empty when absent or
+/// not an object.
+fn annotations<'e>(ev: &'e AuditEvent<'_>) -> crate::json::Members<'e> {
+    ev.annotations.as_ref().and_then(|a| serde_json::from_str(a.get()).ok()).unwrap_or_default()
+}
+
+/// The string value of annotation `key`, if present and a string.
+fn annotation<'e>(members: &crate::json::Members<'e>, key: &str) -> Option<Str<'e>> {
+    members.get(key).and_then(|v| serde_json::from_str::<Str<'e>>(v.get()).ok())
+}
+
+/// `authorization.k8s.io/decision` read as an outcome (`allow` / `forbid`).
+fn decision(members: &crate::json::Members<'_>) -> Option<crate::event::Outcome> {
+    match annotation(members, "authorization.k8s.io/decision")?.as_str() {
+        "allow" => Some(crate::event::Outcome::Success),
+        "forbid" => Some(crate::event::Outcome::Failure),
+        _ => None,
+    }
+}
+
+/// `requestURI` split into path and query (without `?`).
+fn split_uri(uri: &str) -> (&str, Option<&str>) {
+    match uri.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (uri, None),
+    }
+}
+
+/// Whether `s` is an IPv4 or IPv6 address.
+fn is_ip(s: &str) -> bool {
+    s.parse::<std::net::IpAddr>().is_ok()
+}
+
+/// The first of a rule's references that is a URL (others are credits in prose).
+pub(crate) fn reference_url(rule: &crate::rules::Rule) -> Option<&str> {
+    rule.references.iter().map(|r| r.trim()).find(|r| r.starts_with("https://") || r.starts_with("http://"))
 }

@@ -56,6 +56,9 @@ pub struct Framer {
     /// The current piece continues an oversize record.
     continuation: bool,
     at_stream_start: bool,
+    /// In `Between`, how far a record's first line has been searched for
+    /// its end without finding it.
+    seen: usize,
 }
 
 impl Framer {
@@ -72,6 +75,7 @@ impl Framer {
             multi_line: false,
             continuation: false,
             at_stream_start: true,
+            seen: 0,
         }
     }
 
@@ -88,11 +92,13 @@ impl Framer {
     pub fn shift(&mut self, n: usize) {
         self.pos -= n;
         self.start = self.start.saturating_sub(n);
+        self.seen = self.seen.saturating_sub(n);
     }
 
     fn begin_between(&mut self, at: usize) {
         self.mode = Mode::Between;
         self.pos = at;
+        self.seen = at;
         self.depth = 0;
         self.in_str = false;
         self.esc = false;
@@ -136,16 +142,28 @@ impl Framer {
                     let first = buf[self.pos];
                     if first == b'{' || first == b'[' {
                         // Fast path: a whole line that closes what it opens.
-                        if let Some(nl) = memchr(b'\n', &buf[self.pos..]) {
-                            let nl = self.pos + nl;
-                            let mut e = nl;
-                            while e > self.pos && matches!(buf[e - 1], b'\r' | b' ' | b'\t') {
-                                e -= 1;
+                        let from = self.seen.max(self.pos);
+                        match memchr(b'\n', &buf[from..]) {
+                            Some(nl) => {
+                                let nl = from + nl;
+                                let mut e = nl;
+                                while e > self.pos && matches!(buf[e - 1], b'\r' | b' ' | b'\t') {
+                                    e -= 1;
+                                }
+                                let closing = if first == b'{' { b'}' } else { b']' };
+                                if e > self.pos + 1 && buf[e - 1] == closing && e - self.start <= self.max_record {
+                                    return Some(self.emit(e, nl + 1, buf));
+                                }
                             }
-                            let closing = if first == b'{' { b'}' } else { b']' };
-                            if e > self.pos + 1 && buf[e - 1] == closing && e - self.start <= self.max_record {
-                                return Some(self.emit(e, nl + 1, buf));
+                            // Wait for the end of the line (or the size limit) before
+                            // choosing between the fast path and the scan, so that the
+                            // records never depend on where the reads ended
+                            // (regression: fuzz/regressions/frame/2026-11-27-*).
+                            None if !eof && buf.len() - self.start < self.max_record => {
+                                self.seen = buf.len();
+                                return None;
                             }
+                            None => {}
                         }
                         self.mode = Mode::Json;
                         self.depth = 0;
@@ -154,7 +172,7 @@ impl Framer {
                     }
                 }
                 Mode::Line => {
-                    let limit = buf.len().min(self.start + self.max_record);
+                    let limit = buf.len().min(self.start.saturating_add(self.max_record));
                     if let Some(nl) = memchr(b'\n', &buf[self.pos..limit]) {
                         let nl = self.pos + nl;
                         return Some(self.emit(nl, nl + 1, buf));
@@ -169,7 +187,7 @@ impl Framer {
                     return None;
                 }
                 Mode::Json => {
-                    let limit = buf.len().min(self.start + self.max_record);
+                    let limit = buf.len().min(self.start.saturating_add(self.max_record));
                     let mut i = self.pos;
                     while i < limit {
                         let b = buf[i];
@@ -262,6 +280,16 @@ mod tests {
 
     fn split(input: &str) -> Vec<String> {
         records(input.as_bytes(), 1 << 20).map(|f| input[f.range].to_string()).collect()
+    }
+
+    /// Regression: a limit of `usize::MAX` (any `--max-record-bytes`)
+    /// overflowed `start + max_record`.
+    #[test]
+    fn regression_unbounded_record_limit_does_not_overflow() {
+        let input = b"{\"a\":1}\n{\"b\":\n2}\nplain text\n{\"c\"";
+        let got: Vec<_> = records(input, usize::MAX).map(|f| f.range).collect();
+        let want: Vec<_> = records(input, 1 << 20).map(|f| f.range).collect();
+        assert_eq!(got, want);
     }
 
     #[test]

@@ -311,30 +311,82 @@ pub fn last_complete_member(text: &[u8]) -> Option<usize> {
     last
 }
 
-/// Whether arrays/objects in `text` nest deeper than `limit`. Cheap when the
-/// text has fewer than `limit` openers (counted with memchr); exact otherwise.
+/// Whether arrays/objects in `text` nest deeper than `limit`. Depth never
+/// exceeds the number of `{`/`[` bytes, which a loop the compiler vectorizes
+/// counts first; only text with more openers than `limit` is walked, jumping
+/// over string contents with memchr.
 pub fn deeper_than(text: &[u8], limit: usize) -> bool {
-    if memchr::memchr2_iter(b'[', b'{', text).nth(limit).is_none() {
+    if count_openers(text) <= limit {
         return false;
     }
     let mut depth = 0usize;
-    let mut st = Strings::default();
-    for &c in text {
-        if !st.structural(c) {
-            continue;
-        }
+    let mut i = 0;
+    while let Some(&c) = text.get(i) {
+        i += 1;
         match c {
-            b'[' | b'{' => {
+            b'"' => loop {
+                // Inside a string: jump to the next quote or backslash.
+                match memchr::memchr2(b'"', b'\\', text.get(i..).unwrap_or_default()) {
+                    None => return false,
+                    Some(k) if text[i + k] == b'\\' => i += k + 2,
+                    Some(k) => {
+                        i += k + 1;
+                        break;
+                    }
+                }
+            },
+            b'{' | b'[' => {
                 depth += 1;
                 if depth > limit {
                     return true;
                 }
             }
-            b']' | b'}' => depth = depth.saturating_sub(1),
+            b'}' | b']' => depth = depth.saturating_sub(1),
             _ => {}
         }
     }
     false
+}
+
+/// Number of `{` and `[` bytes (`b | 0x20 == b'{'` holds for exactly those
+/// two), counted in 255-byte blocks so the inner sum fits a byte lane.
+fn count_openers(text: &[u8]) -> usize {
+    text.chunks(255).map(|c| c.iter().fold(0u8, |n, &b| n + u8::from(b | 0x20 == b'{')) as usize).sum()
+}
+
+/// Byte offset of the first `\u` escape that is half of a surrogate pair
+/// without its other half (`\ud800` alone, or a low half first). The JSON
+/// grammar admits such escapes but they encode no Unicode text: serde_json
+/// and other strict readers reject them, others substitute U+FFFD. The
+/// apiserver never writes them, so a record holding one is passed through
+/// as an error rather than copied into output that strict readers refuse.
+pub fn lone_surrogate(text: &[u8]) -> Option<usize> {
+    let mut high: Option<usize> = None;
+    for i in memchr::memmem::find_iter(text, b"\\u") {
+        // An even run of backslashes before this one escapes it.
+        let run = text[..i].iter().rev().take_while(|&&b| b == b'\\').count();
+        if run % 2 == 1 {
+            continue;
+        }
+        let Some(v) = text.get(i + 2..i + 6).and_then(hex4) else { continue };
+        let low = (0xDC00..=0xDFFF).contains(&v);
+        match high.take() {
+            Some(h) if h + 6 == i && low => continue,
+            Some(h) => return Some(h),
+            None => {}
+        }
+        if (0xD800..=0xDBFF).contains(&v) {
+            high = Some(i);
+        } else if low {
+            return Some(i);
+        }
+    }
+    high
+}
+
+fn hex4(b: &[u8]) -> Option<u16> {
+    let s = std::str::from_utf8(b).ok()?;
+    u16::from_str_radix(s, 16).ok().filter(|_| s.bytes().all(|c| c.is_ascii_hexdigit()))
 }
 
 pub(crate) fn skip_ws(text: &[u8], mut i: usize) -> usize {
@@ -384,10 +436,30 @@ mod tests {
     }
 
     #[test]
+    fn lone_surrogates() {
+        assert_eq!(lone_surrogate(br#""\ud83d\ude00""#), None);
+        assert_eq!(lone_surrogate(br#""a\u00e9\u003c""#), None);
+        assert_eq!(lone_surrogate(br#""\ud800""#), Some(1));
+        assert_eq!(lone_surrogate(br#""x\udfff""#), Some(2));
+        assert_eq!(lone_surrogate(br#""\ud800\u0041""#), Some(1));
+        assert_eq!(lone_surrogate(br#""\ud800x\udc00""#), Some(1));
+        // An escaped backslash followed by `u` is text, not an escape.
+        assert_eq!(lone_surrogate(br#""\\ud800""#), None);
+        assert_eq!(lone_surrogate(br#""\\\ud800""#), Some(3));
+        assert_eq!(lone_surrogate(br#""\ud8""#), None);
+    }
+
+    #[test]
     fn depth_limit() {
         assert!(!deeper_than(b"[[1]]", 2));
         assert!(deeper_than(b"[[[1]]]", 2));
         assert!(!deeper_than(br#"["[[[[", {"a": "{{{{"}]"#, 2));
+        // Escaped quotes and backslashes do not end a string.
+        assert!(!deeper_than(br#"["\"[[[[", "\\", [["x"]]]"#, 3));
+        assert!(deeper_than(br#"["\"[[[[", "\\", [["x"]]]"#, 2));
+        // Text cut inside a string or an escape ends the walk.
+        assert!(deeper_than(br#"[[[["abc\"#, 3));
+        assert!(!deeper_than(br#"[["[[[[[abc\"#, 3));
     }
 
     #[test]

@@ -6,9 +6,13 @@
 //!   OpenShift ViaQ and OTLP, shipper wrappers) and pushes events into a
 //!   [`Sink`].
 //! * [`AuditEvent`]: the canonical event, a borrowed view over the record.
-//! * [`encode`]: the canonical JSON encoder and the error/skip envelopes.
+//! * [`encode`]: the canonical JSON encoder, the error/skip envelopes, and
+//!   the OCSF, ECS, Falco and SARIF encoders.
+//! * [`findings`]: detections as OCSF / ECS / Falco / SARIF records.
 //! * [`frame`]: splits a byte stream into records.
 //! * [`normalize`]: the sink that writes canonical NDJSON and counts.
+//! * [`health`]: log-health counters (rates, gaps, stage pairing, latency,
+//!   skew, structure, coverage) and the validation report.
 //!
 //! The core does no I/O, starts no threads, and never panics on input.
 
@@ -18,7 +22,9 @@ pub mod decode;
 pub mod encode;
 mod error;
 pub mod event;
+pub mod findings;
 pub mod frame;
+pub mod health;
 pub mod json;
 pub mod normalize;
 pub mod rules;

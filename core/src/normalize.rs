@@ -101,6 +101,8 @@ pub struct Options {
 #[derive(Debug, Default)]
 pub struct Normalizer {
     opts: Options,
+    /// What each event is written as (canonical unless set).
+    format: encode::Format,
     out: Vec<u8>,
     inputs: u64,
     bytes: u64,
@@ -115,6 +117,12 @@ fn slot(s: Option<Source>) -> usize {
 impl Normalizer {
     pub fn new(opts: Options) -> Self {
         Normalizer { opts, out: Vec::with_capacity(1 << 16), ..Normalizer::default() }
+    }
+
+    /// A normalizer writing each event in `format` (OCSF, ECS …); error and
+    /// skip envelopes are written as in the canonical output.
+    pub fn with_format(opts: Options, format: encode::Format) -> Self {
+        Normalizer { format, ..Normalizer::new(opts) }
     }
 
     /// Decode one framed record, appending output lines to the buffer.
@@ -150,11 +158,22 @@ impl Normalizer {
         c.errors += 1;
     }
 
-    /// Count and write an event, with `extra` members in its `kaudit` object.
+    /// Count and write an event, with `extra` members in its `kaudit` object
+    /// (canonical format only: the other formats have no `kaudit` object to
+    /// extend, and ignore `extra`).
     pub fn event_with(&mut self, ev: &AuditEvent<'_>, extra: &mut dyn FnMut(&mut Vec<u8>)) {
         self.count_event(ev);
-        encode::canonical_with(ev, extra, &mut self.out);
+        match self.format {
+            encode::Format::Canonical => encode::canonical_with(ev, extra, &mut self.out),
+            f => encode::event(f, ev, &mut self.out),
+        }
         self.out.push(b'\n');
+    }
+
+    /// Append raw bytes to the output (for sinks that wrap this one and
+    /// write their own records, such as detection findings).
+    pub fn write(&mut self, f: impl FnOnce(&mut Vec<u8>)) {
+        f(&mut self.out);
     }
 
     /// A framed piece of an oversize record: passed through as an error.
@@ -183,6 +202,11 @@ impl Normalizer {
     /// Clear the output buffer.
     pub fn clear_output(&mut self) {
         self.out.clear();
+    }
+
+    /// Events counted so far (cheap: no allocation).
+    pub fn events(&self) -> u64 {
+        self.counts.iter().map(|c| c.events).sum()
     }
 
     /// The counts so far.

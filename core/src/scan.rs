@@ -4,13 +4,15 @@
 //! [`RuleSet`] on every event, writes `kaudit.detections` (and, on request,
 //! `kaudit.blind`) into the canonical output, and keeps a summary per rule:
 //! hits, first and last event time, an example actor, and blind counts per
-//! source.
+//! source. An [`Observer`] sees every event with its detections (hosts use it
+//! for their own accounting and to choose which events are written).
 
 use std::collections::BTreeMap;
 
 use crate::decode::{Decoder, Sink, SkipReason, Unit};
 use crate::error::Error;
 use crate::event::{AuditEvent, Source};
+use crate::findings::{self, Context, FindingFormat};
 use crate::json::write_str;
 use crate::normalize::{Normalizer, Options, Stats};
 use crate::rules::state::StateLimits;
@@ -41,14 +43,37 @@ pub struct RuleSummary {
     pub blind: BTreeMap<(&'static str, &'static str), u64>,
 }
 
+/// Sees every event with its detections, after detection and before output.
+pub trait Observer {
+    /// `det` holds the rules that fired on `ev` and those that were blind.
+    /// Return `false` to leave the event out of the output; it has been
+    /// counted and has fed the stateful rules all the same.
+    fn event(&mut self, ev: &AuditEvent<'_>, det: &Detections) -> bool;
+}
+
+/// The observer that writes every event.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct KeepAll;
+
+impl Observer for KeepAll {
+    fn event(&mut self, _: &AuditEvent<'_>, _: &Detections) -> bool {
+        true
+    }
+}
+
 /// A sink that normalizes, detects and summarizes.
-pub struct Scanner<'r> {
+pub struct Scanner<'r, O: Observer = KeepAll> {
     rules: &'r RuleSet,
     detector: Detector<'r>,
     opts: ScanOptions,
     norm: Normalizer,
     det: Detections,
     summary: Vec<RuleSummary>,
+    observer: O,
+    /// When set, one record per detection instead of canonical events.
+    findings: Option<(FindingFormat, Context)>,
+    /// Findings written so far (SARIF separates results with commas).
+    written: u64,
 }
 
 fn event_time<'a>(ev: &'a AuditEvent<'_>) -> Option<&'a str> {
@@ -57,6 +82,13 @@ fn event_time<'a>(ev: &'a AuditEvent<'_>) -> Option<&'a str> {
 
 impl<'r> Scanner<'r> {
     pub fn new(rules: &'r RuleSet, opts: ScanOptions) -> Self {
+        Scanner::with_observer(rules, opts, KeepAll)
+    }
+}
+
+impl<'r, O: Observer> Scanner<'r, O> {
+    /// A scanner that shows every event and its detections to `observer`.
+    pub fn with_observer(rules: &'r RuleSet, opts: ScanOptions, observer: O) -> Self {
         Scanner {
             rules,
             detector: Detector::new(rules, opts.state),
@@ -64,7 +96,37 @@ impl<'r> Scanner<'r> {
             norm: Normalizer::new(opts.normalize),
             det: Detections::default(),
             summary: vec![RuleSummary::default(); rules.rules().len()],
+            observer,
+            findings: None,
+            written: 0,
         }
+    }
+
+    /// The observer.
+    pub fn observer(&self) -> &O {
+        &self.observer
+    }
+
+    /// The observer, mutably.
+    pub fn observer_mut(&mut self) -> &mut O {
+        &mut self.observer
+    }
+
+    /// Events seen so far (cheap: no allocation).
+    pub fn events(&self) -> u64 {
+        self.norm.events()
+    }
+
+    /// Write one record per detection in `format` instead of canonical
+    /// events (when `write_events` is on). Error and skip units are then
+    /// counted but not written: these formats have no place for them.
+    pub fn set_findings(&mut self, format: FindingFormat, ctx: Context) {
+        self.findings = Some((format, ctx));
+    }
+
+    /// Findings written so far.
+    pub fn findings_written(&self) -> u64 {
+        self.written
     }
 
     /// Decode and scan one framed record.
@@ -75,7 +137,13 @@ impl<'r> Scanner<'r> {
 
     /// A piece of an oversize record (passed through as an error).
     pub fn oversize(&mut self, piece: &[u8], limit: usize) {
-        self.norm.oversize(piece, limit);
+        if self.findings.is_some() {
+            // Findings formats have no place for an error envelope: count it.
+            self.norm.count_input(piece.len());
+            self.norm.count_error(&Unit { raw: piece, source: None });
+        } else {
+            self.norm.oversize(piece, limit);
+        }
     }
 
     pub fn output(&self) -> &[u8] {
@@ -101,7 +169,7 @@ impl<'r> Scanner<'r> {
     }
 }
 
-impl Sink for Scanner<'_> {
+impl<O: Observer> Sink for Scanner<'_, O> {
     fn event(&mut self, ev: &AuditEvent<'_>) {
         self.detector.detect_into(ev, &mut self.det);
         let src: &'static str = ev.source.map(Source::id).unwrap_or("unknown");
@@ -123,18 +191,29 @@ impl Sink for Scanner<'_> {
         for &(i, f) in &self.det.blind {
             *self.summary[i as usize].blind.entry((src, f.path())).or_default() += 1;
         }
-        if !self.opts.write_events || (self.opts.only_hits && self.det.hits.is_empty()) {
+        let keep = self.observer.event(ev, &self.det);
+        if !keep || !self.opts.write_events || (self.opts.only_hits && self.det.hits.is_empty()) {
             self.norm.count_event(ev);
             return;
         }
         let rules = self.rules;
         let det = &self.det;
+        if let Some((format, ctx)) = &self.findings {
+            self.norm.count_event(ev);
+            for &i in &det.hits {
+                let first = self.written == 0;
+                self.written += 1;
+                let rule = &rules.rules()[i as usize];
+                self.norm.write(|out| findings::write(*format, ev, rule, i as usize, ctx, first, out));
+            }
+            return;
+        }
         let blind = self.opts.blind;
         self.norm.event_with(ev, &mut |out: &mut Vec<u8>| write_detections(rules, det, blind, out));
     }
 
     fn skipped(&mut self, unit: Unit<'_>, reason: SkipReason) {
-        if self.opts.write_events {
+        if self.opts.write_events && self.findings.is_none() {
             self.norm.skipped(unit, reason);
         } else {
             self.norm.count_skipped(&unit);
@@ -142,7 +221,7 @@ impl Sink for Scanner<'_> {
     }
 
     fn error(&mut self, unit: Unit<'_>, err: &Error) {
-        if self.opts.write_events {
+        if self.opts.write_events && self.findings.is_none() {
             self.norm.error(unit, err);
         } else {
             self.norm.count_error(&unit);
@@ -187,5 +266,64 @@ pub fn write_detections(rules: &RuleSet, det: &Detections, blind: bool, out: &mu
             out.push(b'}');
         }
         out.push(b']');
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::Builder;
+    use crate::Limits;
+
+    const RULES: &str = "rules:
+  - id: denied-twice
+    title: two denied requests by one user
+    description: test rule
+    severity: medium
+    condition: code = 403
+    window: {by: [user.username], within: 10m, count: 2}
+";
+
+    fn line(id: &str, t: &str) -> String {
+        format!(
+            r#"{{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Metadata","auditID":"{id}","stage":"ResponseComplete","verb":"get","user":{{"username":"bob"}},"responseStatus":{{"code":403}},"stageTimestamp":"{t}"}}"#
+        )
+    }
+
+    /// Leaves out events before a time, and records what it saw.
+    struct From {
+        since: &'static str,
+        seen: Vec<(String, Vec<u32>)>,
+    }
+
+    impl Observer for From {
+        fn event(&mut self, ev: &AuditEvent<'_>, det: &Detections) -> bool {
+            self.seen.push((ev.audit_id.as_deref().unwrap_or("").to_owned(), det.hits.clone()));
+            ev.stage_timestamp.as_deref().is_some_and(|t| t >= self.since)
+        }
+    }
+
+    #[test]
+    fn an_observer_chooses_the_output_but_every_event_feeds_the_rules() {
+        let mut b = Builder::new();
+        b.add_file("t.yaml", RULES);
+        let set = b.build().expect("rules compile");
+        let opts = ScanOptions { write_events: true, ..ScanOptions::default() };
+        let mut sc = Scanner::with_observer(&set, opts, From { since: "2025-01-01T10:01", seen: Vec::new() });
+        let dec = Decoder::new(Limits::default());
+        sc.record(&dec, line("a", "2025-01-01T10:00:00Z").as_bytes());
+        sc.record(&dec, line("b", "2025-01-01T10:01:00Z").as_bytes());
+        // Both events fed the window: it fires on the second, the only one written.
+        let seen: Vec<(&str, &[u32])> = sc.observer().seen.iter().map(|(a, h)| (a.as_str(), h.as_slice())).collect();
+        assert_eq!(seen, [("a", &[][..]), ("b", &[0u32][..])]);
+        let out = std::str::from_utf8(sc.output()).expect("utf-8");
+        assert_eq!(out.lines().count(), 1);
+        assert!(out.contains(r#""auditID":"b""#) && out.contains(r#""rule":"denied-twice""#), "{out}");
+        // Both are counted, and the engine summary sees the hit.
+        assert_eq!(sc.events(), 2);
+        assert_eq!(sc.stats().total().events, 2);
+        assert_eq!(sc.summary()[0].hits, 1);
+        sc.observer_mut().seen.clear();
+        assert!(sc.observer().seen.is_empty());
     }
 }

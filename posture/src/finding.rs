@@ -27,27 +27,8 @@ impl Verdict {
     }
 }
 
-/// Severity of a check (the same scale as detection rules).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Severity {
-    Info,
-    Low,
-    Medium,
-    High,
-    Critical,
-}
-
-impl Severity {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Info => "info",
-            Severity::Low => "low",
-            Severity::Medium => "medium",
-            Severity::High => "high",
-            Severity::Critical => "critical",
-        }
-    }
-}
+/// Severity of a check: the same scale as detection rules.
+pub use kaudit_core::rules::Severity;
 
 /// One check's result on one resource.
 #[derive(Debug, Clone, PartialEq, Eq)]

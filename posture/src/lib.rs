@@ -7,6 +7,8 @@
 //! * [`inventory`] — saved cloud API outputs → which clusters log what, where.
 //! * [`finding`] — the one result type every posture check produces, and
 //!   [`compliance`] — check id → NIST / ISO / CIS ids.
+//! * [`output`] — table, JSON, SARIF 2.1.0 and OCSF Compliance Finding encoders
+//!   over any `&[Finding]` (policy lint, IaC, inventory).
 //!
 //! Like the core, this crate does no I/O: hosts pass bytes in and get values out.
 
@@ -14,4 +16,5 @@ pub mod compliance;
 pub mod finding;
 pub mod iac;
 pub mod inventory;
+pub mod output;
 pub mod policy;

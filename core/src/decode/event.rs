@@ -3,6 +3,7 @@
 
 use memchr::memmem;
 use serde_json::value::RawValue;
+use std::sync::LazyLock;
 
 use super::{raw, raw_str, Ctx, Sink, Top, Unit};
 use crate::error::Error;
@@ -188,16 +189,21 @@ pub(super) fn mark_skipped_body(ev: &mut AuditEvent<'_>) -> bool {
     hit
 }
 
+// Built once: constructing a searcher costs more than most searches here.
+static OPENSHIFT_KEY: LazyLock<memmem::Finder<'static>> = LazyLock::new(|| memmem::Finder::new(".openshift.io/"));
+static OPENSHIFT_SCOPES: LazyLock<memmem::Finder<'static>> =
+    LazyLock::new(|| memmem::Finder::new("scopes.authorization.openshift.io"));
+
 /// A provider only when the record itself says so.
 fn infer_provider(ev: &AuditEvent<'_>) -> Provider {
     let openshift =
         ev.object_ref.as_ref().and_then(|o| o.api_group.as_deref()).is_some_and(|g| g.ends_with(".openshift.io"))
-            || ev.annotations.as_ref().is_some_and(|a| memmem::find(a.get().as_bytes(), b".openshift.io/").is_some())
+            || ev.annotations.as_ref().is_some_and(|a| OPENSHIFT_KEY.find(a.get().as_bytes()).is_some())
             || ev
                 .user
                 .as_ref()
                 .and_then(|u| u.extra.as_ref())
-                .is_some_and(|x| x.get().contains("scopes.authorization.openshift.io"));
+                .is_some_and(|x| OPENSHIFT_SCOPES.find(x.get().as_bytes()).is_some());
     if openshift {
         return Provider::Openshift;
     }

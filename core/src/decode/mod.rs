@@ -61,15 +61,23 @@ pub struct Limits {
     pub max_record_bytes: usize,
     /// Deepest nesting of envelopes and string hops (gzip → JSON → message …).
     pub max_hops: usize,
-    /// Deepest nesting of JSON arrays and objects in a record (bodies included).
+    /// Deepest nesting of JSON arrays and objects in a record (bodies
+    /// included, the record itself is level 1). At most [`MAX_JSON_DEPTH`]:
+    /// larger values are treated as that.
     pub max_depth: usize,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_record_bytes: 256 << 20, max_hops: 8, max_depth: 128 }
+        Limits { max_record_bytes: 256 << 20, max_hops: 8, max_depth: MAX_JSON_DEPTH }
     }
 }
+
+/// The deepest nesting serde_json reads (its recursion limit of 128 counts
+/// the levels it enters, so 127 levels parse). kaudit refuses deeper
+/// records so that every event it writes can be read back by serde-based
+/// readers (the rule engine's body parser, Vector, kaudit itself).
+pub const MAX_JSON_DEPTH: usize = 127;
 
 /// Decodes records of any supported shape. Holds configuration only; it is
 /// cheap to create and `Sync`.
@@ -354,9 +362,17 @@ impl Decoder {
             return sink.error(Unit { raw: unit, source: ctx.source }, &e);
         }
         let t = text.trim_start_matches('\u{feff}').trim();
-        if json::deeper_than(t.as_bytes(), self.limits.max_depth) {
-            let e =
-                Error::new(Category::Limit, "$", format!("JSON nested deeper than {} levels", self.limits.max_depth));
+        let depth = self.limits.max_depth.min(MAX_JSON_DEPTH);
+        if json::deeper_than(t.as_bytes(), depth) {
+            let e = Error::new(Category::Limit, "$", format!("JSON nested deeper than {depth} levels"));
+            return sink.error(Unit { raw: unit, source: ctx.source }, &e);
+        }
+        if let Some(at) = json::lone_surrogate(t.as_bytes()) {
+            let e = Error::new(
+                Category::Syntax,
+                "$",
+                format!("lone UTF-16 surrogate in a \\u escape at byte {at}: not Unicode text"),
+            );
             return sink.error(Unit { raw: unit, source: ctx.source }, &e);
         }
         match t.as_bytes().first() {

@@ -160,6 +160,17 @@ impl<'r, 'e> View<'r, 'e> {
         cell.get_or_init(|| raw.as_ref().and_then(|r| serde_json::from_str(r.get()).ok())).as_ref()
     }
 
+    /// A body that is in the event but cannot be read as a JSON value
+    /// (numbers beyond the range of f64, say): rules reading it are blind,
+    /// never silently false.
+    fn unreadable(&self, b: Body) -> Option<Field> {
+        let (raw, f) = match b {
+            Body::Request => (&self.ev.request_object, Field::RequestObject),
+            Body::Response => (&self.ev.response_object, Field::ResponseObject),
+        };
+        (raw.is_some() && self.body(b).is_none()).then_some(f)
+    }
+
     /// The body a pod-spec or RBAC summary reads: for `patch` the request
     /// is only the patch document, so the resulting object (response) is used.
     fn object_body(&self) -> Result<Option<&Value>, Field> {
@@ -169,7 +180,7 @@ impl<'r, 'e> View<'r, 'e> {
             (Body::Request, Field::RequestObject)
         };
         let v = self.body(b);
-        if v.is_none() && self.unavailable.contains(f) {
+        if v.is_none() && (self.unavailable.contains(f) || self.unreadable(b).is_some()) {
             return Err(f);
         }
         Ok(v)
@@ -301,7 +312,10 @@ impl<'r, 'e> View<'r, 'e> {
             }
             F::Body(b, steps) => match self.body(*b) {
                 Some(v) => walk(v, steps),
-                None => Got::Absent,
+                None => match self.unreadable(*b) {
+                    Some(f) => Got::Blind(f),
+                    None => Got::Absent,
+                },
             },
             F::Source => Got::One(Val::Str(Cow::Borrowed(ev.source_id()))),
             F::Provider => Got::One(Val::Str(Cow::Borrowed(ev.cluster.provider.id()))),

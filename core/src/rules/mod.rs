@@ -15,7 +15,7 @@ mod index;
 pub mod lang;
 pub mod state;
 pub mod vrl;
-mod yaml;
+pub mod yaml;
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -741,6 +741,17 @@ fn required_values(e: &Expr, field: &FieldRef) -> Option<Vec<String>> {
     }
 }
 
+impl Rule {
+    /// The values `field` (a condition field name) must take for the rule
+    /// to match, when the condition's top level requires `FIELD = x` or
+    /// `FIELD in (…)` (the analysis the index uses; every `or` branch must
+    /// constrain it). `None` when the field is not constrained that way or
+    /// the name is unknown. Used by the audit-policy dependency report.
+    pub fn required_values(&self, field: &str) -> Option<Vec<String>> {
+        required_values(&self.expr, &fields::resolve(field)?)
+    }
+}
+
 impl RuleSet {
     fn index(rules: Vec<Rule>) -> RuleSet {
         let mut set = RuleSet::default();
@@ -780,6 +791,16 @@ impl RuleSet {
         let mut v = Vec::new();
         self.index.candidates(&view, &mut v);
         v
+    }
+
+    /// This set without the rules whose ids are listed (re-indexed), for
+    /// hosts whose configuration switches rules off. Unknown ids are ignored.
+    pub fn without(self, ids: &[&str]) -> RuleSet {
+        let warnings = self.warnings;
+        let rules = self.rules.into_iter().filter(|r| !ids.contains(&r.id.as_str())).collect();
+        let mut set = RuleSet::index(rules);
+        set.warnings = warnings;
+        set
     }
 
     /// The rules, in load order.

@@ -162,6 +162,33 @@ fn fill(template: &str) -> String {
         .replace("@FIELD_PATHS@", &lits(Field::ALL.iter().map(|f| f.path())))
 }
 
+/// The variables the decoding hands to the detections and the output.
+const DECODE_OUTPUTS: &[&str] = &["k_in", "k_raw", "k_src", "k_err", "k_unsup", "k_skip", "k_event"];
+
+/// The decoding inside a closure that runs once: its ~180 working variables
+/// end with it. VRL's compiler clones the whole variable state at every
+/// expression it type-checks, so every variable still alive slows the
+/// compilation of everything after it (the detections part compiled about 2x
+/// slower with the decoding's variables alive).
+fn scoped_decode(decode: &str) -> String {
+    let mut o = String::with_capacity(decode.len() + decode.len() / 8);
+    o.push_str("k_in = .\n");
+    for v in &DECODE_OUTPUTS[1..] {
+        let _ = writeln!(o, "{v} = null");
+    }
+    o.push_str("# The decoding runs once, in a closure, so that its working variables end with it.\n");
+    o.push_str("for_each([true]) -> |_i, _once| {\n");
+    for l in decode.lines() {
+        if !l.is_empty() {
+            o.push_str("  ");
+            o.push_str(l);
+        }
+        o.push('\n');
+    }
+    o.push_str("}\n");
+    o
+}
+
 /// Generates the rule part: one variable per field read (memoized) and per
 /// sub-condition; three-valued results are `true`, `false` and `null` (blind).
 struct Gen {
@@ -293,7 +320,6 @@ impl Gen {
 
 /// A VRL boolean over the text `s`, as `Matcher::one`.
 fn matcher(m: &Matcher) -> String {
-    let any = |parts: Vec<String>| if parts.is_empty() { "false".to_string() } else { parts.join(" || ") };
     match m {
         Matcher::Eq(s, None) => format!("s == {}", lit(s)),
         Matcher::Eq(s, Some(n)) => format!("s == {} || (to_float(s) ?? null) == {}", lit(s), float(*n)),
@@ -317,12 +343,33 @@ fn matcher(m: &Matcher) -> String {
         }
         Matcher::Contains(needles, _, ci) => {
             let h = if *ci { "downcase(s)" } else { "s" };
-            format!("h = {h}; {}", any(needles.iter().map(|n| format!("contains(h, {})", lit(n))).collect()))
+            format!("h = {h}; {}", any_of("contains", "h", needles))
         }
-        Matcher::StartsWith(ns) => any(ns.iter().map(|n| format!("starts_with(s, {})", lit(n))).collect()),
-        Matcher::EndsWith(ns) => any(ns.iter().map(|n| format!("ends_with(s, {})", lit(n))).collect()),
+        Matcher::StartsWith(ns) => any_of("starts_with", "s", ns),
+        Matcher::EndsWith(ns) => any_of("ends_with", "s", ns),
         Matcher::Regex(r) => format!("match(s, {})", regex_lit(r.as_str())),
     }
+}
+
+/// Longest `f(x, "a") || f(x, "b") || …` chain written out; longer lists
+/// become one `filter` over a literal array. VRL type-checks an `||` chain
+/// once per level while compiling it (quadratic in its length): a 162-needle
+/// chain alone took 4 s to compile in a debug build.
+const MAX_OR_CHAIN: usize = 4;
+
+/// A VRL boolean: `f(x, n)` holds for one of `needles`.
+fn any_of(f: &str, x: &str, needles: &[String]) -> String {
+    if needles.is_empty() {
+        return "false".to_string();
+    }
+    if needles.len() <= MAX_OR_CHAIN {
+        let v: Vec<String> = needles.iter().map(|n| format!("{f}({x}, {})", lit(n))).collect();
+        return v.join(" || ");
+    }
+    format!(
+        "length(filter({}) -> |_j, n| {{ {f}({x}, n) }}) > 0",
+        lits(needles.iter().map(String::as_str))
+    )
 }
 
 /// `if is_string(x) { [x] } else { [] }`
@@ -479,7 +526,7 @@ fn derived_prelude() -> String {
     let sa_len = derive::SERVICE_ACCOUNT_PREFIX.len();
     format!(
         r#"  # Fields not available on this event: the missing ones, and bodies the audit level excluded.
-  k_u = k_e.kaudit.missing
+  k_u = array(k_e.kaudit.missing) ?? []
   if k_e.level == "Metadata" || k_e.level == "None" {{
     k_u = push(push(k_u, "requestObject"), "responseObject")
   }} else if k_e.level == "Request" {{
@@ -650,6 +697,7 @@ fn derived_prelude() -> String {
 pub fn generate(rules: &RuleSet) -> Program {
     let mut included = Vec::new();
     let mut left_out = Vec::new();
+    let mut dets: Vec<String> = Vec::new();
     let mut g = Gen { out: String::new(), n: 0, fields: HashMap::new(), reads: String::new(), nf: 0 };
     for r in rules.rules() {
         if let Some(reason) = left_out_reason(r) {
@@ -662,14 +710,18 @@ pub fn generate(rules: &RuleSet) -> Program {
         let c = g.expr(&r.expr);
         let declared: Vec<String> = r.declared.iter().map(|f| format!("!includes(k_u, {})", lit(f.path()))).collect();
         let guard = if declared.is_empty() { String::new() } else { format!("{} && ", declared.join(" && ")) };
-        let det = format!(
+        // The hit is the rule's index into `k_rules`: pushing the detection
+        // object itself grows `k_det`'s inferred type with every rule, and
+        // VRL clones that type at every expression it checks (about 5x the
+        // compile time of the whole program).
+        g.line(&format!("if {guard}{c} == true {{ k_hits = push(k_hits, {}) }}", dets.len()));
+        dets.push(format!(
             "{{\"rule\": {}, \"title\": {}, \"severity\": {}, \"tags\": {}}}",
             lit(&r.id),
             lit(&r.title),
             lit(r.severity.as_str()),
             lits(r.tags.iter().map(String::as_str))
-        );
-        g.line(&format!("if {guard}{c} == true {{ k_det = push(k_det, {det}) }}"));
+        ));
         included.push(r.id.clone());
     }
 
@@ -697,17 +749,24 @@ pub fn generate(rules: &RuleSet) -> Program {
         }
     }
     text.push('\n');
-    text.push_str(&fill(DECODE));
+    text.push_str(&scoped_decode(&fill(DECODE)));
     text.push_str("\n# ---------------------------------------------------------------------------\n");
     text.push_str("# 5. Detections (generated from the compiled rules).\n");
     text.push_str("# ---------------------------------------------------------------------------\n");
     text.push_str("k_det = []\n");
     text.push_str("if k_event != null {\n");
-    text.push_str("  k_e = object!(k_event)\n");
+    text.push_str("  k_e = object(k_event) ?? {}\n");
     text.push_str(&derived_prelude());
     text.push_str("  k_F = {}\n  k_B = {}\n");
     text.push_str(&g.reads);
+    text.push_str("  k_hits = []\n");
     text.push_str(&g.out);
+    text.push_str("\n  # The detections of the rules that hit, in rule order.\n");
+    text.push_str("  k_rules = [\n");
+    let rows: Vec<String> = dets.iter().map(|d| format!("    {d}")).collect();
+    text.push_str(&rows.join(",\n"));
+    text.push_str("\n  ]\n");
+    text.push_str("  for_each(k_hits) -> |_i, n| { k_det = push(k_det, get(k_rules, [n]) ?? null) }\n");
     text.push_str("  k_e.kaudit.detections = k_det\n");
     text.push_str("  k_event = k_e\n");
     text.push_str("}\n\n");
