@@ -5,9 +5,8 @@
 use std::time::Instant;
 
 fn main() {
-    let path = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| concat!(env!("CARGO_MANIFEST_DIR"), "/kaudit.vrl").to_string());
+    let path =
+        std::env::args().nth(1).unwrap_or_else(|| concat!(env!("CARGO_MANIFEST_DIR"), "/kaudit.vrl").to_string());
     let src = match std::fs::read_to_string(&path) {
         Ok(s) => s,
         Err(e) => {

@@ -97,11 +97,41 @@ fn records() -> Vec<(String, Vec<u8>)> {
     out
 }
 
+/// `Some(why)` when the program on disk is not what the generator writes now.
+fn staleness(on_disk: &str, fresh: &str) -> Option<String> {
+    if on_disk == fresh {
+        return None;
+    }
+    let line = on_disk
+        .lines()
+        .zip(fresh.lines())
+        .position(|(a, b)| a != b)
+        .map_or_else(|| on_disk.lines().count().min(fresh.lines().count()) + 1, |i| i + 1);
+    Some(format!("vector-config/kaudit.vrl is stale (first difference at line {line}): {REGENERATE}"))
+}
+
 #[test]
 fn checked_in_program_is_fresh() {
     let fresh = export::generate(&RuleSet::builtin()).text;
     let on_disk = std::fs::read_to_string(checked_in()).unwrap_or_default();
-    assert!(on_disk == fresh, "vector-config/kaudit.vrl is stale: {REGENERATE}");
+    if let Some(why) = staleness(&on_disk, &fresh) {
+        panic!("{why}");
+    }
+}
+
+#[test]
+fn staleness_check_catches_an_outdated_program() {
+    let fresh = export::generate(&RuleSet::builtin()).text;
+    assert_eq!(staleness(&fresh, &fresh), None);
+    // A rule edited after the program was generated: the title of one detection.
+    let edited = fresh.replacen("\"title\": \"", "\"title\": \"(old) ", 1);
+    assert!(staleness(&edited, &fresh).is_some_and(|w| w.contains("stale")));
+    // A rule added (user rules, or a new built-in one).
+    let with_user = export::generate(&user_rule_set()).text;
+    assert!(staleness(&fresh, &with_user).is_some());
+    // Truncated file, missing file.
+    assert!(staleness(&fresh[..fresh.len() / 2], &fresh).is_some());
+    assert!(staleness("", &fresh).is_some());
 }
 
 #[test]
@@ -122,30 +152,33 @@ fn explain_lists_exactly_the_stateful_rules() {
     }
 }
 
-/// Errors are compared on category, place, source and raw record; the
-/// message of a JSON syntax error is the parser's own wording (serde_json
-/// vs. VRL's), so it is not compared.
-fn strip_error_message(mut v: Json) -> Json {
-    if let Some(e) = v.pointer_mut("/kaudit/error") {
-        if let Some(o) = e.as_object_mut() {
-            o.remove("message");
-        }
-    }
-    v
+/// The SYNTHETIC user rules of the CLI's forensics tests (three stateless,
+/// one stateful) on top of the built-in pack, as `kaudit vrl --rules` loads them.
+fn user_rules_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../cli/tests/fixtures/forensics")
 }
 
-#[test]
-fn vrl_output_equals_core_on_every_fixture_record() {
-    // The checked-in program; `checked_in_program_is_fresh` proves it is
-    // what the generator writes for the built-in rules.
-    let rules = RuleSet::builtin();
-    let prog = program();
+fn user_rule_set() -> RuleSet {
+    let mut b = kaudit_core::rules::Builder::new();
+    kaudit_core::rules::add_builtin(&mut b);
+    let path = user_rules_dir().join("rules.yaml");
+    let src = std::fs::read_to_string(&path).expect("cli/tests/fixtures/forensics/rules.yaml");
+    b.add_file("rules.yaml", &src);
+    match b.build() {
+        Ok(set) => set,
+        Err(errs) => panic!("user rules: {}", errs.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")),
+    }
+}
+
+/// Runs `prog` on every record and compares with the core under `rules`.
+/// Returns (records equal, envelopes routed to `unsupported`, failures).
+fn differential(rules: &RuleSet, prog: &Program, records: &[(String, Vec<u8>)]) -> (usize, usize, Vec<String>) {
     let dec = Decoder::default();
     let (mut same, mut routed, mut failures) = (0usize, 0usize, Vec::new());
-    for (label, rec) in records() {
-        let mut core = Core { rules: &rules, out: Vec::new() };
-        dec.decode(&rec, &mut core);
-        let Ok(text) = std::str::from_utf8(&rec) else {
+    for (label, rec) in records {
+        let mut core = Core { rules, out: Vec::new() };
+        dec.decode(rec, &mut core);
+        let Ok(text) = std::str::from_utf8(rec) else {
             // Not UTF-8: the core passes it through as an error; so must VRL.
             let got = run(prog, Value::Object(BTreeMap::from([("message".into(), Value::Bytes(rec.clone().into()))])));
             if got.pointer("/kaudit/error").is_none() {
@@ -160,11 +193,7 @@ fn vrl_output_equals_core_on_every_fixture_record() {
             && !(core.out[0].1.is_none() && core.out[0].0.pointer("/kaudit/error").is_none());
         if supported {
             let want = &core.out[0].0;
-            let (w, g) = if want.pointer("/kaudit/error").is_some() {
-                (strip_error_message(want.clone()), strip_error_message(got.clone()))
-            } else {
-                (want.clone(), got.clone())
-            };
+            let (w, g) = (want.clone(), got.clone());
             if w == g {
                 same += 1;
             } else {
@@ -182,6 +211,15 @@ fn vrl_output_equals_core_on_every_fixture_record() {
             ));
         }
     }
+    (same, routed, failures)
+}
+
+#[test]
+fn vrl_output_equals_core_on_every_fixture_record() {
+    // The checked-in program; `checked_in_program_is_fresh` proves it is
+    // what the generator writes for the built-in rules.
+    let rules = RuleSet::builtin();
+    let (same, routed, failures) = differential(&rules, program(), &records());
     eprintln!("{same} records equal to the core, {routed} envelopes routed to `unsupported`");
     assert!(
         failures.is_empty(),
@@ -191,6 +229,42 @@ fn vrl_output_equals_core_on_every_fixture_record() {
         failures.join("\n")
     );
     assert!(same > 100, "too few records compared: {same}");
+}
+
+#[test]
+fn user_rules_run_in_vrl_as_in_the_core() {
+    // `kaudit vrl --rules DIR`: the built-in pack plus user rules, compiled
+    // and compared on every fixture record and on the user rules' own
+    // fixture (which makes each stateless user rule fire).
+    let rules = user_rule_set();
+    let p = export::generate(&rules);
+    for id in ["fx-exec", "fx-impersonation", "fx-secret-delete"] {
+        assert!(p.included.iter().any(|i| i == id), "{id} is evaluated");
+    }
+    assert!(p.left_out.iter().any(|l| l.id == "fx-denied-secret-burst"));
+    let prog = compile(&p.text);
+    let mut recs = records();
+    let hostile = std::fs::read(user_rules_dir().join("hostile.jsonl")).expect("hostile.jsonl");
+    let dec = Decoder::default();
+    for (i, f) in frame::records(&hostile, dec.limits().max_record_bytes).enumerate() {
+        recs.push((format!("forensics/hostile.jsonl#{}", i + 1), hostile[f.range].to_vec()));
+    }
+    let (same, _, failures) = differential(&rules, &prog, &recs);
+    assert!(failures.is_empty(), "{} records differ:\n{}", failures.len(), failures.join("\n"));
+    assert!(same > 100, "too few records compared: {same}");
+    // Each stateless user rule fired on some record, in VRL as in the core.
+    let outs: Vec<Json> = recs
+        .iter()
+        .filter(|(label, _)| label.starts_with("forensics/"))
+        .filter_map(|(_, r)| std::str::from_utf8(r).ok())
+        .map(|t| run(&prog, Value::Object(BTreeMap::from([("message".into(), Value::from(t))]))))
+        .collect();
+    for id in ["fx-exec", "fx-impersonation", "fx-secret-delete"] {
+        let fired = outs.iter().any(|o| {
+            o.pointer("/kaudit/detections").and_then(Json::as_array).is_some_and(|d| d.iter().any(|x| x["rule"] == id))
+        });
+        assert!(fired, "user rule {id} never fired");
+    }
 }
 
 #[test]

@@ -366,10 +366,7 @@ fn any_of(f: &str, x: &str, needles: &[String]) -> String {
         let v: Vec<String> = needles.iter().map(|n| format!("{f}({x}, {})", lit(n))).collect();
         return v.join(" || ");
     }
-    format!(
-        "length(filter({}) -> |_j, n| {{ {f}({x}, n) }}) > 0",
-        lits(needles.iter().map(String::as_str))
-    )
+    format!("length(filter({}) -> |_j, n| {{ {f}({x}, n) }}) > 0", lits(needles.iter().map(String::as_str)))
 }
 
 /// `if is_string(x) { [x] } else { [] }`
