@@ -758,12 +758,15 @@ pub fn generate(rules: &RuleSet) -> Program {
     text.push_str(&g.reads);
     text.push_str("  k_hits = []\n");
     text.push_str(&g.out);
+    // Built only for events with a hit: the literal is evaluated at run time.
     text.push_str("\n  # The detections of the rules that hit, in rule order.\n");
-    text.push_str("  k_rules = [\n");
-    let rows: Vec<String> = dets.iter().map(|d| format!("    {d}")).collect();
+    text.push_str("  if length(k_hits) > 0 {\n");
+    text.push_str("    k_rules = [\n");
+    let rows: Vec<String> = dets.iter().map(|d| format!("      {d}")).collect();
     text.push_str(&rows.join(",\n"));
-    text.push_str("\n  ]\n");
-    text.push_str("  for_each(k_hits) -> |_i, n| { k_det = push(k_det, get(k_rules, [n]) ?? null) }\n");
+    text.push_str("\n    ]\n");
+    text.push_str("    for_each(k_hits) -> |_i, n| { k_det = push(k_det, get(k_rules, [n]) ?? null) }\n");
+    text.push_str("  }\n");
     text.push_str("  k_e.kaudit.detections = k_det\n");
     text.push_str("  k_event = k_e\n");
     text.push_str("}\n\n");
