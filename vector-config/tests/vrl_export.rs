@@ -295,3 +295,21 @@ fn parsed_records_give_the_same_events() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     assert!(n > 100, "too few records compared: {n}");
 }
+
+#[test]
+fn vrl_stays_out_of_the_core_dependency_tree() {
+    // The `vrl` crate is a dev-dependency of this crate only (ARCHITECTURE.md,
+    // "kaudit-core depends on no test-only or host crate").
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../core/Cargo.toml");
+    let text = std::fs::read_to_string(&manifest).expect("core/Cargo.toml");
+    let deps: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('[') && !l.starts_with('#'))
+        .filter_map(|l| l.split(['.', '=', ' ']).next())
+        .collect();
+    assert!(deps.contains(&"serde_json"), "parsed the dependency list: {deps:?}");
+    for banned in ["vrl", "wasmtime", "kaudit-vector-tests"] {
+        assert!(!deps.contains(&banned), "kaudit-core depends on {banned}");
+    }
+}

@@ -49,17 +49,14 @@ const OBJECT_REF_KEYS: &[&str] =
 
 /// Why a rule cannot run in VRL, or `None` when it can.
 pub fn left_out_reason(rule: &super::Rule) -> Option<String> {
-    match &rule.state {
-        Some(st) => Some(match &st.kind {
-            state::Kind::Window { .. } => {
-                "stateful (window): counts events across records; VRL sees one event at a time".to_string()
-            }
-            state::Kind::Sequence { .. } => {
-                "stateful (sequence): needs an earlier event; VRL sees one event at a time".to_string()
-            }
-        }),
-        None => None,
-    }
+    rule.state.as_ref().map(|st| match &st.kind {
+        state::Kind::Window { .. } => {
+            "stateful (window): counts events across records; VRL sees one event at a time".to_string()
+        }
+        state::Kind::Sequence { .. } => {
+            "stateful (sequence): needs an earlier event; VRL sees one event at a time".to_string()
+        }
+    })
 }
 
 /// A VRL string literal.
