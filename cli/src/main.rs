@@ -24,6 +24,7 @@ mod summary;
 mod table;
 mod timeline;
 mod validate;
+mod vrl_cmd;
 
 use std::process::ExitCode;
 
@@ -61,6 +62,8 @@ enum Command {
     Validate(validate::Args),
     /// Write a synthetic, reproducible audit-log corpus (any source shape, several clusters).
     Gen(gen::Args),
+    /// Write the Vector VRL program (decoding + stateless rules) for a `remap` transform.
+    Vrl(vrl_cmd::Args),
 }
 
 fn main() -> ExitCode {
@@ -77,6 +80,7 @@ fn main() -> ExitCode {
             | Command::Iac(_)
             | Command::Inventory(_)
             | Command::Validate(_)
+            | Command::Vrl(_)
     ) {
         default_sigpipe();
     }
@@ -92,6 +96,7 @@ fn main() -> ExitCode {
         Command::Serve(a) => serve::run(a),
         Command::Validate(a) => validate::run(a),
         Command::Gen(a) => gen::run(a),
+        Command::Vrl(a) => vrl_cmd::run(a),
     }
 }
 

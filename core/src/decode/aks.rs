@@ -20,8 +20,11 @@ fn check_hop(t: &str, at: &str, depth: usize) -> Result<(), Error> {
     serde_json::from_str::<serde::de::IgnoredAny>(t).map(|_| ()).map_err(|e| Error::json(at, &e))
 }
 
+/// Azure resource-log categories of the audit log (compared ignoring ASCII case).
+pub(crate) const AUDIT_CATEGORIES: &[&str] = &["kube-audit", "kube-audit-admin"];
+
 fn is_audit_category(c: &str) -> bool {
-    c.eq_ignore_ascii_case("kube-audit") || c.eq_ignore_ascii_case("kube-audit-admin")
+    AUDIT_CATEGORIES.iter().any(|a| c.eq_ignore_ascii_case(a))
 }
 
 /// Cluster context from an Azure resource id:
@@ -135,6 +138,30 @@ pub(super) fn azure_diagnostics(top: &Top<'_>, text: &str, unit: &[u8], ctx: &Ct
         None => sink.error(u, &Error::new(Category::Data, "log_s", "not a string")),
     }
 }
+
+/// Log Analytics string columns and the Event keys they hold (as `LaRow`
+/// maps them; exported to VRL).
+pub(crate) const LA_STRING_COLUMNS: &[(&str, &str)] = &[
+    ("AuditId", "auditID"),
+    ("Level", "level"),
+    ("Stage", "stage"),
+    ("RequestUri", "requestURI"),
+    ("Verb", "verb"),
+    ("UserAgent", "userAgent"),
+    ("RequestReceivedTime", "requestReceivedTimestamp"),
+    ("StageReceivedTime", "stageTimestamp"),
+];
+
+/// Log Analytics dynamic columns (objects, or JSON text) and their Event keys.
+pub(crate) const LA_DYNAMIC_COLUMNS: &[(&str, &str)] = &[
+    ("User", "user"),
+    ("SourceIps", "sourceIPs"),
+    ("ObjectRef", "objectRef"),
+    ("ResponseStatus", "responseStatus"),
+    ("RequestObject", "requestObject"),
+    ("ResponseObject", "responseObject"),
+    ("Annotations", "annotations"),
+];
 
 /// A Log Analytics row. Dynamic columns keep the Event's camelCase keys
 /// inside; depending on the export path they arrive as objects or as JSON

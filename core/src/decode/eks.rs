@@ -11,10 +11,16 @@ use crate::error::{Category, Error};
 use crate::event::{Cluster, Provider, Source};
 use crate::json::Str;
 
+/// EKS control-plane log groups: `/aws/eks/<name>/cluster`.
+pub(crate) const LOG_GROUP_PREFIX: &str = "/aws/eks/";
+pub(crate) const LOG_GROUP_SUFFIX: &str = "/cluster";
+/// CloudWatch streams of the audit log.
+pub(crate) const AUDIT_STREAM_PREFIX: &str = "kube-apiserver-audit";
+
 /// `/aws/eks/<name>/cluster` → `<name>`.
 fn cluster_name(group: &str) -> Option<&str> {
-    let rest = group.strip_prefix("/aws/eks/")?;
-    rest.strip_suffix("/cluster").filter(|n| !n.is_empty() && !n.contains('/'))
+    let rest = group.strip_prefix(LOG_GROUP_PREFIX)?;
+    rest.strip_suffix(LOG_GROUP_SUFFIX).filter(|n| !n.is_empty() && !n.contains('/'))
 }
 
 fn cluster<'a>(base: &Cluster<'a>, group: Option<Str<'a>>, owner: Option<Str<'a>>) -> Cluster<'a> {
@@ -36,7 +42,7 @@ fn cluster<'a>(base: &Cluster<'a>, group: Option<Str<'a>>, owner: Option<Str<'a>
 /// Whether a CloudWatch stream carries audit events. Unknown streams are
 /// treated as audit (the caller picked the log group).
 fn audit_stream(stream: Option<&str>) -> bool {
-    stream.is_none_or(|s| s.starts_with("kube-apiserver-audit"))
+    stream.is_none_or(|s| s.starts_with(AUDIT_STREAM_PREFIX))
 }
 
 /// Lambda input: `{"awslogs":{"data":"<base64(gzip(json))>"}}`.

@@ -289,7 +289,7 @@ pub(super) fn known_event(text: &str, at: &str, unit: &[u8], ctx: &Ctx<'_>, sink
 }
 
 /// The fields an apiserver writes after the bodies: lost when a message is cut.
-const AFTER_BODIES: FieldSet = FieldSet::of(&[
+pub(crate) const AFTER_BODIES: FieldSet = FieldSet::of(&[
     Field::RequestObject,
     Field::ResponseObject,
     Field::RequestReceivedTimestamp,

@@ -118,7 +118,7 @@ struct Operation<'a> {
 }
 
 /// What GKE never carries.
-const GKE_MISSING: FieldSet = FieldSet::of(&[
+pub(crate) const GKE_MISSING: FieldSet = FieldSet::of(&[
     Field::Level,
     Field::Stage,
     Field::StageTimestamp,
@@ -137,15 +137,11 @@ const GKE_MISSING: FieldSet = FieldSet::of(&[
 /// codes (INVALID_ARGUMENT for both 400 and 422, INTERNAL, UNKNOWN …) have no
 /// single HTTP code and leave `responseStatus.code` missing.
 pub fn grpc_to_http(code: i64) -> Option<i64> {
-    Some(match code {
-        7 => 403,
-        16 => 401,
-        5 => 404,
-        6 | 10 => 409,
-        8 => 429,
-        _ => return None,
-    })
+    GRPC_TO_HTTP.iter().find(|(g, _)| *g == code).map(|(_, h)| *h)
 }
+
+/// The table behind [`grpc_to_http`] (also exported to VRL).
+pub(crate) const GRPC_TO_HTTP: &[(i64, i64)] = &[(7, 403), (16, 401), (5, 404), (6, 409), (10, 409), (8, 429)];
 
 /// A GKE LogEntry. `None` when the record is not one (detection goes on).
 pub(super) fn log_entry(text: &str, unit: &[u8], ctx: &Ctx<'_>, sink: &mut dyn Sink) -> Option<()> {

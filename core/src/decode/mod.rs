@@ -14,12 +14,12 @@
 //! Detection follows formats.md §10; the order of the checks in
 //! [`Decoder::value`] is that order.
 
-mod aks;
-mod eks;
-mod event;
+pub(crate) mod aks;
+pub(crate) mod eks;
+pub(crate) mod event;
 mod fast;
-mod gke;
-mod openshift;
+pub(crate) mod gke;
+pub(crate) mod openshift;
 
 use std::io::Read;
 

@@ -63,8 +63,11 @@ fn attr<'a, 'b>(attrs: &'b [KeyValue<'a>], key: &str) -> Option<&'b Str<'a>> {
     attrs.iter().find(|kv| kv.key == key)?.value.as_ref()?.string_value.as_ref()
 }
 
+/// `openshift.log.source` / `log_source` values of the audit stream that are not API events.
+pub(crate) const NON_AUDIT_SOURCES: &[&str] = &["ovn", "auditd"];
+
 fn non_audit_source(s: &str) -> bool {
-    s == "ovn" || s == "auditd"
+    NON_AUDIT_SOURCES.contains(&s)
 }
 
 /// `{"resourceLogs":[{"resource":…,"scopeLogs":[{"logRecords":[…]}]}]}`.

@@ -6,19 +6,16 @@ use serde_json::Value;
 /// Who made the request, by kind.
 pub fn actor_kind(username: &str, groups: Option<&[crate::json::Str<'_>]>) -> &'static str {
     let in_group = |g: &str| groups.is_some_and(|gs| gs.iter().any(|x| x.as_str() == g));
-    if username == "system:anonymous" || in_group("system:unauthenticated") {
+    if username == ANONYMOUS_USER || in_group(UNAUTHENTICATED_GROUP) {
         return "anonymous";
     }
-    if username.starts_with("system:node:") {
+    if username.starts_with(NODE_PREFIX) {
         return "node";
     }
-    if username.starts_with("system:serviceaccount:") {
+    if username.starts_with(SERVICE_ACCOUNT_PREFIX) {
         return "serviceaccount";
     }
-    if CONTROL_PLANE.contains(&username)
-        || username.starts_with("system:kube-")
-        || username.starts_with("system:openshift:")
-    {
+    if CONTROL_PLANE.contains(&username) || CONTROL_PLANE_PREFIXES.iter().any(|p| username.starts_with(p)) {
         return "control-plane";
     }
     if is_cloud_managed(username) {
@@ -27,8 +24,15 @@ pub fn actor_kind(username: &str, groups: Option<&[crate::json::Str<'_>]>) -> &'
     "human"
 }
 
+pub const ANONYMOUS_USER: &str = "system:anonymous";
+pub const UNAUTHENTICATED_GROUP: &str = "system:unauthenticated";
+pub const NODE_PREFIX: &str = "system:node:";
+pub const SERVICE_ACCOUNT_PREFIX: &str = "system:serviceaccount:";
+/// Prefixes of control-plane identities.
+pub const CONTROL_PLANE_PREFIXES: &[&str] = &["system:kube-", "system:openshift:"];
+
 /// Kubernetes control-plane identities (upstream and OpenShift).
-const CONTROL_PLANE: &[&str] = &[
+pub const CONTROL_PLANE: &[&str] = &[
     "system:apiserver",
     "system:kube-controller-manager",
     "system:kube-scheduler",
@@ -48,19 +52,31 @@ const CONTROL_PLANE: &[&str] = &[
 /// admin certificate that people download (`az aks get-credentials --admin`),
 /// so it counts as `human`, not as cloud automation.
 pub fn is_cloud_managed(u: &str) -> bool {
-    u.starts_with("eks:")
-        || u.starts_with("eks-")
-        || (u.starts_with("arn:aws:sts::") && u.contains(":assumed-role/AWSServiceRoleForAmazonEKS"))
-        || matches!(u, "aksService" | "nodeclient" | "hcpService" | "readinessChecker" | "acsService")
-        || u.starts_with("system:gke-")
-        || u == "gcp:kube-bootstrap"
-        || u == "kubelet-nodepool-bootstrap"
-        || u.ends_with("@container-engine-robot.iam.gserviceaccount.com")
+    CLOUD_MANAGED_PREFIXES.iter().any(|p| u.starts_with(p))
+        || CLOUD_MANAGED_PREFIX_CONTAINS.iter().any(|(p, c)| u.starts_with(p) && u.contains(c))
+        || CLOUD_MANAGED_NAMES.contains(&u)
+        || CLOUD_MANAGED_SUFFIXES.iter().any(|s| u.ends_with(s))
 }
+
+/// Cloud-managed identities by prefix, by prefix plus an inner part, by
+/// exact name and by suffix (the tables behind [`is_cloud_managed`]).
+pub const CLOUD_MANAGED_PREFIXES: &[&str] = &["eks:", "eks-", "system:gke-"];
+pub const CLOUD_MANAGED_PREFIX_CONTAINS: &[(&str, &str)] =
+    &[("arn:aws:sts::", ":assumed-role/AWSServiceRoleForAmazonEKS")];
+pub const CLOUD_MANAGED_NAMES: &[&str] = &[
+    "aksService",
+    "nodeclient",
+    "hcpService",
+    "readinessChecker",
+    "acsService",
+    "gcp:kube-bootstrap",
+    "kubelet-nodepool-bootstrap",
+];
+pub const CLOUD_MANAGED_SUFFIXES: &[&str] = &["@container-engine-robot.iam.gserviceaccount.com"];
 
 /// `system:serviceaccount:<ns>:<name>` → (ns, name).
 pub fn service_account(username: &str) -> Option<(&str, &str)> {
-    username.strip_prefix("system:serviceaccount:")?.split_once(':')
+    username.strip_prefix(SERVICE_ACCOUNT_PREFIX)?.split_once(':')
 }
 
 /// Percent-decode a query component (`+` is a space).
@@ -117,15 +133,17 @@ pub struct PodSummary {
     pub container_names: Vec<String>,
 }
 
+/// Workloads whose pod spec is `spec.template.spec`.
+pub const WORKLOAD_RESOURCES: &[&str] =
+    &["deployments", "replicasets", "statefulsets", "daemonsets", "jobs", "replicationcontrollers"];
+
 /// The pod spec inside an object of `resource`: a Pod's `spec`, a workload's
 /// `spec.template.spec`, a CronJob's `spec.jobTemplate.spec.template.spec`.
 pub fn pod_spec<'v>(resource: &str, obj: &'v Value) -> Option<&'v Value> {
     let spec = obj.get("spec")?;
     let s = match resource {
         "pods" => spec,
-        "deployments" | "replicasets" | "statefulsets" | "daemonsets" | "jobs" | "replicationcontrollers" => {
-            spec.get("template")?.get("spec")?
-        }
+        r if WORKLOAD_RESOURCES.contains(&r) => spec.get("template")?.get("spec")?,
         "cronjobs" => spec.get("jobTemplate")?.get("spec")?.get("template")?.get("spec")?,
         "podtemplates" => obj.get("template")?.get("spec")?,
         _ => return None,
@@ -212,6 +230,9 @@ pub fn summarize_pod(spec: &Value) -> PodSummary {
     let _ = any_container;
     p
 }
+
+/// Resources whose objects `rbac.*` reads.
+pub const RBAC_RESOURCES: &[&str] = &["roles", "clusterroles", "rolebindings", "clusterrolebindings"];
 
 /// A summary of RBAC content in a Role/ClusterRole or a (Cluster)RoleBinding.
 #[derive(Clone, Debug, Default, PartialEq)]

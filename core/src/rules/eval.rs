@@ -238,8 +238,7 @@ impl<'r, 'e> View<'r, 'e> {
         if let Some(r) = self.rbac.get() {
             return Ok(r.as_ref());
         }
-        let is_rbac =
-            matches!(self.ev.resource(), Some("roles" | "clusterroles" | "rolebindings" | "clusterrolebindings"));
+        let is_rbac = self.ev.resource().is_some_and(|r| derive::RBAC_RESOURCES.contains(&r));
         let summary = if is_rbac { self.object_body()?.map(derive::summarize_rbac) } else { None };
         Ok(self.rbac.get_or_init(|| summary).as_ref())
     }

@@ -15,6 +15,7 @@ mod index;
 pub mod lang;
 pub mod replay;
 pub mod state;
+pub mod vrl;
 pub mod yaml;
 
 use std::collections::{HashMap, HashSet};

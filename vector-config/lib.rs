@@ -1,0 +1,1 @@
+//! Test-only crate: see tests/vrl_export.rs and README.md.
