@@ -4,14 +4,17 @@ use std::path::{Path, PathBuf};
 
 use kaudit_core::rules::{add_builtin, Builder, RuleSet};
 
-fn yaml_files(p: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+/// The rule files under `p`: `p` itself when it is named (whatever its
+/// extension; a missing one is then an error when it is read), and every
+/// `.yaml`/`.yml` file below a directory.
+fn yaml_files(p: &Path, named: bool, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     if p.is_dir() {
         let mut entries: Vec<PathBuf> = std::fs::read_dir(p)?.flatten().map(|e| e.path()).collect();
         entries.sort();
         for e in entries {
-            yaml_files(&e, out)?;
+            yaml_files(&e, false, out)?;
         }
-    } else if p.extension().is_some_and(|e| e == "yaml" || e == "yml") || p.is_file() {
+    } else if named || p.extension().is_some_and(|e| e == "yaml" || e == "yml") {
         out.push(p.to_path_buf());
     }
     Ok(())
@@ -27,7 +30,7 @@ pub fn load(paths: &[PathBuf], no_builtin: bool) -> Option<RuleSet> {
     }
     for p in paths {
         let mut files = Vec::new();
-        if let Err(e) = yaml_files(p, &mut files) {
+        if let Err(e) = yaml_files(p, true, &mut files) {
             eprintln!("kaudit: {}: {e}", p.display());
             return None;
         }

@@ -178,3 +178,18 @@ fn max_match_bytes_makes_rules_over_budget_blind_not_quiet() {
     }
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// Regression: `--rules DIR` read every file in the directory (a README was
+/// parsed as YAML), and a missing `--rules` path was silently ignored.
+#[test]
+fn rules_dir_reads_only_yaml_and_a_missing_path_is_an_error() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/forensics");
+    let out = kaudit().args(["rules", "list", "--rules"]).arg(&dir).output().expect("run");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = kaudit()
+        .args(["scan", "--no-progress", "--rules", "/nonexistent/kaudit-rules", "-"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+}
