@@ -387,17 +387,19 @@ fn aks_string_columns_holding_bad_json_are_errors_not_broken_output() {
     assert_eq!(lines[0]["requestObject"], json!({"kind":"Pod"}));
 }
 
+/// A Request-level Event whose `requestObject` is `body` (JSON text).
+fn event_with_body(body: &str) -> String {
+    format!(
+        r#"{{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Request","auditID":"x","stage":"ResponseComplete","requestURI":"/","verb":"get","user":{{"username":"u"}},"requestObject":{body}}}"#
+    )
+}
+
 /// Regression (same bug, the `properties.log` hop of AKS diagnostic
 /// records): the Event text inside the string is checked like a record.
 #[test]
 fn aks_properties_log_string_is_checked_like_a_record() {
-    let inner = |body: &str| {
-        format!(
-            r#"{{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Request","auditID":"x","stage":"ResponseComplete","requestURI":"/","verb":"get","user":{{"username":"u"}},"requestObject":{body}}}"#
-        )
-    };
     let rec = |body: &str| {
-        json!({"records":[{"category":"kube-audit","operationName":"Microsoft.ContainerService/managedClusters/diagnosticLogs/Read","properties":{"log":inner(body),"pod":"kube-apiserver-1"}}]}).to_string()
+        json!({"records":[{"category":"kube-audit","operationName":"Microsoft.ContainerService/managedClusters/diagnosticLogs/Read","properties":{"log":event_with_body(body),"pod":"kube-apiserver-1"}}]}).to_string()
     };
     let deep = format!("{}{}", "[".repeat(130), "]".repeat(130));
     for body in [r#"{"a":"\ud800"}"#, deep.as_str()] {
@@ -414,18 +416,13 @@ fn aks_properties_log_string_is_checked_like_a_record() {
 /// the limit is an error, like the same Event as a record.
 #[test]
 fn events_inside_strings_are_checked_like_records() {
-    let ev = |body: &str| {
-        format!(
-            r#"{{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Request","auditID":"x","stage":"ResponseComplete","requestURI":"/","verb":"get","user":{{"username":"u"}},"requestObject":{body}}}"#
-        )
-    };
     let cloudwatch = |body: &str| {
         json!({"messageType":"DATA_MESSAGE","owner":"1","logGroup":"/aws/eks/c/cluster","logStream":"kube-apiserver-audit-1",
-            "subscriptionFilters":["f"],"logEvents":[{"id":"1","timestamp":1,"message":ev(body)}]})
+            "subscriptionFilters":["f"],"logEvents":[{"id":"1","timestamp":1,"message":event_with_body(body)}]})
         .to_string()
     };
     let diag = |body: &str| {
-        json!({"Category":"kube-audit","log_s":ev(body),"ResourceId":"/SUBSCRIPTIONS/S/RESOURCEGROUPS/R/PROVIDERS/MICROSOFT.CONTAINERSERVICE/MANAGEDCLUSTERS/C"})
+        json!({"Category":"kube-audit","log_s":event_with_body(body),"ResourceId":"/SUBSCRIPTIONS/S/RESOURCEGROUPS/R/PROVIDERS/MICROSOFT.CONTAINERSERVICE/MANAGEDCLUSTERS/C"})
             .to_string()
     };
     let deep = format!("{}{}", "[".repeat(130), "]".repeat(130));

@@ -214,20 +214,9 @@ mod tests {
         )
     }
 
+    /// One detector over the whole stream: what every slicing must give.
     fn live(set: &RuleSet, dec: &Decoder, lines: &[String]) -> Vec<(Vec<u32>, Vec<u32>)> {
-        struct S<'r>(Detector<'r>, Vec<(Vec<u32>, Vec<u32>)>);
-        impl Sink for S<'_> {
-            fn event(&mut self, ev: &AuditEvent<'_>) {
-                let mut d = Detections::default();
-                self.0.detect_into(ev, &mut d);
-                self.1.push((d.hits.clone(), d.blind.iter().map(|b| b.0).collect()));
-            }
-            fn skipped(&mut self, _: Unit<'_>, _: SkipReason) {}
-            fn error(&mut self, _: Unit<'_>, _: &Error) {}
-        }
-        let mut s = S(Detector::new(set, StateLimits::default()), Vec::new());
-        lines.iter().for_each(|l| dec.decode(l.as_bytes(), &mut s));
-        s.1
+        live_with(&mut Detector::new(set, StateLimits::default()), dec, lines)
     }
 
     #[test]
