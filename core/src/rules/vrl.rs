@@ -731,7 +731,7 @@ pub fn generate(rules: &RuleSet) -> Program {
     text.push_str("# OpenShift ViaQ. Envelopes holding many events (EventList, records[],\n");
     text.push_str("# CloudWatch subscription, Pub/Sub, OTLP) get `kaudit.error` with category\n");
     text.push_str("# `unsupported`: split them upstream or use the kaudit sidecar.\n");
-    text.push_str("# Built for VRL 0.35 (Vector 0.58).\n");
+    text.push_str("# Built for VRL 0.33 (Vector 0.57).\n");
     text.push_str("#\n");
     let _ = writeln!(text, "# Rules evaluated: {}.", included.len());
     if left_out.is_empty() {
