@@ -95,6 +95,9 @@ pub(crate) struct Ctx<'a> {
     pub cluster: Cluster<'a>,
     pub received: Option<Raw<'a>>,
     pub hops: usize,
+    /// The nesting limit in force ([`Limits::max_depth`], capped at
+    /// [`MAX_JSON_DEPTH`]), for JSON text read out of a string.
+    pub max_depth: usize,
 }
 
 impl<'a> Ctx<'a> {
@@ -305,7 +308,8 @@ impl Decoder {
     /// Decode one record (one line, one document, or one gzip blob) and push
     /// every unit it holds into `sink`.
     pub fn decode(&self, record: &[u8], sink: &mut dyn Sink) {
-        self.bytes(record, None, &Ctx::default(), sink);
+        let ctx = Ctx { max_depth: self.limits.max_depth.min(MAX_JSON_DEPTH), ..Ctx::default() };
+        self.bytes(record, None, &ctx, sink);
     }
 
     /// Any bytes: gzip, JSON, or not decodable. `outer` is the unit these
@@ -374,7 +378,7 @@ impl Decoder {
             return sink.error(Unit { raw: unit, source: ctx.source }, &e);
         }
         let t = text.trim_start_matches('\u{feff}').trim();
-        let depth = self.limits.max_depth.min(MAX_JSON_DEPTH);
+        let depth = ctx.max_depth;
         if json::deeper_than(t.as_bytes(), depth) {
             let e = Error::new(Category::Limit, "$", format!("JSON nested deeper than {depth} levels"));
             return sink.error(Unit { raw: unit, source: ctx.source }, &e);
