@@ -197,7 +197,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// Skip JSON whitespace (only spaces can occur: see [`Cursor::new`]).
-    #[inline]
+    #[inline(always)]
     pub fn ws(&mut self) {
         while self.b.get(self.i) == Some(&b' ') {
             self.i += 1;
@@ -205,13 +205,13 @@ impl<'a> Cursor<'a> {
     }
 
     /// The next byte, not consumed.
-    #[inline]
+    #[inline(always)]
     pub fn peek(&self) -> Option<u8> {
         self.b.get(self.i).copied()
     }
 
     /// Consume `c` if it is the next byte.
-    #[inline]
+    #[inline(always)]
     pub fn eat(&mut self, c: u8) -> bool {
         if self.b.get(self.i) == Some(&c) {
             self.i += 1;
@@ -222,7 +222,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// Consume `lit` (`true`, `false`, `null`) if it comes next.
-    #[inline]
+    #[inline(always)]
     fn literal(&mut self, lit: &[u8]) -> Option<()> {
         if self.b.get(self.i..self.i + lit.len()) == Some(lit) {
             self.i += lit.len();
@@ -233,7 +233,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// Consume `null` if it comes next (after whitespace).
-    #[inline]
+    #[inline(always)]
     pub fn null(&mut self) -> bool {
         self.literal(b"null").is_some()
     }
@@ -279,7 +279,7 @@ impl<'a> Cursor<'a> {
     /// Read a string value as a [`Str`]: borrowed when it holds no escapes,
     /// unescaped into a copy when it does (as serde_json does; a lone
     /// surrogate, which serde_json refuses, gives `None`).
-    #[inline]
+    #[inline(always)]
     pub fn str(&mut self) -> Option<Str<'a>> {
         let (s, e, escaped) = self.string()?;
         let raw = self.text.get(s..e)?;
@@ -290,7 +290,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// `null` (→ `Some(None)`) or a string.
-    #[inline]
+    #[inline(always)]
     pub fn opt_str(&mut self) -> Option<Option<Str<'a>>> {
         if self.null() {
             return Some(None);
@@ -300,7 +300,7 @@ impl<'a> Cursor<'a> {
 
     /// An object key without escapes (a key with escapes gives `None`: the
     /// caller cannot compare it without unescaping), and the `:` after it.
-    #[inline]
+    #[inline(always)]
     pub fn key(&mut self) -> Option<&'a [u8]> {
         let (s, e, escaped) = self.string()?;
         if escaped {
@@ -333,7 +333,7 @@ impl<'a> Cursor<'a> {
 
     /// After a member or element: `,` (→ `Some(true)`, more follow) or the
     /// closing byte (→ `Some(false)`).
-    #[inline]
+    #[inline(always)]
     pub fn next(&mut self, close: u8) -> Option<bool> {
         let mut c = self.peek()?;
         if c == b' ' {
@@ -355,7 +355,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// Open an object: `{`; `Some(false)` when it is empty (and consumed).
-    #[inline]
+    #[inline(always)]
     pub fn open(&mut self, open: u8, close: u8) -> Option<bool> {
         if !self.eat(open) {
             return None;
