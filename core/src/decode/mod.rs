@@ -345,7 +345,9 @@ impl Decoder {
             }
             return;
         }
-        let text = match std::str::from_utf8(b) {
+        // The vectorized check first (it only says yes or no); std's, which
+        // says where the bytes went wrong, for the error message.
+        let text = match simdutf8::basic::from_utf8(b).or_else(|_| std::str::from_utf8(b)) {
             Ok(t) => t,
             Err(e) => {
                 sink.error(unit, &Error::new(Category::Syntax, "$", format!("record is not UTF-8: {e}")));
