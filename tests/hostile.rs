@@ -116,6 +116,20 @@ fn nesting_at_the_limit_is_accepted_and_one_over_is_not() {
 }
 
 #[test]
+fn invalid_utf8_error_says_where_the_bytes_went_wrong() {
+    // The decoder checks UTF-8 with a vectorized yes/no check first; the
+    // message must still be std's, with the offset of the bad bytes.
+    for (at, bad) in [(0, &[0xff][..]), (300, &[0xc3, 0x28]), (EVENT.len() - 2, &[0xe2, 0x82])] {
+        let mut rec = EVENT.as_bytes().to_vec();
+        rec.splice(at..at + bad.len(), bad.iter().copied());
+        let (lines, totals) = run(&rec);
+        assert_eq!(totals, (0, 0, 1));
+        let want = format!("record is not UTF-8: {}", std::str::from_utf8(&rec).unwrap_err());
+        assert_eq!(error_of(&lines[0])["message"], want.as_str());
+    }
+}
+
+#[test]
 fn invalid_utf8_passes_through_as_base64() {
     let mut rec = EVENT.as_bytes().to_vec();
     let at = rec.windows(5).position(|w| w == b"alice").unwrap();

@@ -254,7 +254,7 @@ pub(crate) struct Top<'a> {
 /// `top` (a fresh `Top::default()`) is filled in place: it is large, and
 /// moving it costs.
 pub(crate) fn parse_top<'a>(text: &'a str, top: &mut Top<'a>) -> Result<(), serde_json::Error> {
-    if fast::top(text, top).is_none() {
+    if fast::top(text, MAX_JSON_DEPTH, top).is_none() {
         *top = serde_json::from_str(text)?;
     }
     Ok(())
@@ -349,7 +349,9 @@ impl Decoder {
             }
             return;
         }
-        let text = match std::str::from_utf8(b) {
+        // The vectorized check first (it only says yes or no); std's, which
+        // says where the bytes went wrong, for the error message.
+        let text = match simdutf8::basic::from_utf8(b).or_else(|_| std::str::from_utf8(b)) {
             Ok(t) => t,
             Err(e) => {
                 sink.error(unit, &Error::new(Category::Syntax, "$", format!("record is not UTF-8: {e}")));
@@ -379,22 +381,24 @@ impl Decoder {
         }
         let t = text.trim_start_matches('\u{feff}').trim();
         let depth = ctx.max_depth;
-        if json::deeper_than(t.as_bytes(), depth) {
-            let e = Error::new(Category::Limit, "$", format!("JSON nested deeper than {depth} levels"));
-            return sink.error(Unit { raw: unit, source: ctx.source }, &e);
-        }
         // The fast path (a plain Event object, see `fast.rs`). It reads every
         // string of the record, so when it saw no surrogate escape there is
-        // no lone surrogate to look for.
+        // no lone surrogate to look for; and it answers only for a record
+        // nested at most `depth` levels, so the depth check below is then
+        // settled too.
         if t.starts_with('{') {
             let mut top = Top::default();
-            match fast::top(t, &mut top) {
+            match fast::top(t, depth, &mut top) {
                 Some(false) => return self.value(&mut top, t, unit, ctx, sink),
                 Some(true) if json::lone_surrogate(t.as_bytes()).is_none() => {
                     return self.value(&mut top, t, unit, ctx, sink)
                 }
                 _ => {}
             }
+        }
+        if json::deeper_than(t.as_bytes(), depth) {
+            let e = Error::new(Category::Limit, "$", format!("JSON nested deeper than {depth} levels"));
+            return sink.error(Unit { raw: unit, source: ctx.source }, &e);
         }
         if let Some(at) = json::lone_surrogate(t.as_bytes()) {
             let e = Error::new(
