@@ -116,6 +116,20 @@ fn nesting_at_the_limit_is_accepted_and_one_over_is_not() {
 }
 
 #[test]
+fn invalid_utf8_error_says_where_the_bytes_went_wrong() {
+    // The decoder checks UTF-8 with a vectorized yes/no check first; the
+    // message must still be std's, with the offset of the bad bytes.
+    for (at, bad) in [(0, &[0xff][..]), (300, &[0xc3, 0x28]), (EVENT.len() - 2, &[0xe2, 0x82])] {
+        let mut rec = EVENT.as_bytes().to_vec();
+        rec.splice(at..at + bad.len(), bad.iter().copied());
+        let (lines, totals) = run(&rec);
+        assert_eq!(totals, (0, 0, 1));
+        let want = format!("record is not UTF-8: {}", std::str::from_utf8(&rec).unwrap_err());
+        assert_eq!(error_of(&lines[0])["message"], want.as_str());
+    }
+}
+
+#[test]
 fn invalid_utf8_passes_through_as_base64() {
     let mut rec = EVENT.as_bytes().to_vec();
     let at = rec.windows(5).position(|w| w == b"alice").unwrap();
@@ -434,4 +448,40 @@ fn events_inside_strings_are_checked_like_records() {
         let (_, totals) = run(make(r#"{"a":1}"#).as_bytes());
         assert_eq!(totals, (1, 0, 0), "{}", make("{}"));
     }
+}
+
+#[test]
+fn a_configured_nesting_limit_applies_inside_strings_too() {
+    // A lower `max_depth` bounds JSON read out of a string (a hop) as it
+    // bounds a record: the Event inside a CloudWatch `message`, an AKS
+    // `log_s`, an AKS Log Analytics dynamic column (one level inside the row).
+    let dec = Decoder::new(Limits { max_depth: 8, ..Limits::default() });
+    let nest = |n: usize| format!("{}1{}", "[".repeat(n), "]".repeat(n));
+    let cloudwatch = |body: &str| {
+        json!({"messageType":"DATA_MESSAGE","owner":"1","logGroup":"/aws/eks/c/cluster","logStream":"kube-apiserver-audit-1",
+            "subscriptionFilters":["f"],"logEvents":[{"id":"1","timestamp":1,"message":event_with_body(body)}]})
+        .to_string()
+    };
+    let diag = |body: &str| {
+        json!({"Category":"kube-audit","log_s":event_with_body(body),"ResourceId":"/SUBSCRIPTIONS/S/RESOURCEGROUPS/R/PROVIDERS/MICROSOFT.CONTAINERSERVICE/MANAGEDCLUSTERS/C"})
+            .to_string()
+    };
+    for make in [&cloudwatch as &dyn Fn(&str) -> String, &diag] {
+        // The Event inside the string is level 1, requestObject's arrays below it.
+        assert_eq!(run_with(&dec, make(&nest(7)).as_bytes()).1, (1, 0, 0), "{}", make(&nest(7)));
+        let (lines, totals) = run_with(&dec, make(&nest(8)).as_bytes());
+        assert_eq!(totals, (0, 0, 1), "{}", make(&nest(8)));
+        // The unit that held the Event (the record, or its CloudWatch log
+        // event) passes through unchanged.
+        let raw = lines[0]["raw"].as_str().expect("raw");
+        assert!(raw.contains("[[[[[[[[1]]]]]]]]") && make(&nest(8)).contains(raw), "{raw}");
+    }
+    // A Log Analytics row: a dynamic column holding JSON text in a string.
+    let row = |n: usize| {
+        json!({"Type":"AKSAudit","Level":"Metadata","AuditId":"a","Stage":"ResponseComplete","RequestUri":"/api/v1/pods",
+            "Verb":"get","User":{"username":"u"},"RequestObject":nest(n),"_ResourceId":"/subscriptions/s/resourcegroups/r/providers/microsoft.containerservice/managedclusters/c"})
+        .to_string()
+    };
+    assert_eq!(run_with(&dec, row(7).as_bytes()).1, (1, 0, 0), "{}", row(7));
+    assert_eq!(run_with(&dec, row(8).as_bytes()).1, (0, 0, 1), "{}", row(8));
 }

@@ -298,14 +298,14 @@ fn kaudit(ev: &AuditEvent<'_>, extra: &mut dyn FnMut(&mut Vec<u8>), out: &mut Ve
     out.push(b'{');
     let mut w = Obj { out, first: true };
     w.key("source");
-    write_str(w.out, ev.source_id());
+    write_id(w.out, ev.source_id());
     w.key("cluster");
     {
         let c = &ev.cluster;
         w.out.push(b'{');
         let mut cw = Obj { out: w.out, first: true };
         cw.key("provider");
-        write_str(cw.out, c.provider.id());
+        write_id(cw.out, c.provider.id());
         cw.str("name", &c.name);
         cw.str("region", &c.region);
         cw.str("account", &c.account);
@@ -313,9 +313,16 @@ fn kaudit(ev: &AuditEvent<'_>, extra: &mut dyn FnMut(&mut Vec<u8>), out: &mut Ve
         w.out.push(b'}');
     }
     w.key("missing");
-    str_array(w.out, ev.missing.iter().map(|f| f.path()));
+    w.out.push(b'[');
+    for (i, f) in ev.missing.iter().enumerate() {
+        if i > 0 {
+            w.out.push(b',');
+        }
+        write_id(w.out, f.path());
+    }
+    w.out.push(b']');
     w.key("outcome");
-    write_str(w.out, ev.outcome.id());
+    write_id(w.out, ev.outcome.id());
     if ev.flags.truncated || ev.flags.body_too_big {
         w.key("flags");
         let flags = [(ev.flags.truncated, "truncated"), (ev.flags.body_too_big, "body-too-big")];
@@ -324,6 +331,16 @@ fn kaudit(ev: &AuditEvent<'_>, extra: &mut dyn FnMut(&mut Vec<u8>), out: &mut Ve
     w.raw("received", &ev.received);
     extra(out);
     out.push(b'}');
+}
+
+/// A kaudit id (a source, provider or outcome id, a canonical field path)
+/// as a JSON string. Every id is printable ASCII without `"` or `\`
+/// (`ids_need_no_escaping` checks them all), so it is copied between quotes
+/// without the escaper's per-byte table lookups.
+fn write_id(out: &mut Vec<u8>, id: &'static str) {
+    out.push(b'"');
+    out.extend_from_slice(id.as_bytes());
+    out.push(b'"');
 }
 
 fn raw_member(unit: &Unit<'_>, out: &mut Vec<u8>) {
@@ -404,4 +421,31 @@ fn is_ip(s: &str) -> bool {
 /// The first of a rule's references that is a URL (others are credits in prose).
 pub(crate) fn reference_url(rule: &crate::rules::Rule) -> Option<&str> {
     rule.references.iter().map(|r| r.trim()).find(|r| r.starts_with("https://") || r.starts_with("http://"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{Field, Outcome, Provider, Source};
+
+    /// `write_id` copies ids without escaping: every id kaudit writes that
+    /// way must come out exactly as the escaper would write it.
+    #[test]
+    fn ids_need_no_escaping() {
+        let outcome = |o: Outcome| match o {
+            // Exhaustive: a new outcome must be added to the list below.
+            Outcome::Success | Outcome::Failure | Outcome::Unknown => o.id(),
+        };
+        let mut ids: Vec<&'static str> = vec!["unknown", Provider::default().id()];
+        ids.extend(Source::ALL.iter().map(|s| s.id()));
+        ids.extend(Source::ALL.iter().map(|s| s.provider().id()));
+        ids.extend([Outcome::Success, Outcome::Failure, Outcome::Unknown].map(outcome));
+        ids.extend(Field::ALL.iter().map(|f| f.path()));
+        for id in ids {
+            let (mut plain, mut escaped) = (Vec::new(), Vec::new());
+            write_id(&mut plain, id);
+            write_str(&mut escaped, id);
+            assert_eq!(plain, escaped, "{id}");
+        }
+    }
 }

@@ -211,9 +211,9 @@ struct LaRow<'a> {
 /// or array, the unescaped content when it is a string holding JSON. `null`
 /// and empty strings are absent. A plain string (such as AKS's
 /// `skipped-too-big-size-object`) is returned as JSON string text. JSON text
-/// inside a string must pass [`check_hop`] (the column sits one level inside
-/// the event).
-fn dynamic<'t>(v: Option<&'t RawValue>, at: &str) -> Result<Option<Cow<'t, str>>, Error> {
+/// inside a string must pass [`check_hop`] within `depth` (the limit in force
+/// less one: the column sits one level inside the event).
+fn dynamic<'t>(v: Option<&'t RawValue>, at: &str, depth: usize) -> Result<Option<Cow<'t, str>>, Error> {
     let Some(v) = v else { return Ok(None) };
     let t = v.get();
     Ok(match t.as_bytes().first() {
@@ -224,7 +224,7 @@ fn dynamic<'t>(v: Option<&'t RawValue>, at: &str) -> Result<Option<Cow<'t, str>>
             if inner.is_empty() {
                 None
             } else if inner.starts_with('{') || inner.starts_with('[') {
-                check_hop(inner, at, super::MAX_JSON_DEPTH - 1)?;
+                check_hop(inner, at, depth)?;
                 Some(Cow::Owned(inner.to_owned()))
             } else {
                 Some(Cow::Borrowed(t))
@@ -254,15 +254,16 @@ pub(super) fn log_analytics(top: &Top<'_>, text: &str, unit: &[u8], ctx: &Ctx<'_
         Ok(r) => r,
         Err(e) => return sink.error(u, &Error::json("$", &e)),
     };
+    let depth = ctx.max_depth.saturating_sub(1);
     let cols = (|| -> Result<_, Error> {
         Ok([
-            dynamic(row.User, "User")?,
-            dynamic(row.SourceIps, "SourceIps")?,
-            dynamic(row.ObjectRef, "ObjectRef")?,
-            dynamic(row.ResponseStatus, "ResponseStatus")?,
-            dynamic(row.RequestObject, "RequestObject")?,
-            dynamic(row.ResponseObject, "ResponseObject")?,
-            dynamic(row.Annotations, "Annotations")?,
+            dynamic(row.User, "User", depth)?,
+            dynamic(row.SourceIps, "SourceIps", depth)?,
+            dynamic(row.ObjectRef, "ObjectRef", depth)?,
+            dynamic(row.ResponseStatus, "ResponseStatus", depth)?,
+            dynamic(row.RequestObject, "RequestObject", depth)?,
+            dynamic(row.ResponseObject, "ResponseObject", depth)?,
+            dynamic(row.Annotations, "Annotations", depth)?,
         ])
     })();
     let [user_t, ips_t, oref_t, status_t, req_t, resp_t, ann_t] = match cols {

@@ -250,9 +250,9 @@ pub(super) fn event_list(items: Option<&RawValue>, unit: &[u8], ctx: &Ctx<'_>, s
 /// Handles the EKS `[Truncated...]` cut.
 /// The checks the decoder makes on a record's text (nesting within `depth`,
 /// no lone surrogate escape), for JSON text read out of a JSON string (a
-/// hop), which the outer record's checks could not see into. The depth is
-/// the hard cap ([`super::MAX_JSON_DEPTH`] for an Event), not a configured
-/// lower limit.
+/// hop), which the outer record's checks could not see into. `depth` is
+/// the limit in force for the hop's text (the configured
+/// [`super::Limits::max_depth`], capped).
 pub(super) fn hop_limits(t: &str, at: &str, depth: usize) -> Result<(), Error> {
     if crate::json::deeper_than(t.as_bytes(), depth) {
         return Err(Error::new(crate::Category::Limit, at, format!("JSON nested deeper than {depth} levels")));
@@ -267,7 +267,7 @@ pub(super) fn hop_limits(t: &str, at: &str, depth: usize) -> Result<(), Error> {
 /// [`known_event`] on Event text read out of a JSON string: [`hop_limits`]
 /// first.
 pub(super) fn known_event_hop(text: &str, at: &str, unit: &[u8], ctx: &Ctx<'_>, sink: &mut dyn Sink) {
-    match hop_limits(text, at, super::MAX_JSON_DEPTH) {
+    match hop_limits(text, at, ctx.max_depth) {
         Ok(()) => known_event(text, at, unit, ctx, sink),
         Err(e) => sink.error(Unit { raw: unit, source: ctx.source }, &e),
     }

@@ -65,6 +65,9 @@ fn object<'a, T: Default>(
         return Some(None);
     }
     let mut out = T::default();
+    // The members' values are one level deeper than this object's.
+    let room = c.room();
+    c.set_room(room.checked_sub(1)?);
     if c.open(b'{', b'}')? {
         loop {
             let k = c.key()?;
@@ -74,6 +77,7 @@ fn object<'a, T: Default>(
             }
         }
     }
+    c.set_room(room);
     Some(Some(out))
 }
 
@@ -161,8 +165,18 @@ fn event_key(k: &[u8]) -> Option<u32> {
 /// `top` must be `Top::default()`. `None` means "ask serde_json" (`top` is
 /// then partly filled, and the caller overwrites it). `Some(s)` says
 /// whether any string held a `\u` escape of a UTF-16 surrogate.
-pub(super) fn top<'a>(text: &'a str, top: &mut Top<'a>) -> Option<bool> {
+///
+/// It also answers only when the record is nested at most `max_depth`
+/// levels deep (the record itself is level 1, as for
+/// [`crate::json::deeper_than`]), so that the caller need not run that
+/// separate pass over a record the fast path read.
+pub(super) fn top<'a>(text: &'a str, max_depth: usize, top: &mut Top<'a>) -> Option<bool> {
+    // The typed walk itself opens three levels (the record, `user`,
+    // `user.groups`); a skipped member value starts at level 2, so it may
+    // open `max_depth - 1` levels (one fewer inside `user`, `objectRef` …).
+    let max_depth = u32::try_from(max_depth).ok().filter(|&d| d >= 3)?;
     let mut c = Cursor::new(text)?;
+    c.set_room(max_depth - 1);
     c.ws();
     let mut seen = 0u32;
     if c.open(b'{', b'}')? {
@@ -221,7 +235,7 @@ mod tests {
     /// Whenever the fast path answers, serde_json gives the same `Top`.
     fn agrees(text: &str) -> bool {
         let mut t = Top::default();
-        let fast = top(text, &mut t).map(|_| t);
+        let fast = top(text, crate::decode::MAX_JSON_DEPTH, &mut t).map(|_| t);
         let slow = serde_json::from_str::<Top<'_>>(text);
         if let Some(f) = &fast {
             let s = slow.as_ref().unwrap_or_else(|e| panic!("fast path accepted what serde refuses ({e}): {text}"));
@@ -240,6 +254,33 @@ mod tests {
         assert!(!agrees(&EVENT.replace(',', ",\n\t")));
         assert!(agrees("{}"));
         assert!(agrees(r#"{"user":{},"sourceIPs":[],"objectRef":{},"responseStatus":{"code":0}}"#));
+    }
+
+    /// The fast path answers for a record exactly when the record is nested
+    /// no deeper than the limit, so the decoder may skip the separate depth
+    /// pass (`json::deeper_than`) for the records it reads.
+    #[test]
+    fn fast_path_answers_only_within_the_depth_limit() {
+        let nest = |n: usize| format!("{}1{}", "[".repeat(n), "]".repeat(n));
+        for n in 0..8 {
+            let texts = [
+                // A top-level body (level 2), a member of `user` (level 3),
+                // an annotation value, a body inside an object inside arrays.
+                format!(r#"{{"kind":"Event","requestObject":{}}}"#, nest(n)),
+                format!(r#"{{"kind":"Event","user":{{"username":"a","extra":{{"k":{}}}}}}}"#, nest(n)),
+                format!(r#"{{"kind":"Event","user":{{"other":{}}},"annotations":{{"a":"b"}}}}"#, nest(n)),
+                format!(r#"{{"responseStatus":{{"details":[{{"x":{}}}]}},"verb":"get"}}"#, nest(n)),
+            ];
+            for text in &texts {
+                for limit in 0..12 {
+                    let mut t = Top::default();
+                    let fast = top(text, limit, &mut t).is_some();
+                    let within = !crate::json::deeper_than(text.as_bytes(), limit);
+                    // Below three levels the fast path always declines.
+                    assert_eq!(fast, within && limit >= 3, "limit {limit}: {text}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -95,6 +95,9 @@ pub(crate) struct Ctx<'a> {
     pub cluster: Cluster<'a>,
     pub received: Option<Raw<'a>>,
     pub hops: usize,
+    /// The nesting limit in force ([`Limits::max_depth`], capped at
+    /// [`MAX_JSON_DEPTH`]), for JSON text read out of a string.
+    pub max_depth: usize,
 }
 
 impl<'a> Ctx<'a> {
@@ -251,7 +254,7 @@ pub(crate) struct Top<'a> {
 /// `top` (a fresh `Top::default()`) is filled in place: it is large, and
 /// moving it costs.
 pub(crate) fn parse_top<'a>(text: &'a str, top: &mut Top<'a>) -> Result<(), serde_json::Error> {
-    if fast::top(text, top).is_none() {
+    if fast::top(text, MAX_JSON_DEPTH, top).is_none() {
         *top = serde_json::from_str(text)?;
     }
     Ok(())
@@ -305,7 +308,8 @@ impl Decoder {
     /// Decode one record (one line, one document, or one gzip blob) and push
     /// every unit it holds into `sink`.
     pub fn decode(&self, record: &[u8], sink: &mut dyn Sink) {
-        self.bytes(record, None, &Ctx::default(), sink);
+        let ctx = Ctx { max_depth: self.limits.max_depth.min(MAX_JSON_DEPTH), ..Ctx::default() };
+        self.bytes(record, None, &ctx, sink);
     }
 
     /// Any bytes: gzip, JSON, or not decodable. `outer` is the unit these
@@ -345,7 +349,9 @@ impl Decoder {
             }
             return;
         }
-        let text = match std::str::from_utf8(b) {
+        // The vectorized check first (it only says yes or no); std's, which
+        // says where the bytes went wrong, for the error message.
+        let text = match simdutf8::basic::from_utf8(b).or_else(|_| std::str::from_utf8(b)) {
             Ok(t) => t,
             Err(e) => {
                 sink.error(unit, &Error::new(Category::Syntax, "$", format!("record is not UTF-8: {e}")));
@@ -374,23 +380,25 @@ impl Decoder {
             return sink.error(Unit { raw: unit, source: ctx.source }, &e);
         }
         let t = text.trim_start_matches('\u{feff}').trim();
-        let depth = self.limits.max_depth.min(MAX_JSON_DEPTH);
-        if json::deeper_than(t.as_bytes(), depth) {
-            let e = Error::new(Category::Limit, "$", format!("JSON nested deeper than {depth} levels"));
-            return sink.error(Unit { raw: unit, source: ctx.source }, &e);
-        }
+        let depth = ctx.max_depth;
         // The fast path (a plain Event object, see `fast.rs`). It reads every
         // string of the record, so when it saw no surrogate escape there is
-        // no lone surrogate to look for.
+        // no lone surrogate to look for; and it answers only for a record
+        // nested at most `depth` levels, so the depth check below is then
+        // settled too.
         if t.starts_with('{') {
             let mut top = Top::default();
-            match fast::top(t, &mut top) {
+            match fast::top(t, depth, &mut top) {
                 Some(false) => return self.value(&mut top, t, unit, ctx, sink),
                 Some(true) if json::lone_surrogate(t.as_bytes()).is_none() => {
                     return self.value(&mut top, t, unit, ctx, sink)
                 }
                 _ => {}
             }
+        }
+        if json::deeper_than(t.as_bytes(), depth) {
+            let e = Error::new(Category::Limit, "$", format!("JSON nested deeper than {depth} levels"));
+            return sink.error(Unit { raw: unit, source: ctx.source }, &e);
         }
         if let Some(at) = json::lone_surrogate(t.as_bytes()) {
             let e = Error::new(

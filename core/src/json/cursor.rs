@@ -33,35 +33,50 @@ fn has_control(b: &[u8]) -> bool {
 /// flagged lane is exact; lanes above it may be false positives and are
 /// never looked at.
 #[inline(always)]
-fn stops(w: [u8; 8]) -> u64 {
-    let w = u64::from_le_bytes(w);
+fn stops(w: u64) -> u64 {
     let q = w ^ splat(b'"');
     let s = w ^ splat(b'\\');
     ((q.wrapping_sub(LO) & !q) | (s.wrapping_sub(LO) & !s)) & HI
 }
 
-/// Offset of the first `"` or `\` in `b` at or after `i`: eight bytes at
-/// a time, the first block inline (most JSON strings are short).
+/// [`stops`] over sixteen bytes (two words; the borrows that cause false
+/// positives do not cross from the low word into the high one, so the
+/// lowest flagged lane of the pair is exact).
+#[inline(always)]
+fn stops16(w: [u8; 16]) -> u128 {
+    let v = u128::from_le_bytes(w);
+    u128::from(stops(v as u64)) | u128::from(stops((v >> 64) as u64)) << 64
+}
+
+/// Sixteen bytes of `b` at `i`, if there are that many.
+#[inline(always)]
+fn block16(b: &[u8], i: usize) -> Option<[u8; 16]> {
+    b.get(i..i.checked_add(16)?).and_then(|c| <[u8; 16]>::try_from(c).ok())
+}
+
+/// Offset of the first `"` or `\` in `b` at or after `i`: sixteen bytes at
+/// a time, the first block inline (two JSON strings in three are shorter
+/// than that in audit events).
 #[inline(always)]
 fn quote_or_backslash(b: &[u8], i: usize) -> Option<usize> {
-    if let Some(w) = b.get(i..i + 8).and_then(|c| <[u8; 8]>::try_from(c).ok()) {
-        let hit = stops(w);
+    if let Some(w) = block16(b, i) {
+        let hit = stops16(w);
         if hit != 0 {
             return Some(i + (hit.trailing_zeros() / 8) as usize);
         }
-        return quote_or_backslash_far(b, i + 8);
+        return quote_or_backslash_far(b, i + 16);
     }
     quote_or_backslash_far(b, i)
 }
 
 #[inline(never)]
 fn quote_or_backslash_far(b: &[u8], mut i: usize) -> Option<usize> {
-    while let Some(w) = b.get(i..i + 8).and_then(|c| <[u8; 8]>::try_from(c).ok()) {
-        let hit = stops(w);
+    while let Some(w) = block16(b, i) {
+        let hit = stops16(w);
         if hit != 0 {
             return Some(i + (hit.trailing_zeros() / 8) as usize);
         }
-        i += 8;
+        i += 16;
     }
     while let Some(&c) = b.get(i) {
         if c == b'"' || c == b'\\' {
@@ -138,6 +153,10 @@ pub struct Cursor<'a> {
     /// was read: only then can the text hold a lone surrogate
     /// ([`super::lone_surrogate`]).
     pub surrogates: bool,
+    /// How many levels of arrays and objects [`Cursor::skip`] may open (the
+    /// value it starts on counts as one); deeper values give `None`. At most
+    /// [`Cursor::MAX_DEPTH`]; see [`Cursor::set_room`].
+    room: u32,
 }
 
 impl<'a> Cursor<'a> {
@@ -154,7 +173,22 @@ impl<'a> Cursor<'a> {
         if has_control(text.as_bytes()) {
             return None;
         }
-        Some(Cursor { text, b: text.as_bytes(), i: 0, surrogates: false })
+        Some(Cursor { text, b: text.as_bytes(), i: 0, surrogates: false, room: Self::MAX_DEPTH })
+    }
+
+    /// Let [`Cursor::skip`] open at most `levels` levels of arrays and
+    /// objects (capped at [`Cursor::MAX_DEPTH`]). A caller that knows at
+    /// which level of the record a skipped value starts uses this to refuse
+    /// exactly the records nested deeper than a limit.
+    #[inline]
+    pub fn set_room(&mut self, levels: u32) {
+        self.room = levels.min(Self::MAX_DEPTH);
+    }
+
+    /// The levels [`Cursor::skip`] may open (see [`Cursor::set_room`]).
+    #[inline]
+    pub fn room(&self) -> u32 {
+        self.room
     }
 
     /// Whether the cursor is at the end of the text.
@@ -163,7 +197,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// Skip JSON whitespace (only spaces can occur: see [`Cursor::new`]).
-    #[inline]
+    #[inline(always)]
     pub fn ws(&mut self) {
         while self.b.get(self.i) == Some(&b' ') {
             self.i += 1;
@@ -171,13 +205,13 @@ impl<'a> Cursor<'a> {
     }
 
     /// The next byte, not consumed.
-    #[inline]
+    #[inline(always)]
     pub fn peek(&self) -> Option<u8> {
         self.b.get(self.i).copied()
     }
 
     /// Consume `c` if it is the next byte.
-    #[inline]
+    #[inline(always)]
     pub fn eat(&mut self, c: u8) -> bool {
         if self.b.get(self.i) == Some(&c) {
             self.i += 1;
@@ -188,7 +222,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// Consume `lit` (`true`, `false`, `null`) if it comes next.
-    #[inline]
+    #[inline(always)]
     fn literal(&mut self, lit: &[u8]) -> Option<()> {
         if self.b.get(self.i..self.i + lit.len()) == Some(lit) {
             self.i += lit.len();
@@ -199,7 +233,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// Consume `null` if it comes next (after whitespace).
-    #[inline]
+    #[inline(always)]
     pub fn null(&mut self) -> bool {
         self.literal(b"null").is_some()
     }
@@ -245,7 +279,7 @@ impl<'a> Cursor<'a> {
     /// Read a string value as a [`Str`]: borrowed when it holds no escapes,
     /// unescaped into a copy when it does (as serde_json does; a lone
     /// surrogate, which serde_json refuses, gives `None`).
-    #[inline]
+    #[inline(always)]
     pub fn str(&mut self) -> Option<Str<'a>> {
         let (s, e, escaped) = self.string()?;
         let raw = self.text.get(s..e)?;
@@ -256,7 +290,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// `null` (→ `Some(None)`) or a string.
-    #[inline]
+    #[inline(always)]
     pub fn opt_str(&mut self) -> Option<Option<Str<'a>>> {
         if self.null() {
             return Some(None);
@@ -266,38 +300,47 @@ impl<'a> Cursor<'a> {
 
     /// An object key without escapes (a key with escapes gives `None`: the
     /// caller cannot compare it without unescaping), and the `:` after it.
-    #[inline]
+    #[inline(always)]
     pub fn key(&mut self) -> Option<&'a [u8]> {
         let (s, e, escaped) = self.string()?;
         if escaped {
             return None;
         }
-        self.ws();
+        self.colon()?;
+        self.b.get(s..e)
+    }
+
+    /// The `:` after a key, and the whitespace around it (compact JSON has
+    /// none: then this is one compare and one test for a space).
+    #[inline(always)]
+    fn colon(&mut self) -> Option<()> {
         if !self.eat(b':') {
-            return None;
+            self.ws();
+            if !self.eat(b':') {
+                return None;
+            }
         }
         self.ws();
-        self.b.get(s..e)
+        Some(())
     }
 
     /// Any object key (escapes allowed) and the `:` after it.
     #[inline]
     fn any_key(&mut self) -> Option<()> {
         self.string()?;
-        self.ws();
-        if !self.eat(b':') {
-            return None;
-        }
-        self.ws();
-        Some(())
+        self.colon()
     }
 
     /// After a member or element: `,` (→ `Some(true)`, more follow) or the
     /// closing byte (→ `Some(false)`).
-    #[inline]
+    #[inline(always)]
     pub fn next(&mut self, close: u8) -> Option<bool> {
-        self.ws();
-        match self.peek()? {
+        let mut c = self.peek()?;
+        if c == b' ' {
+            self.ws();
+            c = self.peek()?;
+        }
+        match c {
             b',' => {
                 self.i += 1;
                 self.ws();
@@ -312,7 +355,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// Open an object: `{`; `Some(false)` when it is empty (and consumed).
-    #[inline]
+    #[inline(always)]
     pub fn open(&mut self, open: u8, close: u8) -> Option<bool> {
         if !self.eat(open) {
             return None;
@@ -403,7 +446,7 @@ impl<'a> Cursor<'a> {
                 }
                 c @ (b'{' | b'[') => {
                     let close = if c == b'{' { b'}' } else { b']' };
-                    if depth >= Self::MAX_DEPTH {
+                    if depth >= self.room {
                         return None;
                     }
                     if self.open(c, close)? {
@@ -510,6 +553,37 @@ mod tests {
             };
             assert!(!ours, "accepted {t:?}");
             assert!(serde_json::from_str::<serde::de::IgnoredAny>(t).is_err(), "{t}");
+        }
+    }
+
+    /// The word-at-a-time search finds the first `"` or `\` exactly, at
+    /// every offset and length, next to bytes that differ from them by one
+    /// bit or by the high bit (the SWAR test's false-positive cases), and
+    /// after runs longer than one block.
+    #[test]
+    fn quote_or_backslash_finds_the_first_stop_exactly() {
+        let fillers = [b'a', b'"' ^ 0x01, b'"' ^ 0x80, b'\\' ^ 0x01, b'\\' ^ 0x80, 0x21, 0xff, 0x00, 0x01];
+        for len in 0..70 {
+            for &fill in &fillers {
+                for stop in [None, Some(b'"'), Some(b'\\')] {
+                    for at in 0..len.max(1) {
+                        let mut b = vec![fill; len];
+                        if let Some(c) = stop {
+                            if at < len {
+                                b[at] = c;
+                                // A second stop after the first never wins.
+                                if at + 3 < len {
+                                    b[at + 3] = b'"';
+                                }
+                            }
+                        }
+                        for from in [0, 1, 7, 8, 9, 16, 17].into_iter().filter(|&f| f <= len) {
+                            let want = b.iter().skip(from).position(|&c| c == b'"' || c == b'\\').map(|p| p + from);
+                            assert_eq!(quote_or_backslash(&b, from), want, "{b:?} from {from}");
+                        }
+                    }
+                }
+            }
         }
     }
 

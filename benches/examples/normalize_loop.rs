@@ -1,0 +1,104 @@
+//! Exactly what `benches/benches/normalize.rs` times for `normalize/k8s`, in a
+//! plain loop, for profilers (`valgrind --tool=cachegrind`, callgrind) and
+//! quick A/B timings:
+//! `cargo build --release -p kaudit-benches --example normalize_loop`, then
+//! `target/release/examples/normalize_loop [MB] [PASSES] [FLUSH_BYTES] [validate]`.
+//!
+//! The corpus (default 20 MB, the bench's `k8s` stream, seed 42) is generated
+//! and split into lines first; each pass feeds every line to one reused
+//! `Normalizer::record` and clears its output at the end of the pass, as the
+//! bench does — or, with FLUSH_BYTES > 0, whenever the output reaches that
+//! size (as the CLI does with its 1 MiB writer). With `validate`, each pass
+//! runs the bench's floor instead (`serde_json` validation of every line);
+//! with `decode`, decoding alone (a sink that only counts events).
+//! Prints the fastest and the median pass in MB/s, by wall clock and by the
+//! thread's CPU time (`/proc/thread-self/schedstat`, Linux; on a loaded
+//! machine the CPU time leaves out the time the thread waited for a core).
+
+use std::hint::black_box;
+use std::time::Instant;
+
+use kaudit_core::{AuditEvent, Decoder, Normalizer, Options, Sink, Unit};
+
+/// Counts events and writes nothing.
+struct Discard(usize);
+
+impl Sink for Discard {
+    fn event(&mut self, ev: &AuditEvent<'_>) {
+        self.0 += usize::from(black_box(ev).verb.is_some());
+    }
+    fn skipped(&mut self, _: Unit<'_>, _: &'static str) {}
+    fn error(&mut self, _: Unit<'_>, _: &kaudit_core::Error) {}
+}
+
+/// Nanoseconds this thread has run on a CPU (0 where Linux's schedstat is
+/// not available).
+fn cpu_ns() -> u64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().and_then(|n| n.parse().ok()))
+        .unwrap_or(0)
+}
+
+fn arg(i: usize, default: usize) -> usize {
+    std::env::args().nth(i).and_then(|a| a.parse().ok()).unwrap_or(default)
+}
+
+fn main() {
+    let (mb, passes, flush) = (arg(1, 20), arg(2, 1), arg(3, 0));
+    let mode = std::env::args().nth(4).unwrap_or_default();
+    let corpus = kaudit_benches::vanilla_corpus(mb * 1_000_000);
+    let lines: Vec<&[u8]> = corpus.split(|&b| b == b'\n').filter(|l| !l.is_empty()).collect();
+    let dec = Decoder::default();
+    let mut n = Normalizer::new(Options::default());
+    let mut written = 0;
+    let mut times = Vec::with_capacity(passes);
+    let mut cpu = Vec::with_capacity(passes);
+    for _ in 0..passes {
+        let (t, c) = (Instant::now(), cpu_ns());
+        let mut done = |times: &mut Vec<f64>| {
+            times.push(t.elapsed().as_secs_f64());
+            cpu.push((cpu_ns() - c) as f64 / 1e9);
+        };
+        if mode == "decode" {
+            let mut sink = Discard(0);
+            for line in &lines {
+                dec.decode(black_box(line), &mut sink);
+            }
+            written += black_box(sink.0);
+            done(&mut times);
+            continue;
+        }
+        if mode == "validate" {
+            for line in &lines {
+                if serde_json::from_slice::<serde::de::IgnoredAny>(black_box(line)).is_err() {
+                    eprintln!("invalid JSON line");
+                }
+            }
+            done(&mut times);
+            continue;
+        }
+        for line in &lines {
+            n.record(&dec, black_box(line));
+            if flush > 0 && n.output().len() >= flush {
+                written += black_box(n.output()).len();
+                n.clear_output();
+            }
+        }
+        written += black_box(n.output()).len();
+        n.clear_output();
+        done(&mut times);
+    }
+    times.sort_by(f64::total_cmp);
+    cpu.sort_by(f64::total_cmp);
+    let mbs = |s: f64| corpus.len() as f64 / s / 1e6;
+    let t = n.stats().total();
+    eprint!("{} bytes in, {written} bytes out, {} events, {} errors", corpus.len() * passes, t.events, t.errors);
+    if let (Some(&best), Some(&med)) = (times.first(), times.get(times.len() / 2)) {
+        eprint!("; best pass {:.1} MB/s, median {:.1} MB/s", mbs(best), mbs(med));
+    }
+    if let (Some(&best), Some(&med)) = (cpu.first(), cpu.get(cpu.len() / 2)) {
+        eprint!("; CPU time: best {:.1} MB/s, median {:.1} MB/s", mbs(best), mbs(med));
+    }
+    eprintln!();
+}
