@@ -242,7 +242,7 @@ impl Index {
             match view.get(f) {
                 Got::Blind(_) => Err(()),
                 Got::One(Val::Str(s)) => Ok(Some(s)),
-                Got::One(Val::Json(j)) => Ok(Some(view.json_text(j))),
+                Got::One(v @ (Val::Json(_) | Val::Raw(_))) => Ok(view.container_text(&v)),
                 Got::One(v) => Ok(Some(std::borrow::Cow::Owned(v.with_text(str::to_owned)))),
                 _ => Ok(None),
             }

@@ -8,6 +8,7 @@
 //! rule that needs a field the source cannot provide is *blind*, never
 //! silently false.
 
+pub mod body;
 pub mod derive;
 mod eval;
 pub mod fields;
