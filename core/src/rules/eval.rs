@@ -108,7 +108,7 @@ pub struct View<'r, 'e> {
     /// The event time for stateful rules, parsed once.
     time: OnceCell<Option<super::state::Micros>>,
     /// Annotations, parsed once: keys and values unescaped.
-    annotations: OnceCell<Vec<(crate::json::Str<'r>, crate::json::Str<'r>)>>,
+    annotations: OnceCell<Vec<(crate::json::Str<'r>, MapVal<'r>)>>,
     /// Bytes the rule being evaluated may still scan (its match budget).
     budget_left: Cell<usize>,
 }
@@ -396,7 +396,7 @@ impl<'r, 'e> View<'r, 'e> {
                     .annotations
                     .get_or_init(|| ev.annotations.as_ref().map_or_else(Vec::new, |a| parse_string_map(a.get())));
                 match list.iter().find(|(key, _)| key.as_str() == k.as_str()) {
-                    Some((_, v)) => Got::One(Val::Str(Cow::Borrowed(v.as_str()))),
+                    Some((_, v)) => Got::One(Val::Str(v.text())),
                     None => Got::Absent,
                 }
             }
@@ -511,16 +511,37 @@ impl<'r, 'e> View<'r, 'e> {
     }
 }
 
+/// A value of a string map: read in place, or kept escaped (and validated)
+/// until a rule reads it, so values no rule reads are never unescaped.
+#[derive(Clone, Debug, PartialEq)]
+enum MapVal<'a> {
+    Str(crate::json::Str<'a>),
+    /// A string with escapes, quotes included; it holds no surrogate escape.
+    Escaped(&'a str),
+}
+
+impl<'a> MapVal<'a> {
+    fn text(&self) -> Cow<'a, str> {
+        match self {
+            MapVal::Str(s) => s.0.clone(),
+            // Validated by the cursor when the map was read, without
+            // surrogates: unescaping cannot fail.
+            MapVal::Escaped(q) => crate::json::cursor::Cursor::within(q).str().map_or(Cow::Borrowed(""), |s| s.0),
+        }
+    }
+}
+
 /// A `map[string]string` (annotations) as key/value pairs, borrowing from
 /// the text where no escapes forced a copy. Non-string values are skipped.
-fn parse_string_map(text: &str) -> Vec<(crate::json::Str<'_>, crate::json::Str<'_>)> {
-    fast_string_map(text).unwrap_or_else(|| slow_string_map(text))
+fn parse_string_map(text: &str) -> Vec<(crate::json::Str<'_>, MapVal<'_>)> {
+    fast_string_map(text)
+        .unwrap_or_else(|| slow_string_map(text).into_iter().map(|(k, v)| (k, MapVal::Str(v))).collect())
 }
 
 /// [`parse_string_map`] with the validating cursor; `None` when the text
 /// is anything but a plain object of well-formed members (the serde path
 /// then decides, as before).
-fn fast_string_map(text: &str) -> Option<Vec<(crate::json::Str<'_>, crate::json::Str<'_>)>> {
+fn fast_string_map(text: &str) -> Option<Vec<(crate::json::Str<'_>, MapVal<'_>)>> {
     let mut c = crate::json::cursor::Cursor::new(text)?;
     c.ws();
     let mut out = Vec::new();
@@ -533,7 +554,14 @@ fn fast_string_map(text: &str) -> Option<Vec<(crate::json::Str<'_>, crate::json:
             }
             c.ws();
             if c.peek()? == b'"' {
-                out.push((k, c.str()?));
+                let start = c.i;
+                let (s, e, escaped) = c.string()?;
+                let v = if escaped {
+                    MapVal::Escaped(text.get(start..c.i)?)
+                } else {
+                    MapVal::Str(crate::json::Str(Cow::Borrowed(text.get(s..e)?)))
+                };
+                out.push((k, v));
             } else {
                 c.skip()?;
             }
@@ -543,7 +571,9 @@ fn fast_string_map(text: &str) -> Option<Vec<(crate::json::Str<'_>, crate::json:
         }
     }
     c.ws();
-    c.at_end().then_some(out)
+    // A surrogate escape may be a lone one, which serde_json refuses: its
+    // path decides.
+    (c.at_end() && !c.surrogates).then_some(out)
 }
 
 fn slow_string_map(text: &str) -> Vec<(crate::json::Str<'_>, crate::json::Str<'_>)> {
@@ -708,13 +738,22 @@ mod string_map_tests {
             r#"{}"#,
             r#" { "a" : "1" , "n" : 2, "o": {"x": ["y"]}, "a": "dup", "e\u0041": "\ud83d\ude00" } "#,
             r#"{"lone":"\ud800","b":"c"}"#,
+            r#"{"k":"a\"b\\c\/\n\u00e9","k":"second","\u006b":"escaped key"}"#,
             r#"{"a":"b",}"#,
             r#"["a","b"]"#,
             "{\"a\":\n\"b\"}",
         ] {
-            assert_eq!(parse_string_map(t), slow_string_map(t), "{t}");
+            let fast: Vec<(String, String)> =
+                parse_string_map(t).into_iter().map(|(k, v)| (k.as_str().to_owned(), v.text().into_owned())).collect();
+            let slow: Vec<(String, String)> =
+                slow_string_map(t).into_iter().map(|(k, v)| (k.as_str().to_owned(), v.as_str().to_owned())).collect();
+            assert_eq!(fast, slow, "{t}");
         }
         assert!(fast_string_map(r#"{"a":"b","c":1}"#).is_some());
+        // Escaped values stay escaped until read.
+        let m = fast_string_map(r#"{"a":"x\"y","b":"z"}"#).unwrap();
+        assert!(matches!(m[0].1, MapVal::Escaped(_)) && matches!(m[1].1, MapVal::Str(_)));
+        assert_eq!(m[0].1.text(), "x\"y");
     }
 }
 
