@@ -24,10 +24,10 @@ use std::hash::BuildHasherDefault;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 
-use super::eval::{Expr, Fnv, Got, Matcher, Val, View};
+use super::eval::{Expr, FastHash, Got, Matcher, Val, View};
 use super::fields::{Derived, FieldRef};
 
-type Map<V> = HashMap<String, V, BuildHasherDefault<Fnv>>;
+type Map<V> = HashMap<String, V, BuildHasherDefault<FastHash>>;
 
 /// Single fields that may carry an index, with a rough selectivity weight
 /// (how many distinct values the field takes in real traffic).
