@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use kaudit_core::rules::{add_builtin, Builder, RuleSet};
+use kaudit_core::rules::{add_builtin, add_builtin_without_tests, Builder, RuleSet};
 
 /// The rule files under `p`: `p` itself when it is named (whatever its
 /// extension; a missing one is then an error when it is read), and every
@@ -24,9 +24,24 @@ fn yaml_files(p: &Path, named: bool, out: &mut Vec<PathBuf>) -> std::io::Result<
 /// `paths`. On failure, prints every error (file:line:col: message) and
 /// returns `None`.
 pub fn load(paths: &[PathBuf], no_builtin: bool) -> Option<RuleSet> {
+    load_inner(paths, no_builtin, true)
+}
+
+/// [`load`] for commands that only detect: the built-in rules come without
+/// their embedded tests (most of the cost of loading them). User rule
+/// files are read whole, so their errors are reported as by [`load`].
+pub fn load_for_detection(paths: &[PathBuf], no_builtin: bool) -> Option<RuleSet> {
+    load_inner(paths, no_builtin, false)
+}
+
+fn load_inner(paths: &[PathBuf], no_builtin: bool, builtin_tests: bool) -> Option<RuleSet> {
     let mut b = Builder::new();
     if !no_builtin {
-        add_builtin(&mut b);
+        if builtin_tests {
+            add_builtin(&mut b);
+        } else {
+            add_builtin_without_tests(&mut b);
+        }
     }
     for p in paths {
         let mut files = Vec::new();

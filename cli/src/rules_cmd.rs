@@ -69,7 +69,7 @@ struct Common {
 pub fn run(a: Args) -> ExitCode {
     match a.cmd {
         Cmd::List(c) => {
-            let Some(set) = ruleload::load(&c.rules, c.no_builtin) else { return ExitCode::from(2) };
+            let Some(set) = ruleload::load_for_detection(&c.rules, c.no_builtin) else { return ExitCode::from(2) };
             let rows: Vec<Vec<String>> = set
                 .rules()
                 .iter()

@@ -108,7 +108,7 @@ pub fn draw_progress(no_progress: bool) -> bool {
 }
 
 pub fn run(a: Args) -> ExitCode {
-    let Some(set) = ruleload::load(&a.rules, a.no_builtin) else { return ExitCode::from(2) };
+    let Some(set) = ruleload::load_for_detection(&a.rules, a.no_builtin) else { return ExitCode::from(2) };
     let set = set.with_match_budget(a.max_match_bytes);
     let filter = match Filter::new(&a.filter, &set) {
         Ok(f) => f,

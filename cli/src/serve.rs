@@ -73,7 +73,9 @@ struct Shared {
 }
 
 pub fn run(a: Args) -> ExitCode {
-    let Some(set) = ruleload::load(&a.engine.rules, a.engine.no_builtin) else { return ExitCode::from(2) };
+    let Some(set) = ruleload::load_for_detection(&a.engine.rules, a.engine.no_builtin) else {
+        return ExitCode::from(2);
+    };
     let set = set.with_match_budget(a.engine.max_match_bytes);
     let listener = match TcpListener::bind(&a.listen) {
         Ok(l) => l,

@@ -84,7 +84,9 @@ fn unread_stdin() -> usize {
 }
 
 pub fn run(a: Args) -> ExitCode {
-    let Some(set) = ruleload::load(&a.engine.rules, a.engine.no_builtin) else { return ExitCode::from(2) };
+    let Some(set) = ruleload::load_for_detection(&a.engine.rules, a.engine.no_builtin) else {
+        return ExitCode::from(2);
+    };
     let set = set.with_match_budget(a.engine.max_match_bytes);
     let started = Instant::now();
     let sig = match signal_pipe() {

@@ -227,7 +227,7 @@ pub fn to_json(a: &Action, set: &RuleSet) -> Value {
 }
 
 pub fn run(a: Args) -> ExitCode {
-    let Some(set) = ruleload::load(&a.rules, a.no_builtin) else { return ExitCode::from(2) };
+    let Some(set) = ruleload::load_for_detection(&a.rules, a.no_builtin) else { return ExitCode::from(2) };
     let set = set.with_match_budget(a.max_match_bytes);
     let filter = match a.time.compile() {
         Ok((since, until)) => Filter::time(since, until),

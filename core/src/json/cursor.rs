@@ -191,6 +191,30 @@ impl<'a> Cursor<'a> {
         self.room
     }
 
+    /// A cursor at the start of `text`, which must be a slice of a text
+    /// [`Cursor::new`] accepted (so it holds no control character either;
+    /// only then are its strings read correctly). For navigating inside a
+    /// value already validated, without checking its bytes again.
+    pub fn within(text: &'a str) -> Self {
+        Cursor { text, b: text.as_bytes(), i: 0, surrogates: false }
+    }
+
+    /// Read a number at the cursor, validated as [`Cursor::skip`] does: its
+    /// text.
+    pub fn number_text(&mut self) -> Option<&'a str> {
+        let start = self.i;
+        self.number()?;
+        self.text.get(start..self.i)
+    }
+
+    /// Read `true` or `false` at the cursor.
+    pub fn bool(&mut self) -> Option<bool> {
+        if self.literal(b"true").is_some() {
+            return Some(true);
+        }
+        self.literal(b"false").map(|()| false)
+    }
+
     /// Whether the cursor is at the end of the text.
     pub fn at_end(&self) -> bool {
         self.i >= self.b.len()

@@ -1,7 +1,9 @@
 //! Derived fields: actor kind, exec command, pod spec and RBAC summaries.
 //! Each is computed on first use for an event and cached (see `eval.rs`).
 
-use serde_json::Value;
+use std::borrow::Cow;
+
+pub use super::body::Node;
 
 /// Who made the request, by kind.
 pub fn actor_kind(username: &str, groups: Option<&[crate::json::Str<'_>]>) -> &'static str {
@@ -139,95 +141,107 @@ pub const WORKLOAD_RESOURCES: &[&str] =
 
 /// The pod spec inside an object of `resource`: a Pod's `spec`, a workload's
 /// `spec.template.spec`, a CronJob's `spec.jobTemplate.spec.template.spec`.
-pub fn pod_spec<'v>(resource: &str, obj: &'v Value) -> Option<&'v Value> {
-    let spec = obj.get("spec")?;
+pub fn pod_spec<'a, N: Node<'a>>(resource: &str, obj: N) -> Option<N> {
     let s = match resource {
-        "pods" => spec,
-        r if WORKLOAD_RESOURCES.contains(&r) => spec.get("template")?.get("spec")?,
-        "cronjobs" => spec.get("jobTemplate")?.get("spec")?.get("template")?.get("spec")?,
-        "podtemplates" => obj.get("template")?.get("spec")?,
+        "pods" => obj.get("spec")?,
+        r if WORKLOAD_RESOURCES.contains(&r) => obj.get("spec")?.get("template")?.get("spec")?,
+        "cronjobs" => obj.get("spec")?.get("jobTemplate")?.get("spec")?.get("template")?.get("spec")?,
+        "podtemplates" => {
+            // As before the raw reader: the object must hold a `spec` too
+            // (which a PodTemplate has not, so this finds none).
+            obj.get("spec")?;
+            obj.get("template")?.get("spec")?
+        }
         _ => return None,
     };
     s.is_object().then_some(s)
 }
 
-fn truthy(v: Option<&Value>) -> bool {
-    matches!(v, Some(Value::Bool(true))) || matches!(v, Some(Value::String(s)) if s == "true")
+fn truthy<'a, N: Node<'a>>(v: Option<N>) -> bool {
+    v.is_some_and(|v| v.as_bool() == Some(true) || v.as_str().is_some_and(|s| s == "true"))
 }
 
-fn as_i64(v: Option<&Value>) -> Option<i64> {
-    match v? {
-        Value::Number(n) => n.as_i64(),
-        Value::String(s) => s.parse().ok(),
-        _ => None,
-    }
+/// A number that is an `i64`, or a string holding one.
+fn as_i64<'a, N: Node<'a>>(v: Option<N>) -> Option<i64> {
+    let v = v?;
+    v.as_i64().or_else(|| v.as_str()?.parse().ok())
+}
+
+fn string<'a, N: Node<'a>>(v: Option<N>) -> Option<String> {
+    v?.as_str().map(Cow::into_owned)
 }
 
 /// Summarize a pod spec: all containers, initContainers and ephemeralContainers.
-pub fn summarize_pod(spec: &Value) -> PodSummary {
+pub fn summarize_pod<'a, N: Node<'a>>(spec: N) -> PodSummary {
+    let [host_pid, host_ipc, host_network, sa_name, sa, pod_sc, volumes, containers, init, ephemeral] = spec.pick([
+        "hostPID",
+        "hostIPC",
+        "hostNetwork",
+        "serviceAccountName",
+        "serviceAccount",
+        "securityContext",
+        "volumes",
+        "containers",
+        "initContainers",
+        "ephemeralContainers",
+    ]);
     let mut p = PodSummary {
-        host_pid: truthy(spec.get("hostPID")),
-        host_ipc: truthy(spec.get("hostIPC")),
-        host_network: truthy(spec.get("hostNetwork")),
-        service_account: spec
-            .get("serviceAccountName")
-            .or_else(|| spec.get("serviceAccount"))
-            .and_then(Value::as_str)
-            .map(str::to_owned),
+        host_pid: truthy(host_pid),
+        host_ipc: truthy(host_ipc),
+        host_network: truthy(host_network),
+        service_account: string(sa_name.or(sa)),
         ..PodSummary::default()
     };
-    let pod_sc = spec.get("securityContext");
-    let pod_user = as_i64(pod_sc.and_then(|s| s.get("runAsUser")));
-    let pod_nonroot = pod_sc.and_then(|s| s.get("runAsNonRoot")).and_then(Value::as_bool);
-    if let Some(vols) = spec.get("volumes").and_then(Value::as_array) {
-        for v in vols {
-            if let Some(path) = v.get("hostPath").and_then(|h| h.get("path")).and_then(Value::as_str) {
-                p.host_paths.push(path.to_owned());
+    let [pod_user, pod_nonroot] = pod_sc.map_or([None, None], |s| s.pick(["runAsUser", "runAsNonRoot"]));
+    let pod_user = as_i64(pod_user);
+    let pod_nonroot = pod_nonroot.and_then(N::as_bool);
+    if let Some(vols) = volumes {
+        vols.each(|v| {
+            if let Some(path) = string(v.get("hostPath").and_then(|h| h.get("path"))) {
+                p.host_paths.push(path);
             }
-        }
+        });
     }
-    let mut any_container = false;
-    for list in ["containers", "initContainers", "ephemeralContainers"] {
-        for c in spec.get(list).and_then(Value::as_array).into_iter().flatten() {
-            any_container = true;
-            if let Some(n) = c.get("name").and_then(Value::as_str) {
-                p.container_names.push(n.to_owned());
+    for list in [containers, init, ephemeral].into_iter().flatten() {
+        list.each(|c| {
+            let [name, image, ports, sc] = c.pick(["name", "image", "ports", "securityContext"]);
+            if let Some(n) = string(name) {
+                p.container_names.push(n);
             }
-            if let Some(i) = c.get("image").and_then(Value::as_str) {
-                p.images.push(i.to_owned());
+            if let Some(i) = string(image) {
+                p.images.push(i);
             }
-            for port in c.get("ports").and_then(Value::as_array).into_iter().flatten() {
-                if let Some(hp) = as_i64(port.get("hostPort")) {
-                    p.host_ports.push(hp.to_string());
-                }
-            }
-            let sc = c.get("securityContext");
-            p.privileged |= truthy(sc.and_then(|s| s.get("privileged")));
-            p.allow_privilege_escalation |= truthy(sc.and_then(|s| s.get("allowPrivilegeEscalation")));
-            for cap in sc
-                .and_then(|s| s.get("capabilities"))
-                .and_then(|c| c.get("add"))
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                if let Some(cap) = cap.as_str() {
-                    let upper = cap.to_ascii_uppercase();
-                    let cap = upper.trim_start_matches("CAP_").to_string();
-                    if !p.caps_added.contains(&cap) {
-                        p.caps_added.push(cap);
+            if let Some(ports) = ports {
+                ports.each(|port| {
+                    if let Some(hp) = as_i64(port.get("hostPort")) {
+                        p.host_ports.push(hp.to_string());
                     }
-                }
+                });
+            }
+            let [privileged, escalation, caps, user, nonroot] = sc.map_or([None; 5], |s| {
+                s.pick(["privileged", "allowPrivilegeEscalation", "capabilities", "runAsUser", "runAsNonRoot"])
+            });
+            p.privileged |= truthy(privileged);
+            p.allow_privilege_escalation |= truthy(escalation);
+            if let Some(add) = caps.and_then(|c| c.get("add")) {
+                add.each(|cap| {
+                    if let Some(cap) = cap.as_str() {
+                        let upper = cap.to_ascii_uppercase();
+                        let cap = upper.trim_start_matches("CAP_").to_string();
+                        if !p.caps_added.contains(&cap) {
+                            p.caps_added.push(cap);
+                        }
+                    }
+                });
             }
             // Effective user: the container's runAsUser, else the pod's.
-            let user = as_i64(sc.and_then(|s| s.get("runAsUser"))).or(pod_user);
-            let nonroot = sc.and_then(|s| s.get("runAsNonRoot")).and_then(Value::as_bool).or(pod_nonroot);
+            let user = as_i64(user).or(pod_user);
+            let nonroot = nonroot.and_then(N::as_bool).or(pod_nonroot);
             if user == Some(0) || (user.is_none() && nonroot == Some(false)) {
                 p.runs_as_root = true;
             }
-        }
+        });
     }
-    let _ = any_container;
     p
 }
 
@@ -246,37 +260,49 @@ pub struct RbacSummary {
     pub subject_names: Vec<String>,
 }
 
-fn push_strs(dst: &mut Vec<String>, v: Option<&Value>) {
-    for s in v.and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str) {
-        if !dst.iter().any(|d| d == s) {
-            dst.push(s.to_owned());
+fn push_strs<'a, N: Node<'a>>(dst: &mut Vec<String>, v: Option<N>) {
+    let Some(v) = v else { return };
+    v.each(|s| {
+        if let Some(s) = s.as_str() {
+            if !dst.iter().any(|d| *d == s) {
+                dst.push(s.into_owned());
+            }
         }
-    }
+    });
 }
 
 /// Summarize RBAC content of `obj` (rules, roleRef, subjects).
-pub fn summarize_rbac(obj: &Value) -> RbacSummary {
+pub fn summarize_rbac<'a, N: Node<'a>>(obj: N) -> RbacSummary {
     let mut r = RbacSummary::default();
-    for rule in obj.get("rules").and_then(Value::as_array).into_iter().flatten() {
-        push_strs(&mut r.verbs, rule.get("verbs"));
-        push_strs(&mut r.resources, rule.get("resources"));
-        push_strs(&mut r.api_groups, rule.get("apiGroups"));
+    let [rules, role_ref, subjects] = obj.pick(["rules", "roleRef", "subjects"]);
+    if let Some(rules) = rules {
+        rules.each(|rule| {
+            let [verbs, resources, groups] = rule.pick(["verbs", "resources", "apiGroups"]);
+            push_strs(&mut r.verbs, verbs);
+            push_strs(&mut r.resources, resources);
+            push_strs(&mut r.api_groups, groups);
+        });
     }
-    if let Some(rr) = obj.get("roleRef") {
-        r.role_ref_name = rr.get("name").and_then(Value::as_str).map(str::to_owned);
-        r.role_ref_kind = rr.get("kind").and_then(Value::as_str).map(str::to_owned);
+    if let Some(rr) = role_ref {
+        let [name, kind] = rr.pick(["name", "kind"]);
+        r.role_ref_name = string(name);
+        r.role_ref_kind = string(kind);
     }
-    for s in obj.get("subjects").and_then(Value::as_array).into_iter().flatten() {
-        if let Some(k) = s.get("kind").and_then(Value::as_str) {
-            r.subject_kinds.push(k.to_owned());
-        }
-        if let Some(n) = s.get("name").and_then(Value::as_str) {
-            let ns = s.get("namespace").and_then(Value::as_str);
-            r.subject_names.push(match (s.get("kind").and_then(Value::as_str), ns) {
-                (Some("ServiceAccount"), Some(ns)) => format!("system:serviceaccount:{ns}:{n}"),
-                _ => n.to_owned(),
-            });
-        }
+    if let Some(subjects) = subjects {
+        subjects.each(|s| {
+            let [kind, name, ns] = s.pick(["kind", "name", "namespace"]);
+            let kind = kind.and_then(N::as_str);
+            if let Some(k) = &kind {
+                r.subject_kinds.push(k.clone().into_owned());
+            }
+            if let Some(n) = name.and_then(N::as_str) {
+                let ns = ns.and_then(N::as_str);
+                r.subject_names.push(match (kind.as_deref(), ns) {
+                    (Some("ServiceAccount"), Some(ns)) => format!("system:serviceaccount:{ns}:{n}"),
+                    _ => n.into_owned(),
+                });
+            }
+        });
     }
     r
 }
@@ -284,6 +310,7 @@ pub fn summarize_rbac(obj: &Value) -> RbacSummary {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
 
     #[test]
     fn actor_kinds() {

@@ -24,10 +24,10 @@ use std::hash::BuildHasherDefault;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 
-use super::eval::{Expr, Fnv, Got, Matcher, Val, View};
+use super::eval::{Expr, FastHash, Got, Matcher, Val, View};
 use super::fields::{Derived, FieldRef};
 
-type Map<V> = HashMap<String, V, BuildHasherDefault<Fnv>>;
+type Map<V> = HashMap<String, V, BuildHasherDefault<FastHash>>;
 
 /// Single fields that may carry an index, with a rough selectivity weight
 /// (how many distinct values the field takes in real traffic).
@@ -242,7 +242,7 @@ impl Index {
             match view.get(f) {
                 Got::Blind(_) => Err(()),
                 Got::One(Val::Str(s)) => Ok(Some(s)),
-                Got::One(Val::Json(j)) => Ok(Some(view.json_text(j))),
+                Got::One(v @ (Val::Json(_) | Val::Raw(_))) => Ok(view.container_text(&v)),
                 Got::One(v) => Ok(Some(std::borrow::Cow::Owned(v.with_text(str::to_owned)))),
                 _ => Ok(None),
             }

@@ -8,6 +8,7 @@
 //! rule that needs a field the source cannot provide is *blind*, never
 //! silently false.
 
+pub mod body;
 pub mod derive;
 mod eval;
 pub mod fields;
@@ -926,6 +927,44 @@ pub fn add_builtin(b: &mut Builder) {
     }
 }
 
+/// Add the built-in files without their embedded tests (every rule's
+/// `tests` is empty): for hosts that only detect. The tests are most of the
+/// pack's YAML, so this is most of the cost of loading it. `kaudit rules
+/// test` and the coverage matrix use [`add_builtin`].
+pub fn add_builtin_without_tests(b: &mut Builder) {
+    for (name, src) in BUILTIN {
+        b.add_file(name, &without_tests(src));
+    }
+}
+
+/// `src` with each rule's block `tests:` and everything under it turned
+/// into empty lines, so that every other line keeps its number. A block
+/// ends at the first non-empty line indented no deeper than its key (a
+/// `- ` item at the key's own indentation still belongs to it).
+fn without_tests(src: &str) -> String {
+    let mut out = String::with_capacity(src.len());
+    let mut key_indent: Option<usize> = None;
+    for line in src.split_inclusive('\n') {
+        let body = line.trim_end_matches(['\n', '\r']);
+        let text = body.trim_start_matches(' ');
+        let indent = body.len() - text.len();
+        if let Some(k) = key_indent {
+            if text.is_empty() || indent > k || (indent == k && text.starts_with("- ")) {
+                out.push_str(&line[body.len()..]);
+                continue;
+            }
+            key_indent = None;
+        }
+        if text == "tests:" {
+            key_indent = Some(indent);
+            out.push_str(&line[body.len()..]);
+            continue;
+        }
+        out.push_str(line);
+    }
+    out
+}
+
 /// A rule's verdict on one event.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Verdict {
@@ -1257,6 +1296,30 @@ impl RuleSet {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn builtin_without_tests_compiles_to_the_same_rules() {
+        let mut full = RuleSet::builtin();
+        let mut b = Builder::new();
+        add_builtin_without_tests(&mut b);
+        let lean = b.build().expect("compiles");
+        assert!(lean.rules.iter().all(|r| r.tests.is_empty()), "tests stripped");
+        assert!(full.rules.iter().all(|r| !r.tests.is_empty()));
+        for r in &mut full.rules {
+            r.tests.clear();
+        }
+        assert_eq!(format!("{:?}", lean.rules), format!("{:?}", full.rules));
+        assert_eq!(lean.warnings, full.warnings);
+        for (_, src) in BUILTIN {
+            assert_eq!(without_tests(src).lines().count(), src.lines().count(), "line numbers kept");
+        }
+    }
+
+    #[test]
+    fn without_tests_blanks_only_the_tests_block() {
+        let src = "rules:\n  - id: a\n    tests:\n    - name: same indent item\n      expect: fire\n\n      event: {x: 1}\n    condition: verb = get\n  - id: b\n    tests:\n      - name: t\n";
+        assert_eq!(without_tests(src), "rules:\n  - id: a\n\n\n\n\n\n    condition: verb = get\n  - id: b\n\n\n");
+    }
 
     /// Regression (unwrap/indexing audit): an error offset inside a
     /// multi-byte character, or past the end, must not panic when the

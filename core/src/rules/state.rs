@@ -280,6 +280,7 @@ fn hash_val(v: &super::eval::Val<'_>, h: &mut impl Hasher) {
         super::eval::Val::Num(n) => n.to_bits().hash(h),
         super::eval::Val::Bool(b) => b.hash(h),
         super::eval::Val::Json(v) => v.to_string().hash(h),
+        super::eval::Val::Raw(r) => r.canonical().hash(h),
     }
 }
 
@@ -295,7 +296,7 @@ fn key_of(spec: &Spec, view: &View<'_, '_>) -> Result<u64, Field> {
             }
             Got::Many(vs) => {
                 2u8.hash(&mut h);
-                format!("{vs:?}").hash(&mut h);
+                vs.iter().for_each(|v| hash_val(v, &mut h));
             }
             Got::Strs(vs) => {
                 2u8.hash(&mut h);
