@@ -196,7 +196,7 @@ impl<'a> Cursor<'a> {
     /// only then are its strings read correctly). For navigating inside a
     /// value already validated, without checking its bytes again.
     pub fn within(text: &'a str) -> Self {
-        Cursor { text, b: text.as_bytes(), i: 0, surrogates: false }
+        Cursor { text, b: text.as_bytes(), i: 0, surrogates: false, room: Self::MAX_DEPTH }
     }
 
     /// Read a number at the cursor, validated as [`Cursor::skip`] does: its
