@@ -10,8 +10,9 @@ use crate::input;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Input files (NDJSON, JSON, gzip); `-` or nothing reads stdin.
-    files: Vec<String>,
+    /// Input files or directories (NDJSON, JSON, gzip; directories walked
+    /// as `kaudit scan` walks them); `-` or nothing reads stdin.
+    paths: Vec<std::path::PathBuf>,
     /// Print records / events / skipped / errors per source to stderr.
     #[arg(long)]
     stats: bool,
@@ -33,7 +34,7 @@ pub fn run(args: Args) -> ExitCode {
     let mut norm = Normalizer::with_format(Options { keep_skipped: args.keep_skipped }, args.to.encoder());
     let stdout = io::stdout();
     let mut out = io::BufWriter::with_capacity(1 << 20, stdout.lock());
-    let files = if args.files.is_empty() { vec!["-".to_string()] } else { args.files };
+    let files = input::expand(&args.paths);
     let mut failed = match input::pump_all(&files, &dec, &mut norm, &mut out, &crate::progress::Progress::hidden()) {
         input::Pumped::Closed => return ExitCode::SUCCESS,
         input::Pumped::Done(failed) => failed,

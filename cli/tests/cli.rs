@@ -48,6 +48,23 @@ fn normalize_mixed_files_with_stats() {
 }
 
 #[test]
+fn normalize_reads_a_directory_as_scan_does() {
+    // A directory is walked in name order (as `kaudit scan` walks it): the
+    // same events as naming its files one by one.
+    let dir = fixture("vendors/vanilla");
+    let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    files.retain(|p| p.extension().is_some_and(|e| e == "jsonl" || e == "json"));
+    files.sort();
+    assert!(!files.is_empty());
+    let walked = kaudit().arg("normalize").arg(&dir).output().unwrap();
+    assert!(walked.status.success(), "{}", String::from_utf8_lossy(&walked.stderr));
+    let named = kaudit().arg("normalize").args(&files).output().unwrap();
+    assert!(named.status.success());
+    assert!(!json_lines(&walked.stdout).is_empty());
+    assert_eq!(walked.stdout, named.stdout);
+}
+
+#[test]
 fn stdin_and_dash() {
     let mut child = kaudit().args(["normalize", "-"]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
     let input = std::fs::read(fixture("vendors/vanilla/falco-trace-files.jsonl")).unwrap();
