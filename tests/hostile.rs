@@ -424,23 +424,29 @@ fn aks_properties_log_string_is_checked_like_a_record() {
     assert_eq!(totals, (1, 0, 0));
 }
 
+/// A CloudWatch subscription record whose one log event's `message` is an
+/// Event (as a JSON string) with `body` as its requestObject.
+fn cloudwatch_with_body(body: &str) -> String {
+    json!({"messageType":"DATA_MESSAGE","owner":"1","logGroup":"/aws/eks/c/cluster","logStream":"kube-apiserver-audit-1",
+        "subscriptionFilters":["f"],"logEvents":[{"id":"1","timestamp":1,"message":event_with_body(body)}]})
+    .to_string()
+}
+
+/// An AzureDiagnostics record whose `log_s` is an Event (as a JSON string)
+/// with `body` as its requestObject.
+fn diag_with_body(body: &str) -> String {
+    json!({"Category":"kube-audit","log_s":event_with_body(body),"ResourceId":"/SUBSCRIPTIONS/S/RESOURCEGROUPS/R/PROVIDERS/MICROSOFT.CONTAINERSERVICE/MANAGEDCLUSTERS/C"})
+        .to_string()
+}
+
 /// Regression (same bug in every string hop): an Event carried as a JSON
 /// string (CloudWatch `message`, OpenShift OTLP `body.stringValue`,
 /// AzureDiagnostics `log_s`) holding a lone surrogate escape or nesting past
 /// the limit is an error, like the same Event as a record.
 #[test]
 fn events_inside_strings_are_checked_like_records() {
-    let cloudwatch = |body: &str| {
-        json!({"messageType":"DATA_MESSAGE","owner":"1","logGroup":"/aws/eks/c/cluster","logStream":"kube-apiserver-audit-1",
-            "subscriptionFilters":["f"],"logEvents":[{"id":"1","timestamp":1,"message":event_with_body(body)}]})
-        .to_string()
-    };
-    let diag = |body: &str| {
-        json!({"Category":"kube-audit","log_s":event_with_body(body),"ResourceId":"/SUBSCRIPTIONS/S/RESOURCEGROUPS/R/PROVIDERS/MICROSOFT.CONTAINERSERVICE/MANAGEDCLUSTERS/C"})
-            .to_string()
-    };
     let deep = format!("{}{}", "[".repeat(130), "]".repeat(130));
-    for make in [&cloudwatch as &dyn Fn(&str) -> String, &diag] {
+    for make in [cloudwatch_with_body as fn(&str) -> String, diag_with_body] {
         for body in [r#"{"a":"\ud800"}"#, deep.as_str()] {
             let (_, totals) = run(make(body).as_bytes());
             assert_eq!(totals, (0, 0, 1), "{}", make(body));
@@ -457,16 +463,7 @@ fn a_configured_nesting_limit_applies_inside_strings_too() {
     // `log_s`, an AKS Log Analytics dynamic column (one level inside the row).
     let dec = Decoder::new(Limits { max_depth: 8, ..Limits::default() });
     let nest = |n: usize| format!("{}1{}", "[".repeat(n), "]".repeat(n));
-    let cloudwatch = |body: &str| {
-        json!({"messageType":"DATA_MESSAGE","owner":"1","logGroup":"/aws/eks/c/cluster","logStream":"kube-apiserver-audit-1",
-            "subscriptionFilters":["f"],"logEvents":[{"id":"1","timestamp":1,"message":event_with_body(body)}]})
-        .to_string()
-    };
-    let diag = |body: &str| {
-        json!({"Category":"kube-audit","log_s":event_with_body(body),"ResourceId":"/SUBSCRIPTIONS/S/RESOURCEGROUPS/R/PROVIDERS/MICROSOFT.CONTAINERSERVICE/MANAGEDCLUSTERS/C"})
-            .to_string()
-    };
-    for make in [&cloudwatch as &dyn Fn(&str) -> String, &diag] {
+    for make in [cloudwatch_with_body as fn(&str) -> String, diag_with_body] {
         // The Event inside the string is level 1, requestObject's arrays below it.
         assert_eq!(run_with(&dec, make(&nest(7)).as_bytes()).1, (1, 0, 0), "{}", make(&nest(7)));
         let (lines, totals) = run_with(&dec, make(&nest(8)).as_bytes());
