@@ -15,6 +15,24 @@ fn run_test(set: &RuleSet, rule: usize, t: &kaudit_core::rules::RuleTest) -> Res
     }
 }
 
+/// Decode every fixture record and every record of the rules' embedded
+/// tests into `sink`.
+fn decode_corpus(set: &RuleSet, dec: &kaudit_core::Decoder, sink: &mut dyn kaudit_core::Sink) {
+    for rel in kaudit_tests::fixtures() {
+        let bytes = read_fixture(&rel);
+        for f in kaudit_core::frame::records(&bytes, 1 << 30) {
+            dec.decode(&bytes[f.range], sink);
+        }
+    }
+    for r in set.rules() {
+        for t in &r.tests {
+            for rec in t.record.iter().chain(t.records.iter()) {
+                dec.decode(rec.as_bytes(), sink);
+            }
+        }
+    }
+}
+
 #[test]
 fn builtin_rule_tests_pass() {
     let set = RuleSet::builtin();
@@ -157,19 +175,7 @@ fn stateful_index_gives_the_same_results_as_evaluating_every_rule() {
         fired: 0,
         diffs: Vec::new(),
     };
-    for rel in kaudit_tests::fixtures() {
-        let bytes = read_fixture(&rel);
-        for f in kaudit_core::frame::records(&bytes, 1 << 30) {
-            dec.decode(&bytes[f.range], &mut c);
-        }
-    }
-    for r in set.rules() {
-        for t in &r.tests {
-            for rec in t.record.iter().chain(t.records.iter()) {
-                dec.decode(rec.as_bytes(), &mut c);
-            }
-        }
-    }
+    decode_corpus(&set, &dec, &mut c);
     assert!(c.events > 500, "{}", c.events);
     assert!(c.fired > 0);
     assert!(c.diffs.is_empty(), "{}", c.diffs.join("\n"));
@@ -214,19 +220,7 @@ fn index_gives_the_same_results_as_evaluating_every_rule() {
     let set = RuleSet::builtin();
     let dec = Decoder::default();
     let mut c = Check { set: &set, out: Detections::default(), events: 0, diffs: Vec::new() };
-    for rel in kaudit_tests::fixtures() {
-        let bytes = read_fixture(&rel);
-        for f in kaudit_core::frame::records(&bytes, 1 << 30) {
-            dec.decode(&bytes[f.range], &mut c);
-        }
-    }
-    for r in set.rules() {
-        for t in &r.tests {
-            for rec in t.record.iter().chain(t.records.iter()) {
-                dec.decode(rec.as_bytes(), &mut c);
-            }
-        }
-    }
+    decode_corpus(&set, &dec, &mut c);
     assert!(c.events > 500, "{}", c.events);
     assert!(c.diffs.is_empty(), "{}", c.diffs.join("\n"));
 }
