@@ -4,7 +4,9 @@
 //! `tests/host`), against the same engine compiled natively; and the ABI's
 //! fixed per-record cost (`abi/*`: a 2-byte record, which the engine turns
 //! into an error envelope at once, so nearly all of it is the host's
-//! malloc + copy in + call + copy out + free).
+//! malloc + copy in + call + copy out + free); and the start-up of an
+//! instance (`startup/*`: instantiate, load the built-in pack, first record),
+//! which Fluent Bit pays once per filter instance, not per record.
 //!
 //! Run: `cargo bench -p kaudit-fluentbit --bench throughput` (corpora of
 //! `KAUDIT_BENCH_MB`, default 5, MB per source).
@@ -33,15 +35,17 @@ fn bench(c: &mut Criterion) {
         let recs = lines(&corpus);
         eprintln!("{id}: {} bytes, {} records", corpus.len(), recs.len());
         g.throughput(Throughput::Bytes(corpus.len() as u64));
+        // One persistent engine / instance per source, as Fluent Bit keeps
+        // one instance per filter: start-up (instantiation, loading the
+        // pack) is measured apart, in `startup/*`, not in every iteration.
+        let mut native = Engine::new(setup, Mode::Filter);
         g.bench_function(format!("native/{id}"), |b| {
-            b.iter(|| {
-                let mut e = Engine::new(setup, Mode::Filter);
-                recs.iter().map(|r| e.process(r).len()).sum::<usize>()
-            })
+            b.iter(|| recs.iter().map(|r| native.process(r).len()).sum::<usize>())
         });
+        let mut h = host::Host::new(export, None);
+        let _ = h.call("kube.audit", (0, 0), b"{}");
         g.bench_function(format!("wasmtime/{id}"), |b| {
             b.iter(|| {
-                let mut h = host::Host::new(export, None);
                 let mut n = 0usize;
                 for r in &recs {
                     if let host::Out::Record(o) = h.call("kube.audit", (0, 0), r) {
@@ -52,6 +56,22 @@ fn bench(c: &mut Criterion) {
             })
         });
     }
+    g.finish();
+    let mut g = c.benchmark_group("startup");
+    g.sample_size(10);
+    g.bench_function("native/engine + first record", |b| {
+        b.iter(|| {
+            let s = Setup::builtin();
+            let mut e = Engine::new(&s, Mode::Filter);
+            black_box(e.process(b"{}").len())
+        })
+    });
+    g.bench_function("wasmtime/instance + first record", |b| {
+        b.iter(|| {
+            let mut h = host::Host::new(export, None);
+            black_box(h.call("kube.audit", (0, 0), b"{}"))
+        })
+    });
     g.finish();
     let mut g = c.benchmark_group("abi");
     g.throughput(Throughput::Elements(1));

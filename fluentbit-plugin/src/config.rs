@@ -11,7 +11,7 @@
 
 use kaudit_core::rules::state::StateLimits;
 use kaudit_core::rules::yaml::{self, Kind, Node};
-use kaudit_core::rules::{add_builtin, Builder, RuleSet};
+use kaudit_core::rules::{add_builtin_without_tests, Builder, RuleSet};
 
 /// Where the module looks for its configuration.
 pub const CONFIG_PATH: &str = "/etc/kaudit/kaudit.yaml";
@@ -45,8 +45,21 @@ pub struct Setup {
 impl Setup {
     /// The built-in pack with default settings.
     pub fn builtin() -> Setup {
-        Setup { rules: RuleSet::builtin(), cluster: None, state: StateLimits::default(), error: None }
+        Setup { rules: builtin_rules(), cluster: None, state: StateLimits::default(), error: None }
     }
+}
+
+/// The built-in pack without its embedded tests: the module only detects,
+/// and the tests are most of the pack's YAML, so most of an instance's
+/// start-up. The same rules as [`RuleSet::builtin`] (a test checks it).
+fn builtin_rules() -> RuleSet {
+    let mut b = Builder::new();
+    add_builtin_without_tests(&mut b);
+    b.build().unwrap_or_else(|errs| {
+        // The pack is tested in CI; a broken pack is a build bug, reported loudly.
+        let msg: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
+        panic!("built-in rule pack does not compile:\n{}", msg.join("\n"))
+    })
 }
 
 fn at(n: &Node, msg: impl std::fmt::Display) -> String {
@@ -113,7 +126,7 @@ pub type Read<'a> = dyn FnMut(&str) -> Result<Option<String>, String> + 'a;
 /// Build the rule set and settings from a parsed configuration.
 pub fn build(c: &Config, read: &mut Read<'_>) -> Result<Setup, String> {
     let mut b = Builder::new();
-    add_builtin(&mut b);
+    add_builtin_without_tests(&mut b);
     for path in &c.rules {
         match read(path)? {
             Some(src) => {
@@ -199,6 +212,20 @@ mod tests {
         assert!(e.contains("positive integer"), "{e}");
         let e = parse("rules: [a\n").expect_err("bad yaml");
         assert!(e.contains("YAML"), "{e}");
+    }
+
+    #[test]
+    fn the_module_loads_the_builtin_pack_without_its_tests() {
+        let full = RuleSet::builtin();
+        let mut absent = |_: &str| Ok(None);
+        let s = load(&mut absent);
+        let ids = |set: &RuleSet| set.rules().iter().map(|r| r.id.clone()).collect::<Vec<_>>();
+        assert_eq!(ids(&s.rules), ids(&full));
+        assert!(s.rules.rules().iter().all(|r| r.tests.is_empty()), "tests are not loaded");
+        let mut with_file = |p: &str| Ok((p == CONFIG_PATH).then(|| "cluster: c1\n".to_string()));
+        let s = load(&mut with_file);
+        assert_eq!(ids(&s.rules), ids(&full));
+        assert!(s.rules.rules().iter().all(|r| r.tests.is_empty()), "tests are not loaded");
     }
 
     #[test]

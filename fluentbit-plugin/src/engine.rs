@@ -181,7 +181,7 @@ impl<'r> Engine<'r> {
 
 /// Pack the core's NDJSON `lines` into one object (see the module doc).
 pub fn pack(lines: &[u8], record: &[u8], keep_empty: bool, out: &mut Vec<u8>) {
-    let mut it = lines.split(|&b| b == b'\n').filter(|l| !l.is_empty());
+    let mut it = nonempty_lines(lines);
     let Some(first) = it.next() else {
         if keep_empty {
             out.extend_from_slice(record);
@@ -201,6 +201,26 @@ pub fn pack(lines: &[u8], record: &[u8], keep_empty: bool, out: &mut Vec<u8>) {
         out.extend_from_slice(l);
     }
     out.extend_from_slice(b"]}");
+}
+
+/// The non-empty lines of `b`. memchr rather than a byte-wise split: every
+/// output byte passes through here once per record (a byte-wise split was
+/// 7.6 % of the native per-record profile, BENCHMARKS.md).
+fn nonempty_lines(b: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut rest = b;
+    std::iter::from_fn(move || loop {
+        if rest.is_empty() {
+            return None;
+        }
+        let (line, next) = match memchr::memchr(b'\n', rest) {
+            Some(i) => (&rest[..i], &rest[i + 1..]),
+            None => (rest, &rest[rest.len()..]),
+        };
+        rest = next;
+        if !line.is_empty() {
+            return Some(line);
+        }
+    })
 }
 
 /// Insert `member` (`,"key":value`) before the closing brace of the object
@@ -234,6 +254,14 @@ mod tests {
         out.clear();
         pack(b"", b"{\"records\":[]}", false, &mut out);
         assert_eq!(out, b"");
+    }
+
+    #[test]
+    fn nonempty_lines_match_a_bytewise_split() {
+        for text in [&b""[..], b"\n", b"\n\n", b"a", b"a\n", b"\na", b"a\n\nb\n", b"{\"x\":1}\n{}\n\n{\"y\":[]}"] {
+            let want: Vec<&[u8]> = text.split(|&b| b == b'\n').filter(|l| !l.is_empty()).collect();
+            assert_eq!(nonempty_lines(text).collect::<Vec<_>>(), want, "{:?}", String::from_utf8_lossy(text));
+        }
     }
 
     #[test]

@@ -52,7 +52,14 @@ pub fn module_path() -> &'static Path {
 pub fn module() -> &'static (Engine, Module) {
     static M: OnceLock<(Engine, Module)> = OnceLock::new();
     M.get_or_init(|| {
-        let engine = Engine::default();
+        // `KAUDIT_WASM_PERFMAP=1` writes /tmp/perf-<pid>.map so that `perf
+        // report` names the module's functions (BENCHMARKS.md, profiling the
+        // wasm module).
+        let mut config = wasmtime::Config::new();
+        if std::env::var_os("KAUDIT_WASM_PERFMAP").is_some() {
+            config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
+        let engine = Engine::new(&config).expect("a wasmtime engine");
         let module = Module::from_file(&engine, module_path()).expect("compile the module");
         (engine, module)
     })
@@ -375,7 +382,8 @@ impl Host {
                 let m = self.memory.data(&self.store);
                 let start = p as u32 as usize;
                 let tail = m.get(start..).expect("returned pointer inside linear memory");
-                let n = tail.iter().position(|&b| b == 0).expect("returned string is NUL-terminated");
+                // Fluent Bit takes the length with C's (vectorized) strlen.
+                let n = memchr::memchr(0, tail).expect("returned string is NUL-terminated");
                 if n == 0 {
                     Out::Drop
                 } else {
