@@ -235,7 +235,7 @@ pub fn write_str(out: &mut Vec<u8>, s: &str) {
 /// line break cannot occur inside a JSON string, so only layout is lost).
 pub fn write_raw(out: &mut Vec<u8>, text: &str) {
     let b = text.trim().as_bytes();
-    if memchr::memchr2(b'\n', b'\r', b).is_none() {
+    if !cursor::has_line_break(b) {
         out.extend_from_slice(b);
         return;
     }

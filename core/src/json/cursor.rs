@@ -20,12 +20,61 @@ const fn splat(b: u8) -> u64 {
 const LO: u64 = splat(0x01);
 const HI: u64 = splat(0x80);
 
-/// Whether `b` holds a byte below 0x20 (a control character). Blocks of
-/// 64 bytes are OR-folded branch-free so the compiler vectorizes them.
+/// Whether `b` holds a byte below 0x20 (a control character). Per target,
+/// as memchr does: where the compiler has SIMD to vectorize with, blocks of
+/// 64 bytes OR-folded branch-free ([`has_control_folded`]); on wasm32, which
+/// must stay SIMD-free for Fluent Bit's runtime and would otherwise test one
+/// byte at a time, eight bytes per 64-bit word ([`has_control_swar`]).
+#[inline]
 fn has_control(b: &[u8]) -> bool {
+    if cfg!(target_arch = "wasm32") {
+        has_control_swar(b)
+    } else {
+        has_control_folded(b)
+    }
+}
+
+fn has_control_folded(b: &[u8]) -> bool {
     let blocks = b.chunks_exact(64);
     let tail = blocks.remainder();
     blocks.into_iter().any(|c| c.iter().fold(0u8, |m, &x| m | u8::from(x < 0x20)) != 0)
+        || tail.iter().any(|&x| x < 0x20)
+}
+
+/// Whether `b` holds a `\n` or `\r`. memchr2 where memchr has a vector
+/// backend; on wasm32 (SIMD-free, and memchr's portable fallback works on
+/// 32-bit words there) eight bytes per 64-bit word.
+#[inline]
+pub(crate) fn has_line_break(b: &[u8]) -> bool {
+    if cfg!(target_arch = "wasm32") {
+        has_line_break_swar(b)
+    } else {
+        memchr::memchr2(b'\n', b'\r', b).is_some()
+    }
+}
+
+/// "Has a zero byte" of `w ^ "\n"×8` and `w ^ "\r"×8`: exact as a yes/no
+/// answer.
+fn has_line_break_swar(b: &[u8]) -> bool {
+    let zero = |x: u64| x.wrapping_sub(LO) & !x & HI;
+    let word = |c: &[u8]| c.try_into().map_or(0, u64::from_le_bytes);
+    let blocks = b.chunks_exact(8);
+    let tail = blocks.remainder();
+    blocks.into_iter().any(|c| {
+        let w = word(c);
+        zero(w ^ splat(b'\n')) | zero(w ^ splat(b'\r')) != 0
+    }) || tail.iter().any(|&x| x == b'\n' || x == b'\r')
+}
+
+/// "Has a byte less than 0x20" for eight bytes at a time (exact as a yes/no
+/// answer for any bound up to 0x80), the words of a 32-byte block OR-ed
+/// before the one branch.
+fn has_control_swar(b: &[u8]) -> bool {
+    let less = |w: u64| w.wrapping_sub(splat(0x20)) & !w & HI;
+    let word = |c: &[u8]| c.try_into().map_or(0, u64::from_le_bytes);
+    let blocks = b.chunks_exact(32);
+    let tail = blocks.remainder();
+    blocks.into_iter().any(|c| c.chunks_exact(8).fold(0, |m, w| m | less(word(w))) != 0)
         || tail.iter().any(|&x| x < 0x20)
 }
 
@@ -511,6 +560,46 @@ impl<'a> Cursor<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn both_line_break_tests_agree() {
+        for len in [0usize, 1, 7, 8, 9, 16, 23] {
+            for bg in [b' ', 0x0b, 0x0c, 0x0e, 0x8a, 0x8d, 0xff] {
+                let mut b = vec![bg; len];
+                assert!(!has_line_break_swar(&b));
+                for at in 0..len {
+                    for v in 0..=255u8 {
+                        b[at] = v;
+                        let want = memchr::memchr2(b'\n', b'\r', &b).is_some();
+                        assert_eq!(has_line_break_swar(&b), want, "len {len} bg {bg:#x} at {at} v {v:#x}");
+                        assert_eq!(has_line_break(&b), want);
+                    }
+                    b[at] = bg;
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn both_control_character_tests_agree() {
+        // Every byte value at every offset of blocks and tails, over a
+        // background of each printable edge value (synthetic).
+        for len in [0usize, 1, 7, 8, 31, 32, 33, 64, 65, 100] {
+            for bg in [b' ', b'~', 0x7f, 0x80, 0xff, b'"'] {
+                let mut b = vec![bg; len];
+                assert_eq!(has_control_swar(&b), has_control_folded(&b), "len {len} bg {bg:#x}");
+                for at in 0..len {
+                    for v in 0..=255u8 {
+                        b[at] = v;
+                        let want = has_control_folded(&b);
+                        assert_eq!(want, v < 0x20 || bg < 0x20);
+                        assert_eq!(has_control_swar(&b), want, "len {len} bg {bg:#x} at {at} v {v:#x}");
+                    }
+                    b[at] = bg;
+                }
+            }
+        }
+    }
 
     /// The cursor accepts exactly what serde_json accepts (or defers).
     fn agrees(text: &str) {
