@@ -123,6 +123,33 @@ impl<'de: 'a, 'a> Deserialize<'de> for Raw<'a> {
     }
 }
 
+/// Valid JSON text borrowed from the input, as `&RawValue` reads it (and
+/// `Option<Json>` reads `null` as `None`, as `Option<&RawValue>` does), but
+/// also constructible from text the validating cursor accepted
+/// (`decode/fast.rs`), which a `&RawValue` is not.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Json<'a>(pub &'a str);
+
+impl<'a> Json<'a> {
+    /// The JSON text.
+    pub fn get(&self) -> &'a str {
+        self.0
+    }
+}
+
+impl fmt::Debug for Json<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Json({})", self.0)
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Json<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let r: &'de RawValue = Deserialize::deserialize(d)?;
+        Ok(Json(r.get()))
+    }
+}
+
 /// An object's members in input order; keys unescaped, values raw.
 /// Used where a decoder must look at, or drop, arbitrary keys.
 #[derive(Debug, Default)]

@@ -9,7 +9,7 @@ use super::event::{known_event, known_event_hop};
 use super::{raw, raw_str, Ctx, Decoder, Sink, Top, Unit};
 use crate::error::{Category, Error};
 use crate::event::{Cluster, Provider, Source};
-use crate::json::Str;
+use crate::json::{Json, Str};
 
 /// EKS control-plane log groups: `/aws/eks/<name>/cluster`.
 pub(crate) const LOG_GROUP_PREFIX: &str = "/aws/eks/";
@@ -46,7 +46,7 @@ fn audit_stream(stream: Option<&str>) -> bool {
 }
 
 /// Lambda input: `{"awslogs":{"data":"<base64(gzip(json))>"}}`.
-pub(super) fn awslogs(dec: &Decoder, a: &RawValue, unit: &[u8], ctx: &Ctx<'_>, sink: &mut dyn Sink) {
+pub(super) fn awslogs(dec: &Decoder, a: Json<'_>, unit: &[u8], ctx: &Ctx<'_>, sink: &mut dyn Sink) {
     #[derive(Deserialize)]
     struct AwsLogs<'a> {
         #[serde(borrow)]
@@ -68,9 +68,9 @@ pub(super) fn awslogs(dec: &Decoder, a: &RawValue, unit: &[u8], ctx: &Ctx<'_>, s
 #[derive(Deserialize)]
 struct LogEvent<'a> {
     #[serde(borrow)]
-    message: Option<&'a RawValue>,
+    message: Option<Json<'a>>,
     #[serde(borrow)]
-    timestamp: Option<&'a RawValue>,
+    timestamp: Option<Json<'a>>,
 }
 
 /// `{"messageType","owner","logGroup","logStream","logEvents":[…]}`.
@@ -113,7 +113,7 @@ pub(super) fn subscription(dec: &Decoder, top: &Top<'_>, unit: &[u8], ctx: &Ctx<
 
 /// A CloudWatch `message`: a string holding the Event JSON (possibly cut),
 /// or, in Sumo-style exports, the Event object itself.
-fn message(m: Option<&RawValue>, at: &str, unit: &[u8], ctx: &Ctx<'_>, sink: &mut dyn Sink) {
+fn message(m: Option<Json<'_>>, at: &str, unit: &[u8], ctx: &Ctx<'_>, sink: &mut dyn Sink) {
     let u = Unit { raw: unit, source: ctx.source };
     let Some(m) = m else {
         return sink.error(u, &Error::new(Category::Data, at, "missing"));
@@ -143,7 +143,7 @@ pub(super) fn cloudwatch_row(dec: &Decoder, top: &Top<'_>, unit: &[u8], ctx: &Ct
 }
 
 /// Firehose transformation input item `{"recordId","data":"<base64>"}`.
-pub(super) fn firehose_item(dec: &Decoder, data: &RawValue, unit: &[u8], ctx: &Ctx<'_>, sink: &mut dyn Sink) {
+pub(super) fn firehose_item(dec: &Decoder, data: Json<'_>, unit: &[u8], ctx: &Ctx<'_>, sink: &mut dyn Sink) {
     let u = Unit { raw: unit, source: ctx.source };
     let s = match serde_json::from_str::<Str<'_>>(data.get()) {
         Ok(s) => s,

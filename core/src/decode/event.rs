@@ -10,7 +10,7 @@ use crate::error::Error;
 use crate::event::{AuditEvent, Field, FieldSet, Outcome, Provider, Source};
 use std::borrow::Cow;
 
-use crate::json::{last_complete_member, without_keys, Raw, Str};
+use crate::json::{last_complete_member, without_keys, Json, Raw, Str};
 
 /// AKS puts this string where a body was too large.
 pub const AKS_SKIPPED_BODY: &str = "skipped-too-big-size-object";
@@ -135,7 +135,7 @@ struct KauditCluster<'a> {
 }
 
 /// Re-read the `kaudit` object of an already canonical event.
-fn carry_kaudit<'a>(ev: &mut AuditEvent<'a>, k: &'a RawValue) {
+fn carry_kaudit<'a>(ev: &mut AuditEvent<'a>, k: Json<'a>) {
     let Ok(k) = serde_json::from_str::<KauditCtx<'a>>(k.get()) else { return };
     ev.source = k.source.as_deref().and_then(Source::from_id);
     if let Some(c) = k.cluster {
@@ -215,7 +215,7 @@ fn infer_provider(ev: &AuditEvent<'_>) -> Provider {
 }
 
 /// A webhook batch: every item is an Event (items may omit `kind`).
-pub(super) fn event_list(items: Option<&RawValue>, unit: &[u8], ctx: &Ctx<'_>, sink: &mut dyn Sink) {
+pub(super) fn event_list(items: Option<Json<'_>>, unit: &[u8], ctx: &Ctx<'_>, sink: &mut dyn Sink) {
     let c = ctx.with_source(Source::K8sEventList);
     let items: Vec<&RawValue> = match items.map(|i| serde_json::from_str(i.get())) {
         Some(Ok(v)) => v,

@@ -17,7 +17,7 @@
 use super::Top;
 use crate::event::{ObjectRef, ResponseStatus, UserInfo};
 use crate::json::cursor::Cursor;
-use crate::json::{Raw, Str};
+use crate::json::{Json, Raw, Str};
 
 use std::borrow::Cow;
 
@@ -30,6 +30,25 @@ fn once(seen: &mut u32, bit: u32) -> Option<()> {
     }
     *seen |= 1 << bit;
     Some(())
+}
+
+/// [`once`] for the 55 keys of [`Top`].
+#[inline]
+fn once64(seen: &mut u64, bit: u32) -> Option<()> {
+    if *seen & (1 << bit) != 0 {
+        return None;
+    }
+    *seen |= 1 << bit;
+    Some(())
+}
+
+/// `Option<&RawValue>` as serde_json reads it: `null` is `None`, any other
+/// value (validated) its text.
+fn opt_json<'a>(c: &mut Cursor<'a>) -> Option<Option<Json<'a>>> {
+    if c.null() {
+        return Some(None);
+    }
+    Some(Some(Json(c.raw()?)))
 }
 
 fn opt_raw<'a>(c: &mut Cursor<'a>) -> Option<Option<Raw<'a>>> {
@@ -160,6 +179,98 @@ fn event_key(k: &[u8]) -> Option<u32> {
     })
 }
 
+/// The keys of [`Top`] other than the Event's (envelopes, batches, kaudit's
+/// own output), numbered from 18 on; `None` for a key `Top` does not know.
+fn envelope_key(k: &[u8]) -> Option<u32> {
+    Some(match k {
+        b"items" => 18,
+        b"kaudit" => 19,
+        b"resourceLogs" => 20,
+        b"k8s_audit_level" => 21,
+        b"openshift_audit_level" => 22,
+        b"log_type" => 23,
+        b"log_source" => 24,
+        b"openshift" => 25,
+        b"@timestamp" => 26,
+        b"awslogs" => 27,
+        b"messageType" => 28,
+        b"logEvents" => 29,
+        b"logGroup" => 30,
+        b"logGroupName" => 31,
+        b"logStream" => 32,
+        b"logStreamName" => 33,
+        b"owner" => 34,
+        b"ingestionTime" => 35,
+        b"eventId" => 36,
+        b"timestamp" => 37,
+        b"message" => 38,
+        b"protoPayload" => 39,
+        b"resource" => 40,
+        b"records" => 41,
+        b"category" => 42,
+        b"properties" => 43,
+        b"operationName" => 44,
+        b"resourceId" => 45,
+        b"time" => 46,
+        b"Type" => 47,
+        b"AuditId" => 48,
+        b"RequestUri" => 49,
+        b"StageReceivedTime" => 50,
+        b"Category" => 51,
+        b"log_s" => 52,
+        b"log" => 53,
+        b"p_log_type" => 54,
+        _ => return None,
+    })
+}
+
+/// An envelope member of [`Top`] (`k` from [`envelope_key`]).
+fn envelope_member<'a>(c: &mut Cursor<'a>, t: &mut Top<'a>, k: u32) -> Option<()> {
+    let v = opt_json(c)?;
+    let slot = match k {
+        18 => &mut t.items,
+        19 => &mut t.kaudit,
+        20 => &mut t.resource_logs,
+        21 => &mut t.k8s_audit_level,
+        22 => &mut t.openshift_audit_level,
+        23 => &mut t.log_type,
+        24 => &mut t.log_source,
+        25 => &mut t.openshift,
+        26 => &mut t.at_timestamp,
+        27 => &mut t.awslogs,
+        28 => &mut t.message_type,
+        29 => &mut t.log_events,
+        30 => &mut t.log_group,
+        31 => &mut t.log_group_name,
+        32 => &mut t.log_stream,
+        33 => &mut t.log_stream_name,
+        34 => &mut t.owner,
+        35 => &mut t.ingestion_time,
+        36 => &mut t.event_id,
+        37 => &mut t.timestamp,
+        38 => &mut t.message,
+        39 => &mut t.proto_payload,
+        40 => &mut t.resource,
+        41 => &mut t.records,
+        42 => &mut t.category,
+        43 => &mut t.properties,
+        44 => &mut t.operation_name,
+        45 => &mut t.resource_id,
+        46 => &mut t.time,
+        47 => &mut t.la_type,
+        48 => &mut t.la_audit_id,
+        49 => &mut t.la_request_uri,
+        50 => &mut t.la_stage_received_time,
+        51 => &mut t.la_category,
+        52 => &mut t.log_s,
+        53 => &mut t.log,
+        54 => &mut t.p_log_type,
+        _ => return None,
+    };
+    *slot = v;
+    Some(())
+}
+
 /// The fast path of `serde_json::from_str::<Top>(text)` (see the module
 /// documentation), filling `top` in place (it is large: moving it costs);
 /// `top` must be `Top::default()`. `None` means "ask serde_json" (`top` is
@@ -171,6 +282,21 @@ fn event_key(k: &[u8]) -> Option<u32> {
 /// [`crate::json::deeper_than`]), so that the caller need not run that
 /// separate pass over a record the fast path read.
 pub(super) fn top<'a>(text: &'a str, max_depth: usize, top: &mut Top<'a>) -> Option<bool> {
+    read(text, max_depth, top, false)
+}
+
+/// [`top`] for any record `Top` reads, envelopes included: the other keys
+/// of `Top` are read as raw JSON text (`Option<&RawValue>` as serde_json
+/// reads it: `null` is `None`), keys `Top` does not know are skipped
+/// (validated), as serde's derived parser ignores them. The same contract
+/// as [`top`]: `Some` only when serde_json would give exactly this `Top`.
+pub(super) fn top_any<'a>(text: &'a str, max_depth: usize, top: &mut Top<'a>) -> Option<bool> {
+    read(text, max_depth, top, true)
+}
+
+/// [`top`] (`envelopes` false: only Event keys) or [`top_any`].
+#[inline(always)]
+fn read<'a>(text: &'a str, max_depth: usize, top: &mut Top<'a>, envelopes: bool) -> Option<bool> {
     // The typed walk itself opens three levels (the record, `user`,
     // `user.groups`); a skipped member value starts at level 2, so it may
     // open `max_depth - 1` levels (one fewer inside `user`, `objectRef` …).
@@ -178,13 +304,30 @@ pub(super) fn top<'a>(text: &'a str, max_depth: usize, top: &mut Top<'a>) -> Opt
     let mut c = Cursor::new(text)?;
     c.set_room(max_depth - 1);
     c.ws();
-    let mut seen = 0u32;
+    let mut seen = 0u64;
     if c.open(b'{', b'}')? {
         loop {
-            // Any other key (an envelope, kaudit's own output, an unknown
-            // field) gives `None`: the serde parse knows them all.
-            let k = event_key(c.key()?)?;
-            once(&mut seen, k)?;
+            // An Event key is read typed. Only for `top_any`: any other key
+            // of `Top` (an envelope, kaudit's own output) as raw JSON text,
+            // and a key `Top` does not know is skipped (validated), as
+            // serde's derived parser ignores it. An escaped key gives
+            // `None` (`key`): the serde parse then decides.
+            let name = c.key()?;
+            let k = match event_key(name) {
+                Some(k) => k,
+                None if !envelopes => return None,
+                None => match envelope_key(name) {
+                    Some(k) => k,
+                    None => {
+                        c.skip()?;
+                        if !c.next(b'}')? {
+                            break;
+                        }
+                        continue;
+                    }
+                },
+            };
+            once64(&mut seen, k)?;
             let t = &mut *top;
             match k {
                 0 => t.kind = c.opt_str()?,
@@ -204,7 +347,8 @@ pub(super) fn top<'a>(text: &'a str, max_depth: usize, top: &mut Top<'a>) -> Opt
                 14 => t.response_object = opt_raw(&mut c)?,
                 15 => t.request_received_timestamp = c.opt_str()?,
                 16 => t.stage_timestamp = c.opt_str()?,
-                _ => t.annotations = opt_raw(&mut c)?,
+                17 => t.annotations = opt_raw(&mut c)?,
+                _ => envelope_member(&mut c, t, k)?,
             }
             if !c.next(b'}')? {
                 break;

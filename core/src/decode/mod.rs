@@ -29,7 +29,7 @@ use serde_json::value::RawValue;
 use crate::error::{Category, Error};
 use crate::event::{AuditEvent, Cluster, Source};
 use crate::frame;
-use crate::json::{self, Raw, Str};
+use crate::json::{self, Json, Raw, Str};
 
 /// Why a unit was skipped (it is not Kubernetes audit data).
 pub type SkipReason = &'static str;
@@ -162,106 +162,106 @@ pub(crate) struct Top<'a> {
 
     // Event batches and kaudit's own output.
     #[serde(borrow)]
-    items: Option<&'a RawValue>,
+    items: Option<Json<'a>>,
     #[serde(borrow)]
-    kaudit: Option<&'a RawValue>,
+    kaudit: Option<Json<'a>>,
 
     // OpenShift OTLP and ViaQ.
     #[serde(borrow, rename = "resourceLogs")]
-    resource_logs: Option<&'a RawValue>,
+    resource_logs: Option<Json<'a>>,
     #[serde(borrow)]
-    k8s_audit_level: Option<&'a RawValue>,
+    k8s_audit_level: Option<Json<'a>>,
     #[serde(borrow)]
-    openshift_audit_level: Option<&'a RawValue>,
+    openshift_audit_level: Option<Json<'a>>,
     #[serde(borrow)]
-    log_type: Option<&'a RawValue>,
+    log_type: Option<Json<'a>>,
     #[serde(borrow)]
-    log_source: Option<&'a RawValue>,
+    log_source: Option<Json<'a>>,
     #[serde(borrow)]
-    openshift: Option<&'a RawValue>,
+    openshift: Option<Json<'a>>,
     #[serde(borrow, rename = "@timestamp")]
-    at_timestamp: Option<&'a RawValue>,
+    at_timestamp: Option<Json<'a>>,
 
     // AWS.
     #[serde(borrow)]
-    awslogs: Option<&'a RawValue>,
+    awslogs: Option<Json<'a>>,
     #[serde(borrow, rename = "messageType")]
-    message_type: Option<&'a RawValue>,
+    message_type: Option<Json<'a>>,
     #[serde(borrow, rename = "logEvents")]
-    log_events: Option<&'a RawValue>,
+    log_events: Option<Json<'a>>,
     #[serde(borrow, rename = "logGroup")]
-    log_group: Option<&'a RawValue>,
+    log_group: Option<Json<'a>>,
     #[serde(borrow, rename = "logGroupName")]
-    log_group_name: Option<&'a RawValue>,
+    log_group_name: Option<Json<'a>>,
     #[serde(borrow, rename = "logStream")]
-    log_stream: Option<&'a RawValue>,
+    log_stream: Option<Json<'a>>,
     #[serde(borrow, rename = "logStreamName")]
-    log_stream_name: Option<&'a RawValue>,
+    log_stream_name: Option<Json<'a>>,
     #[serde(borrow)]
-    owner: Option<&'a RawValue>,
+    owner: Option<Json<'a>>,
     #[serde(borrow, rename = "ingestionTime")]
-    ingestion_time: Option<&'a RawValue>,
+    ingestion_time: Option<Json<'a>>,
     #[serde(borrow, rename = "eventId")]
-    event_id: Option<&'a RawValue>,
+    event_id: Option<Json<'a>>,
     #[serde(borrow)]
-    timestamp: Option<&'a RawValue>,
+    timestamp: Option<Json<'a>>,
     #[serde(borrow)]
-    message: Option<&'a RawValue>,
+    message: Option<Json<'a>>,
 
     // GCP.
     #[serde(borrow, rename = "protoPayload")]
-    proto_payload: Option<&'a RawValue>,
+    proto_payload: Option<Json<'a>>,
     #[serde(borrow)]
-    resource: Option<&'a RawValue>,
+    resource: Option<Json<'a>>,
 
     // Azure.
     #[serde(borrow)]
-    records: Option<&'a RawValue>,
+    records: Option<Json<'a>>,
     #[serde(borrow)]
-    category: Option<&'a RawValue>,
+    category: Option<Json<'a>>,
     #[serde(borrow)]
-    properties: Option<&'a RawValue>,
+    properties: Option<Json<'a>>,
     #[serde(borrow, rename = "operationName")]
-    operation_name: Option<&'a RawValue>,
+    operation_name: Option<Json<'a>>,
     #[serde(borrow, rename = "resourceId")]
-    resource_id: Option<&'a RawValue>,
+    resource_id: Option<Json<'a>>,
     #[serde(borrow)]
-    time: Option<&'a RawValue>,
+    time: Option<Json<'a>>,
     #[serde(borrow, rename = "Type")]
-    la_type: Option<&'a RawValue>,
+    la_type: Option<Json<'a>>,
     #[serde(borrow, rename = "AuditId")]
-    la_audit_id: Option<&'a RawValue>,
+    la_audit_id: Option<Json<'a>>,
     #[serde(borrow, rename = "RequestUri")]
-    la_request_uri: Option<&'a RawValue>,
+    la_request_uri: Option<Json<'a>>,
     #[serde(borrow, rename = "StageReceivedTime")]
-    la_stage_received_time: Option<&'a RawValue>,
+    la_stage_received_time: Option<Json<'a>>,
     #[serde(borrow, rename = "Category")]
-    la_category: Option<&'a RawValue>,
+    la_category: Option<Json<'a>>,
     #[serde(borrow)]
-    log_s: Option<&'a RawValue>,
+    log_s: Option<Json<'a>>,
 
     // Shippers.
     #[serde(borrow)]
-    log: Option<&'a RawValue>,
+    log: Option<Json<'a>>,
 
     // Panther-normalized copies.
     #[serde(borrow)]
-    p_log_type: Option<&'a RawValue>,
+    p_log_type: Option<Json<'a>>,
 }
 
 /// `serde_json::from_str::<Top>(text)`, through the fast path when it
-/// applies (a plain Event object; see `fast.rs`).
+/// applies (an object `Top` reads, compact; see `fast.rs`).
 /// `top` (a fresh `Top::default()`) is filled in place: it is large, and
 /// moving it costs.
 pub(crate) fn parse_top<'a>(text: &'a str, top: &mut Top<'a>) -> Result<(), serde_json::Error> {
-    if fast::top(text, MAX_JSON_DEPTH, top).is_none() {
+    if fast::top_any(text, MAX_JSON_DEPTH, top).is_none() {
         *top = serde_json::from_str(text)?;
     }
     Ok(())
 }
 
 /// A raw value as a string, if it is a JSON string.
-pub(crate) fn raw_str(v: Option<&RawValue>) -> Option<Str<'_>> {
+pub(crate) fn raw_str(v: Option<Json<'_>>) -> Option<Str<'_>> {
     let v = v?;
     if !v.get().starts_with('"') {
         return None;
@@ -270,7 +270,7 @@ pub(crate) fn raw_str(v: Option<&RawValue>) -> Option<Str<'_>> {
 }
 
 /// A raw value as `Raw`.
-pub(crate) fn raw(v: Option<&RawValue>) -> Option<Raw<'_>> {
+pub(crate) fn raw(v: Option<Json<'_>>) -> Option<Raw<'_>> {
     v.map(|v| Raw(std::borrow::Cow::Borrowed(v.get())))
 }
 
@@ -381,14 +381,14 @@ impl Decoder {
         }
         let t = text.trim_start_matches('\u{feff}').trim();
         let depth = ctx.max_depth;
-        // The fast path (a plain Event object, see `fast.rs`). It reads every
+        // The fast path (an Event or an envelope object, see `fast.rs`). It reads every
         // string of the record, so when it saw no surrogate escape there is
         // no lone surrogate to look for; and it answers only for a record
         // nested at most `depth` levels, so the depth check below is then
         // settled too.
         if t.starts_with('{') {
             let mut top = Top::default();
-            match fast::top(t, depth, &mut top) {
+            match fast::top_any(t, depth, &mut top) {
                 Some(false) => return self.value(&mut top, t, unit, ctx, sink),
                 Some(true) if json::lone_surrogate(t.as_bytes()).is_none() => {
                     return self.value(&mut top, t, unit, ctx, sink)
