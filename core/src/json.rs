@@ -135,6 +135,18 @@ impl<'a> Json<'a> {
     pub fn get(&self) -> &'a str {
         self.0
     }
+
+    /// The value as a string, if it is a JSON string: what
+    /// `serde_json::from_str::<Str>` gives (borrowed when it has no
+    /// escapes), without parsing it again (the text is valid JSON). `None`
+    /// for any other value and for a string serde_json would refuse (a lone
+    /// surrogate escape).
+    pub fn as_str(&self) -> Option<Str<'a>> {
+        if !self.0.starts_with('"') {
+            return None;
+        }
+        cursor::validated_str(self.0).or_else(|| serde_json::from_str::<Str<'a>>(self.0).ok())
+    }
 }
 
 impl fmt::Debug for Json<'_> {

@@ -121,6 +121,9 @@ fn message(m: Option<Json<'_>>, at: &str, unit: &[u8], ctx: &Ctx<'_>, sink: &mut
     if m.get().starts_with('{') {
         return known_event(m.get(), at, unit, ctx, sink);
     }
+    if let Some(s) = m.as_str() {
+        return known_event_hop(&s, at, unit, ctx, sink);
+    }
     match serde_json::from_str::<Str<'_>>(m.get()) {
         Ok(s) => known_event_hop(&s, at, unit, ctx, sink),
         Err(e) => sink.error(u, &Error::json(at, &e)),

@@ -267,6 +267,21 @@ pub(super) fn hop_limits(t: &str, at: &str, depth: usize) -> Result<(), Error> {
 /// [`known_event`] on Event text read out of a JSON string: [`hop_limits`]
 /// first.
 pub(super) fn known_event_hop(text: &str, at: &str, unit: &[u8], ctx: &Ctx<'_>, sink: &mut dyn Sink) {
+    // The fast path answers only for text nested within the limit and tells
+    // whether any surrogate escape was read: then `hop_limits` would pass
+    // (the lone-surrogate pass runs only after a surrogate escape), and
+    // `known_event`'s parse would give this `Top` (see `Decoder::text`).
+    let t = text.trim();
+    if t.starts_with('{') {
+        let mut top = Top::default();
+        match super::fast::top_any(t, ctx.max_depth, &mut top) {
+            Some(false) => return event(&mut top, t, unit, ctx, sink),
+            Some(true) if crate::json::lone_surrogate(t.as_bytes()).is_none() => {
+                return event(&mut top, t, unit, ctx, sink)
+            }
+            _ => {}
+        }
+    }
     match hop_limits(text, at, ctx.max_depth) {
         Ok(()) => known_event(text, at, unit, ctx, sink),
         Err(e) => sink.error(Unit { raw: unit, source: ctx.source }, &e),

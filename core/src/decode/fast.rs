@@ -281,6 +281,7 @@ fn envelope_member<'a>(c: &mut Cursor<'a>, t: &mut Top<'a>, k: u32) -> Option<()
 /// levels deep (the record itself is level 1, as for
 /// [`crate::json::deeper_than`]), so that the caller need not run that
 /// separate pass over a record the fast path read.
+#[cfg(test)]
 pub(super) fn top<'a>(text: &'a str, max_depth: usize, top: &mut Top<'a>) -> Option<bool> {
     read(text, max_depth, top, false)
 }

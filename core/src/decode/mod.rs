@@ -262,11 +262,7 @@ pub(crate) fn parse_top<'a>(text: &'a str, top: &mut Top<'a>) -> Result<(), serd
 
 /// A raw value as a string, if it is a JSON string.
 pub(crate) fn raw_str(v: Option<Json<'_>>) -> Option<Str<'_>> {
-    let v = v?;
-    if !v.get().starts_with('"') {
-        return None;
-    }
-    serde_json::from_str::<Str<'_>>(v.get()).ok()
+    v?.as_str()
 }
 
 /// A raw value as `Raw`.

@@ -142,6 +142,20 @@ fn unescape(raw: &str) -> Option<String> {
     Some(out)
 }
 
+/// The value of a JSON string, given its text (quotes included) already
+/// validated as a JSON string (by serde_json or by a [`Cursor`]): borrowed
+/// when it holds no escapes, unescaped into a copy when it does — what
+/// serde_json reads into a [`Str`]. `None` when it is not a string, or
+/// holds a lone surrogate escape (serde_json refuses it; ask serde_json for
+/// the error).
+pub(crate) fn validated_str(text: &str) -> Option<Str<'_>> {
+    let raw = text.strip_prefix('"')?.strip_suffix('"')?;
+    if memchr::memchr(b'\\', raw.as_bytes()).is_none() {
+        return Some(Str(Cow::Borrowed(raw)));
+    }
+    unescape(raw).map(|u| Str(Cow::Owned(u)))
+}
+
 /// A position in JSON text that holds no control character (see
 /// [`Cursor::new`]).
 pub struct Cursor<'a> {
