@@ -11,7 +11,6 @@ use super::event::{hop_limits, known_event, known_event_hop};
 use super::{raw, raw_str, Ctx, Decoder, Sink, Top, Unit};
 use crate::error::{Category, Error};
 use crate::event::{AuditEvent, Cluster, Field, ObjectRef, Provider, ResponseStatus, Source, UserInfo};
-use crate::json::cursor::Cursor;
 use crate::json::{Json, Raw, Str};
 
 /// JSON text read out of a JSON string (a hop) must also parse (it is
@@ -81,33 +80,6 @@ struct Properties<'a> {
     log: Option<Json<'a>>,
 }
 
-/// `serde_json::from_str::<Properties>(p)` by the validating cursor, for
-/// the common case: an object whose `log` key comes at most once, no key
-/// escaped. `None` for anything else (serde_json then decides, and gives
-/// the error).
-fn properties_log(p: Json<'_>) -> Option<Option<Json<'_>>> {
-    let mut c = Cursor::new(p.get())?;
-    let mut log = None;
-    let mut seen = false;
-    if c.open(b'{', b'}')? {
-        loop {
-            if c.key()? == b"log" {
-                if std::mem::replace(&mut seen, true) {
-                    return None;
-                }
-                log = if c.null() { None } else { Some(Json(c.raw()?)) };
-            } else {
-                c.skip()?;
-            }
-            if !c.next(b'}')? {
-                break;
-            }
-        }
-    }
-    c.ws();
-    c.at_end().then_some(log)
-}
-
 /// One diagnostic record: `{"category","resourceId","time","properties":{"log":"<Event JSON>"}}`.
 pub(super) fn diagnostic(top: &Top<'_>, unit: &[u8], ctx: &Ctx<'_>, sink: &mut dyn Sink) {
     let mut c = ctx.with_source(Source::AksDiagnostic);
@@ -119,7 +91,7 @@ pub(super) fn diagnostic(top: &Top<'_>, unit: &[u8], ctx: &Ctx<'_>, sink: &mut d
     let rid = raw_str(top.resource_id);
     c.cluster = cluster_from_resource_id(&c.cluster, rid);
     c.received = raw(top.time).or(c.received);
-    let fast = top.properties.and_then(properties_log).map(|log| Ok(Properties { log }));
+    let fast = top.properties.and_then(|p| super::fast::fields(p, [b"log"])).map(|[log]| Ok(Properties { log }));
     let props = match fast.or_else(|| top.properties.map(|p| serde_json::from_str::<Properties<'_>>(p.get()))) {
         Some(Ok(p)) => p,
         Some(Err(e)) => return sink.error(u, &Error::json("properties", &e)),

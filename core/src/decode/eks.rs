@@ -84,7 +84,12 @@ pub(super) fn subscription(dec: &Decoder, top: &Top<'_>, unit: &[u8], ctx: &Ctx<
     c.cluster = cluster(&c.cluster, raw_str(top.log_group), raw_str(top.owner));
     let stream = raw_str(top.log_stream);
     let audit = audit_stream(stream.as_deref());
-    let events: Vec<&RawValue> = match top.log_events.map(|l| serde_json::from_str(l.get())) {
+    let parsed = top.log_events.map(|l| {
+        super::fast::array(l).map(Ok).unwrap_or_else(|| {
+            serde_json::from_str::<Vec<&RawValue>>(l.get()).map(|v| v.into_iter().map(|r| Json(r.get())).collect())
+        })
+    });
+    let events: Vec<Json<'_>> = match parsed {
         Some(Ok(v)) => v,
         Some(Err(e)) => return sink.error(u, &Error::json("logEvents", &e)),
         None => return sink.error(u, &Error::new(Category::Data, "logEvents", "missing")),
@@ -98,7 +103,9 @@ pub(super) fn subscription(dec: &Decoder, top: &Top<'_>, unit: &[u8], ctx: &Ctx<
             sink.skipped(iu, "CloudWatch stream is not kube-apiserver-audit");
             continue;
         }
-        let le = match serde_json::from_str::<LogEvent<'_>>(item.get()) {
+        let fast = super::fast::fields(*item, [b"message", b"timestamp"]);
+        let parsed = fast.map(|[message, timestamp]| Ok(LogEvent { message, timestamp }));
+        let le = match parsed.unwrap_or_else(|| serde_json::from_str::<LogEvent<'_>>(item.get())) {
             Ok(le) => le,
             Err(e) => {
                 sink.error(iu, &Error::json(format!("logEvents[{i}]"), &e));

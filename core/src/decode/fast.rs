@@ -360,6 +360,53 @@ fn read<'a>(text: &'a str, max_depth: usize, top: &mut Top<'a>, envelopes: bool)
     c.at_end().then_some(c.surrogates)
 }
 
+/// `serde_json::from_str::<Vec<&RawValue>>(v)` by the cursor: the
+/// elements of a compact JSON array. `None` for anything else (serde_json
+/// then decides). `v` is valid JSON already, so it holds no control
+/// character but whitespace, which the cursor declines.
+pub(super) fn array(v: Json<'_>) -> Option<Vec<Json<'_>>> {
+    let mut c = Cursor::within(v.get());
+    let mut out = Vec::new();
+    if c.open(b'[', b']')? {
+        loop {
+            out.push(Json(c.raw()?));
+            if !c.next(b']')? {
+                break;
+            }
+        }
+    }
+    c.ws();
+    c.at_end().then_some(out)
+}
+
+/// A struct of `Option<&RawValue>` fields as serde's derived parser reads
+/// it from a compact object: `names` are the fields, each read at most
+/// once (`null` is `None`); other keys are skipped. `None` for anything
+/// else — not an object, a key given twice, an escaped key — so that
+/// serde_json decides and gives the error.
+pub(super) fn fields<'a, const N: usize>(v: Json<'a>, names: [&[u8]; N]) -> Option<[Option<Json<'a>>; N]> {
+    let mut c = Cursor::within(v.get());
+    let mut out = [None; N];
+    let mut seen = 0u32;
+    if c.open(b'{', b'}')? {
+        loop {
+            let k = c.key()?;
+            match names.iter().position(|n| *n == k) {
+                Some(i) => {
+                    once(&mut seen, u32::try_from(i).ok()?)?;
+                    *out.get_mut(i)? = opt_json(&mut c)?;
+                }
+                None => c.skip()?,
+            }
+            if !c.next(b'}')? {
+                break;
+            }
+        }
+    }
+    c.ws();
+    c.at_end().then_some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

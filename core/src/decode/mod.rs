@@ -332,6 +332,17 @@ impl Decoder {
             match self.gunzip(b) {
                 Ok(plain) => {
                     let c = ctx.hop();
+                    // One compact object and nothing else (a CloudWatch
+                    // subscription payload): the framer would give it as the
+                    // only frame (its JSON scan, byte by byte, ends at the
+                    // object's closing brace), so when the fast path reads
+                    // it whole, the framing pass is not needed.
+                    let one_object = plain.first() == Some(&b'{')
+                        && plain.last() == Some(&b'}')
+                        && memchr::memchr(b'\n', &plain).is_none();
+                    if one_object && self.fast_text(&plain, unit.raw, &c, sink) {
+                        return;
+                    }
                     let frames: Vec<frame::Frame> = frame::records(&plain, self.limits.max_record_bytes).collect();
                     let single = if frames.len() == 1 { Some(unit.raw) } else { None };
                     if frames.is_empty() {
@@ -355,6 +366,27 @@ impl Decoder {
             }
         };
         self.text(text, unit.raw, ctx, sink);
+    }
+
+    /// [`Decoder::bytes`] of `b` (with `outer`), but only when the fast path
+    /// reads it whole: `false`, with nothing sent to `sink`, otherwise.
+    fn fast_text(&self, b: &[u8], outer: &[u8], ctx: &Ctx<'_>, sink: &mut dyn Sink) -> bool {
+        if ctx.hops > self.limits.max_hops || b.len() > self.limits.max_record_bytes {
+            return false;
+        }
+        let Ok(text) = simdutf8::basic::from_utf8(b) else { return false };
+        // What `text` reads (its trimming changes nothing here: `b` starts
+        // with `{` and ends with `}`).
+        let mut top = Top::default();
+        let ok = match fast::top_any(text, ctx.max_depth, &mut top) {
+            Some(false) => true,
+            Some(true) => json::lone_surrogate(text.as_bytes()).is_none(),
+            None => false,
+        };
+        if ok {
+            self.value(&mut top, text, outer, ctx, sink);
+        }
+        ok
     }
 
     /// Gunzip (all members) with the size limit.
