@@ -362,14 +362,15 @@ fn read<'a>(text: &'a str, max_depth: usize, top: &mut Top<'a>, envelopes: bool)
 
 /// `serde_json::from_str::<Vec<&RawValue>>(v)` by the cursor: the
 /// elements of a compact JSON array. `None` for anything else (serde_json
-/// then decides). `v` is valid JSON already, so it holds no control
-/// character but whitespace, which the cursor declines.
+/// then decides). `v` is valid JSON already (serde_json or the cursor read
+/// it), so its values are not validated again (`Cursor::skip_valid`), and
+/// it holds no control character but whitespace, which the cursor declines.
 pub(super) fn array(v: Json<'_>) -> Option<Vec<Json<'_>>> {
     let mut c = Cursor::within(v.get());
     let mut out = Vec::new();
     if c.open(b'[', b']')? {
         loop {
-            out.push(Json(c.raw()?));
+            out.push(Json(c.raw_valid()?));
             if !c.next(b']')? {
                 break;
             }
@@ -380,7 +381,8 @@ pub(super) fn array(v: Json<'_>) -> Option<Vec<Json<'_>>> {
 }
 
 /// A struct of `Option<&RawValue>` fields as serde's derived parser reads
-/// it from a compact object: `names` are the fields, each read at most
+/// it from a compact object (`v` valid JSON already, as for [`array`]):
+/// `names` are the fields, each read at most
 /// once (`null` is `None`); other keys are skipped. `None` for anything
 /// else — not an object, a key given twice, an escaped key — so that
 /// serde_json decides and gives the error.
@@ -394,9 +396,9 @@ pub(super) fn fields<'a, const N: usize>(v: Json<'a>, names: [&[u8]; N]) -> Opti
             match names.iter().position(|n| *n == k) {
                 Some(i) => {
                     once(&mut seen, u32::try_from(i).ok()?)?;
-                    *out.get_mut(i)? = opt_json(&mut c)?;
+                    *out.get_mut(i)? = if c.null() { None } else { Some(Json(c.raw_valid()?)) };
                 }
-                None => c.skip()?,
+                None => c.skip_valid()?,
             }
             if !c.next(b'}')? {
                 break;

@@ -150,10 +150,56 @@ fn unescape(raw: &str) -> Option<String> {
 /// the error).
 pub(crate) fn validated_str(text: &str) -> Option<Str<'_>> {
     let raw = text.strip_prefix('"')?.strip_suffix('"')?;
-    if memchr::memchr(b'\\', raw.as_bytes()).is_none() {
+    let b = raw.as_bytes();
+    // A valid string's contents hold no bare `"`: the search stops at
+    // backslashes only.
+    let Some(first) = quote_or_backslash(b, 0) else {
         return Some(Str(Cow::Borrowed(raw)));
+    };
+    let mut out = String::with_capacity(raw.len());
+    let mut i = 0;
+    let mut at = first;
+    loop {
+        out.push_str(raw.get(i..at)?);
+        let c = match b.get(at + 1)? {
+            b'"' => '"',
+            b'\\' => '\\',
+            b'/' => '/',
+            b'b' => '\u{8}',
+            b'f' => '\u{c}',
+            b'n' => '\n',
+            b'r' => '\r',
+            b't' => '\t',
+            // `\u` escapes (rare here) by the general unescaper: from this
+            // escape to the end.
+            _ => {
+                out.push_str(&unescape(raw.get(at..)?)?);
+                return Some(Str(Cow::Owned(out)));
+            }
+        };
+        out.push(c);
+        i = at + 2;
+        match quote_or_backslash(b, i) {
+            Some(next) => at = next,
+            None => break,
+        }
     }
-    unescape(raw).map(|u| Str(Cow::Owned(u)))
+    out.push_str(raw.get(i..)?);
+    Some(Str(Cow::Owned(out)))
+}
+
+/// The end (after the closing quote) of a string in text known to be valid
+/// JSON, from `i` inside it: escapes are stepped over, not checked again (a
+/// `\u` escape's four hex digits hold no `"` or `\`).
+#[inline(always)]
+fn valid_string_end(b: &[u8], mut i: usize) -> Option<usize> {
+    loop {
+        i = quote_or_backslash(b, i)?;
+        if b.get(i) == Some(&b'"') {
+            return Some(i + 1);
+        }
+        i += 2;
+    }
 }
 
 /// A position in JSON text that holds no control character (see
@@ -461,6 +507,54 @@ impl<'a> Cursor<'a> {
             return None;
         }
         Some(n)
+    }
+
+    /// Skip one value of a text known to be valid JSON (a slice of a text
+    /// serde_json or this cursor validated, see [`Cursor::within`]),
+    /// without validating it again: strings are searched for their closing
+    /// quote only, containers by counting brackets outside strings. On text
+    /// that is not valid JSON the position it stops at is unspecified (it
+    /// never panics).
+    pub fn skip_valid(&mut self) -> Option<()> {
+        match self.peek()? {
+            b'"' => {
+                self.i = valid_string_end(self.b, self.i + 1)?;
+                return Some(());
+            }
+            b'{' | b'[' => {}
+            _ => {
+                // A number or a literal: up to the byte that ends it.
+                while !matches!(self.peek(), None | Some(b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r')) {
+                    self.i += 1;
+                }
+                return Some(());
+            }
+        }
+        let mut depth = 0u32;
+        loop {
+            match self.peek()? {
+                b'"' => self.i = valid_string_end(self.b, self.i + 1)?,
+                b'{' | b'[' => {
+                    depth += 1;
+                    self.i += 1;
+                }
+                b'}' | b']' => {
+                    depth = depth.checked_sub(1)?;
+                    self.i += 1;
+                    if depth == 0 {
+                        return Some(());
+                    }
+                }
+                _ => self.i += 1,
+            }
+        }
+    }
+
+    /// [`Cursor::skip_valid`], giving the value's text.
+    pub fn raw_valid(&mut self) -> Option<&'a str> {
+        let start = self.i;
+        self.skip_valid()?;
+        self.text.get(start..self.i)
     }
 
     /// Skip one value (after any whitespace), validating it; the text of
