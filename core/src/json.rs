@@ -123,6 +123,36 @@ impl<'de: 'a, 'a> Deserialize<'de> for Raw<'a> {
     }
 }
 
+#[cfg(test)]
+thread_local! {
+    static FAST_OFF: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether the cursor fast paths (`decode/fast.rs`, [`Json::as_str`]) may
+/// answer: always, except inside [`typed_only`] in tests.
+#[inline(always)]
+pub(crate) fn fast_paths_on() -> bool {
+    #[cfg(test)]
+    {
+        !FAST_OFF.with(std::cell::Cell::get)
+    }
+    #[cfg(not(test))]
+    {
+        true
+    }
+}
+
+/// Run `f` with every cursor fast path declining (serde_json's typed
+/// parse decides everything): the reference the differential tests compare
+/// the fast paths against.
+#[cfg(test)]
+pub(crate) fn typed_only<R>(f: impl FnOnce() -> R) -> R {
+    FAST_OFF.with(|o| o.set(true));
+    let r = f();
+    FAST_OFF.with(|o| o.set(false));
+    r
+}
+
 /// Valid JSON text borrowed from the input, as `&RawValue` reads it (and
 /// `Option<Json>` reads `null` as `None`, as `Option<&RawValue>` does), but
 /// also constructible from text the validating cursor accepted
@@ -145,7 +175,8 @@ impl<'a> Json<'a> {
         if !self.0.starts_with('"') {
             return None;
         }
-        cursor::validated_str(self.0).or_else(|| serde_json::from_str::<Str<'a>>(self.0).ok())
+        let fast = if fast_paths_on() { cursor::validated_str(self.0) } else { None };
+        fast.or_else(|| serde_json::from_str::<Str<'a>>(self.0).ok())
     }
 }
 

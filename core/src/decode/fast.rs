@@ -298,6 +298,9 @@ pub(super) fn top_any<'a>(text: &'a str, max_depth: usize, top: &mut Top<'a>) ->
 /// [`top`] (`envelopes` false: only Event keys) or [`top_any`].
 #[inline(always)]
 fn read<'a>(text: &'a str, max_depth: usize, top: &mut Top<'a>, envelopes: bool) -> Option<bool> {
+    if !crate::json::fast_paths_on() {
+        return None;
+    }
     // The typed walk itself opens three levels (the record, `user`,
     // `user.groups`); a skipped member value starts at level 2, so it may
     // open `max_depth - 1` levels (one fewer inside `user`, `objectRef` …).
@@ -366,6 +369,9 @@ fn read<'a>(text: &'a str, max_depth: usize, top: &mut Top<'a>, envelopes: bool)
 /// it), so its values are not validated again (`Cursor::skip_valid`), and
 /// it holds no control character but whitespace, which the cursor declines.
 pub(super) fn array(v: Json<'_>) -> Option<Vec<Json<'_>>> {
+    if !crate::json::fast_paths_on() {
+        return None;
+    }
     let mut c = Cursor::within(v.get());
     let mut out = Vec::new();
     if c.open(b'[', b']')? {
@@ -387,6 +393,9 @@ pub(super) fn array(v: Json<'_>) -> Option<Vec<Json<'_>>> {
 /// else — not an object, a key given twice, an escaped key — so that
 /// serde_json decides and gives the error.
 pub(super) fn fields<'a, const N: usize>(v: Json<'a>, names: [&[u8]; N]) -> Option<[Option<Json<'a>>; N]> {
+    if !crate::json::fast_paths_on() {
+        return None;
+    }
     let mut c = Cursor::within(v.get());
     let mut out = [None; N];
     let mut seen = 0u32;

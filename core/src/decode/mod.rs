@@ -15,6 +15,8 @@
 //! [`Decoder::value`] is that order.
 
 pub(crate) mod aks;
+#[cfg(test)]
+mod differential;
 pub(crate) mod eks;
 pub(crate) mod event;
 mod fast;

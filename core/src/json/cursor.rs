@@ -788,6 +788,53 @@ mod tests {
         assert!(!c.surrogates);
     }
 
+    /// `validated_str` (the nested-string unescaper) gives serde_json's
+    /// string for every escape at every offset around its 8-byte blocks,
+    /// and defers (`None`) where serde_json refuses (lone surrogates).
+    #[test]
+    fn validated_str_unescapes_like_serde_json() {
+        let escapes = [r#"\""#, r"\\", r"\/", r"\b", r"\f", r"\n", r"\r", r"\t", r"\u0041", r"\u00e9", r"\ud83d\ude00"];
+        for e in escapes {
+            for pre in 0..20 {
+                for post in [0, 1, 7, 8, 9, 17] {
+                    let t = format!("\"{}{e}{}{e}\"", "a".repeat(pre), "é".repeat(post));
+                    let want: String = serde_json::from_str(&t).unwrap();
+                    let got = validated_str(&t).unwrap();
+                    assert_eq!(got.as_str(), want, "{t}");
+                }
+            }
+        }
+        let plain = validated_str(r#""no escapes here, none at all""#).unwrap();
+        assert!(plain.is_borrowed());
+        for lone in [r#""\ud800""#, r#""abcdefgh\udc00x""#, r#""\n\ud800\u0041""#] {
+            assert!(serde_json::from_str::<String>(lone).is_err());
+            assert!(validated_str(lone).is_none(), "{lone}");
+        }
+    }
+
+    /// `skip_valid` ends every valid value where the validating `skip` does.
+    #[test]
+    fn skip_valid_ends_where_skip_ends() {
+        for t in [
+            r#"{"a":[1,-2.5e+3,0,true,false,null,"x\"y\\z\u00e9"],"b":{},"c":[]}"#,
+            r#"[[[[]]],{"k:{\"u\":\"x\"}":{}}]"#,
+            r#""\\\"\\""#,
+            "-0.5e7",
+            "true",
+            "null",
+            r#"{"a" : [ 1 , { "b" : "c" } ] }"#,
+        ] {
+            for tail in ["", ",1", "]", "}", " "] {
+                let text = format!("{t}{tail}");
+                let mut a = Cursor::new(&text).unwrap();
+                let mut b = Cursor::within(&text);
+                assert!(a.skip().is_some(), "{text}");
+                assert!(b.skip_valid().is_some(), "{text}");
+                assert_eq!(a.i, b.i, "{text}");
+            }
+        }
+    }
+
     #[test]
     fn depth_is_bounded() {
         let deep = format!("{}{}", "[".repeat(127), "]".repeat(127));
