@@ -10,6 +10,8 @@ use std::borrow::Cow;
 use base64::Engine;
 use serde::Deserialize;
 
+mod fast;
+
 use super::{raw, Ctx, Decoder, Sink, Unit};
 use crate::error::{Category, Error};
 use crate::event::{AuditEvent, Field, FieldSet, ObjectRef, Outcome, Provider, ResponseStatus, Source, UserInfo};
@@ -146,7 +148,7 @@ pub(crate) const GRPC_TO_HTTP: &[(i64, i64)] = &[(7, 403), (16, 401), (5, 404), 
 pub(super) fn log_entry(text: &str, unit: &[u8], ctx: &Ctx<'_>, sink: &mut dyn Sink) -> Option<()> {
     let source = if ctx.source == Some(Source::GkePubsub) { Source::GkePubsub } else { Source::GkeLogEntry };
     let u = Unit { raw: unit, source: Some(source) };
-    let entry: Entry<'_> = match serde_json::from_str(text) {
+    let entry: Entry<'_> = match fast::entry(text).map(Ok).unwrap_or_else(|| serde_json::from_str(text)) {
         Ok(e) => e,
         Err(e) => {
             sink.error(u, &Error::json("protoPayload", &e));
