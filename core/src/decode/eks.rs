@@ -84,12 +84,15 @@ pub(super) fn subscription(dec: &Decoder, top: &Top<'_>, unit: &[u8], ctx: &Ctx<
     c.cluster = cluster(&c.cluster, raw_str(top.log_group), raw_str(top.owner));
     let stream = raw_str(top.log_stream);
     let audit = audit_stream(stream.as_deref());
+    // Each item with its `message` and `timestamp` when the cursor read
+    // them (serde_json reads the others, and gives their errors).
     let parsed = top.log_events.map(|l| {
-        super::fast::array(l).map(Ok).unwrap_or_else(|| {
-            serde_json::from_str::<Vec<&RawValue>>(l.get()).map(|v| v.into_iter().map(|r| Json(r.get())).collect())
+        super::fast::array_fields(l, [b"message", b"timestamp"]).map(Ok).unwrap_or_else(|| {
+            serde_json::from_str::<Vec<&RawValue>>(l.get())
+                .map(|v| v.into_iter().map(|r| (Json(r.get()), None)).collect())
         })
     });
-    let events: Vec<Json<'_>> = match parsed {
+    let events: Vec<_> = match parsed {
         Some(Ok(v)) => v,
         Some(Err(e)) => return sink.error(u, &Error::json("logEvents", &e)),
         None => return sink.error(u, &Error::new(Category::Data, "logEvents", "missing")),
@@ -97,13 +100,12 @@ pub(super) fn subscription(dec: &Decoder, top: &Top<'_>, unit: &[u8], ctx: &Ctx<
     if events.is_empty() {
         return sink.skipped(u, "CloudWatch message with no logEvents");
     }
-    for (i, item) in events.iter().enumerate() {
+    for (i, (item, fast)) in events.iter().enumerate() {
         let iu = Unit { raw: item.get().as_bytes(), source: c.source };
         if !audit {
             sink.skipped(iu, "CloudWatch stream is not kube-apiserver-audit");
             continue;
         }
-        let fast = super::fast::fields(*item, [b"message", b"timestamp"]);
         let parsed = fast.map(|[message, timestamp]| Ok(LogEvent { message, timestamp }));
         let le = match parsed.unwrap_or_else(|| serde_json::from_str::<LogEvent<'_>>(item.get())) {
             Ok(le) => le,

@@ -363,40 +363,25 @@ fn read<'a>(text: &'a str, max_depth: usize, top: &mut Top<'a>, envelopes: bool)
     c.at_end().then_some(c.surrogates)
 }
 
-/// `serde_json::from_str::<Vec<&RawValue>>(v)` by the cursor: the
-/// elements of a compact JSON array. `None` for anything else (serde_json
-/// then decides). `v` is valid JSON already (serde_json or the cursor read
-/// it), so its values are not validated again (`Cursor::skip_valid`), and
-/// it holds no control character but whitespace, which the cursor declines.
-pub(super) fn array(v: Json<'_>) -> Option<Vec<Json<'_>>> {
-    if !crate::json::fast_paths_on() {
-        return None;
-    }
-    let mut c = Cursor::within(v.get());
-    let mut out = Vec::new();
-    if c.open(b'[', b']')? {
-        loop {
-            out.push(Json(c.raw_valid()?));
-            if !c.next(b']')? {
-                break;
-            }
-        }
-    }
-    c.ws();
-    c.at_end().then_some(out)
-}
-
 /// A struct of `Option<&RawValue>` fields as serde's derived parser reads
-/// it from a compact object (`v` valid JSON already, as for [`array`]):
-/// `names` are the fields, each read at most
+/// it from a compact object (`v` valid JSON already: serde_json or the
+/// cursor read it, so values are stepped over without being validated
+/// again, `Cursor::skip_valid`): `names` are the fields, each read at most
 /// once (`null` is `None`); other keys are skipped. `None` for anything
-/// else — not an object, a key given twice, an escaped key — so that
-/// serde_json decides and gives the error.
+/// else — not an object, a key given twice, an escaped key, whitespace
+/// other than spaces — so that serde_json decides and gives the error.
 pub(super) fn fields<'a, const N: usize>(v: Json<'a>, names: [&[u8]; N]) -> Option<[Option<Json<'a>>; N]> {
     if !crate::json::fast_paths_on() {
         return None;
     }
     let mut c = Cursor::within(v.get());
+    let out = fields_at(&mut c, names)?;
+    c.ws();
+    c.at_end().then_some(out)
+}
+
+/// [`fields`] of the object at the cursor.
+fn fields_at<'a, const N: usize>(c: &mut Cursor<'a>, names: [&[u8]; N]) -> Option<[Option<Json<'a>>; N]> {
     let mut out = [None; N];
     let mut seen = 0u32;
     if c.open(b'{', b'}')? {
@@ -410,6 +395,38 @@ pub(super) fn fields<'a, const N: usize>(v: Json<'a>, names: [&[u8]; N]) -> Opti
                 None => c.skip_valid()?,
             }
             if !c.next(b'}')? {
+                break;
+            }
+        }
+    }
+    Some(out)
+}
+
+/// `serde_json::from_str::<Vec<&RawValue>>(v)` by the cursor (`v` valid
+/// JSON already, as for [`fields`]), each element with its [`fields`] read
+/// in the same pass: `None` beside an element [`fields`] declines (then
+/// serde_json reads that element). `None` for anything but a compact array.
+#[allow(clippy::type_complexity)]
+pub(super) fn array_fields<'a, const N: usize>(
+    v: Json<'a>,
+    names: [&[u8]; N],
+) -> Option<Vec<(Json<'a>, Option<[Option<Json<'a>>; N]>)>> {
+    if !crate::json::fast_paths_on() {
+        return None;
+    }
+    let text = v.get();
+    let mut c = Cursor::within(text);
+    let mut out = Vec::new();
+    if c.open(b'[', b']')? {
+        loop {
+            let start = c.i;
+            let f = fields_at(&mut c, names);
+            if f.is_none() {
+                c.i = start;
+                c.skip_valid()?;
+            }
+            out.push((Json(text.get(start..c.i)?), f));
+            if !c.next(b']')? {
                 break;
             }
         }
