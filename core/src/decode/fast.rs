@@ -1,18 +1,22 @@
-//! The fast path of [`Top`]: a record whose keys are all `audit.k8s.io/v1`
-//! Event keys (every vanilla log-backend line, webhook item and string-hop
-//! payload) is read with the validating [`Cursor`] instead of serde's
-//! derived visitor, which spends most of its time dispatching ~60 possible
-//! keys and building values through generic visitors.
+//! The fast path of [`Top`]: a compact record is read with the validating
+//! [`Cursor`] instead of serde's derived visitor, which spends most of its
+//! time dispatching ~60 possible keys and building values through generic
+//! visitors. Event keys are read typed; [`top_any`] (what the decoder uses)
+//! also reads the envelope keys of `Top` as raw JSON text and steps over
+//! keys `Top` does not know, so vendor envelopes (CloudWatch rows, AKS
+//! diagnostic records, subscription payloads, GKE entries …) take it too.
+//! [`fields`] and [`array_fields`] read the envelopes' inner objects
+//! (`properties`, `logEvents[]`) the same way.
 //!
 //! The contract is all-or-nothing: [`top`] returns `Some` only when
 //! `serde_json::from_str::<Top>` would succeed with exactly the same value,
-//! and `None` whenever it is not sure — any other key (an envelope, an
-//! unknown field, kaudit's own `kaudit` object), a key with escapes, a key
-//! given twice, a value of a type the derived parser would refuse, a
-//! control character, malformed JSON. The caller then runs the serde parse,
-//! which gives the authoritative result or error message. Nothing about the
-//! output depends on which path ran (`fast_path_agrees_with_serde` below and
-//! the golden tests check it).
+//! and `None` whenever it is not sure — for [`top`], any key that is not an
+//! Event key; for both, a key with escapes, a key given twice, a value of a
+//! type the derived parser would refuse, a control character, malformed
+//! JSON. The caller then runs the serde parse, which gives the
+//! authoritative result or error message. Nothing about the output depends
+//! on which path ran (`fast_path_agrees_with_serde` below,
+//! `decode/differential.rs` and the golden tests check it).
 
 use super::Top;
 use crate::event::{ObjectRef, ResponseStatus, UserInfo};
