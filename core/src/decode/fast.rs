@@ -393,7 +393,7 @@ fn fields_at<'a, const N: usize>(c: &mut Cursor<'a>, names: [&[u8]; N]) -> Optio
             let k = c.key()?;
             match names.iter().position(|n| *n == k) {
                 Some(i) => {
-                    once(&mut seen, u32::try_from(i).ok()?)?;
+                    once(&mut seen, u32::try_from(i).ok().filter(|&b| b < 32)?)?;
                     *out.get_mut(i)? = if c.null() { None } else { Some(Json(c.raw_valid()?)) };
                 }
                 None => c.skip_valid()?,
