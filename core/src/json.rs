@@ -123,6 +123,76 @@ impl<'de: 'a, 'a> Deserialize<'de> for Raw<'a> {
     }
 }
 
+#[cfg(test)]
+thread_local! {
+    static FAST_OFF: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether the cursor fast paths (`decode/fast.rs`, [`Json::as_str`]) may
+/// answer: always, except inside [`typed_only`] in tests.
+#[inline(always)]
+pub(crate) fn fast_paths_on() -> bool {
+    #[cfg(test)]
+    {
+        !FAST_OFF.with(std::cell::Cell::get)
+    }
+    #[cfg(not(test))]
+    {
+        true
+    }
+}
+
+/// Run `f` with every cursor fast path declining (serde_json's typed
+/// parse decides everything): the reference the differential tests compare
+/// the fast paths against.
+#[cfg(test)]
+pub(crate) fn typed_only<R>(f: impl FnOnce() -> R) -> R {
+    FAST_OFF.with(|o| o.set(true));
+    let r = f();
+    FAST_OFF.with(|o| o.set(false));
+    r
+}
+
+/// Valid JSON text borrowed from the input, as `&RawValue` reads it (and
+/// `Option<Json>` reads `null` as `None`, as `Option<&RawValue>` does), but
+/// also constructible from text the validating cursor accepted
+/// (`decode/fast.rs`), which a `&RawValue` is not.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Json<'a>(pub &'a str);
+
+impl<'a> Json<'a> {
+    /// The JSON text.
+    pub fn get(&self) -> &'a str {
+        self.0
+    }
+
+    /// The value as a string, if it is a JSON string: what
+    /// `serde_json::from_str::<Str>` gives (borrowed when it has no
+    /// escapes), without parsing it again (the text is valid JSON). `None`
+    /// for any other value and for a string serde_json would refuse (a lone
+    /// surrogate escape).
+    pub fn as_str(&self) -> Option<Str<'a>> {
+        if !self.0.starts_with('"') {
+            return None;
+        }
+        let fast = if fast_paths_on() { cursor::validated_str(self.0) } else { None };
+        fast.or_else(|| serde_json::from_str::<Str<'a>>(self.0).ok())
+    }
+}
+
+impl fmt::Debug for Json<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Json({})", self.0)
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Json<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let r: &'de RawValue = Deserialize::deserialize(d)?;
+        Ok(Json(r.get()))
+    }
+}
+
 /// An object's members in input order; keys unescaped, values raw.
 /// Used where a decoder must look at, or drop, arbitrary keys.
 #[derive(Debug, Default)]

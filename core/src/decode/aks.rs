@@ -11,7 +11,7 @@ use super::event::{hop_limits, known_event, known_event_hop};
 use super::{raw, raw_str, Ctx, Decoder, Sink, Top, Unit};
 use crate::error::{Category, Error};
 use crate::event::{AuditEvent, Cluster, Field, ObjectRef, Provider, ResponseStatus, Source, UserInfo};
-use crate::json::{Raw, Str};
+use crate::json::{Json, Raw, Str};
 
 /// JSON text read out of a JSON string (a hop) must also parse (it is
 /// copied into the event as it is).
@@ -48,13 +48,13 @@ pub(crate) fn cluster_from_resource_id<'a>(base: &Cluster<'a>, id: Option<Str<'a
 
 /// Event Hub body `{"records":[…]}`, or a Firehose transformation input
 /// `{"records":[{"recordId","data"}]}`.
-pub(super) fn records(dec: &Decoder, r: &RawValue, unit: &[u8], ctx: &Ctx<'_>, sink: &mut dyn Sink) {
+pub(super) fn records(dec: &Decoder, r: Json<'_>, unit: &[u8], ctx: &Ctx<'_>, sink: &mut dyn Sink) {
     #[derive(Deserialize)]
     struct Firehose<'a> {
         #[serde(borrow, rename = "recordId")]
-        record_id: Option<&'a RawValue>,
+        record_id: Option<Json<'a>>,
         #[serde(borrow)]
-        data: Option<&'a RawValue>,
+        data: Option<Json<'a>>,
     }
     let items: Vec<&RawValue> = match serde_json::from_str(r.get()) {
         Ok(v) => v,
@@ -77,7 +77,7 @@ pub(super) fn records(dec: &Decoder, r: &RawValue, unit: &[u8], ctx: &Ctx<'_>, s
 #[derive(Deserialize)]
 struct Properties<'a> {
     #[serde(borrow)]
-    log: Option<&'a RawValue>,
+    log: Option<Json<'a>>,
 }
 
 /// One diagnostic record: `{"category","resourceId","time","properties":{"log":"<Event JSON>"}}`.
@@ -91,7 +91,8 @@ pub(super) fn diagnostic(top: &Top<'_>, unit: &[u8], ctx: &Ctx<'_>, sink: &mut d
     let rid = raw_str(top.resource_id);
     c.cluster = cluster_from_resource_id(&c.cluster, rid);
     c.received = raw(top.time).or(c.received);
-    let props = match top.properties.map(|p| serde_json::from_str::<Properties<'_>>(p.get())) {
+    let fast = top.properties.and_then(|p| super::fast::fields(p, [b"log"])).map(|[log]| Ok(Properties { log }));
+    let props = match fast.or_else(|| top.properties.map(|p| serde_json::from_str::<Properties<'_>>(p.get()))) {
         Some(Ok(p)) => p,
         Some(Err(e)) => return sink.error(u, &Error::json("properties", &e)),
         None => return sink.error(u, &Error::new(Category::Data, "properties", "missing in a kube-audit record")),
@@ -103,7 +104,8 @@ pub(super) fn diagnostic(top: &Top<'_>, unit: &[u8], ctx: &Ctx<'_>, sink: &mut d
         // Some shippers pre-parse `properties.log` into an object.
         return known_event(log.get(), "properties.log", unit, &c, sink);
     }
-    match serde_json::from_str::<Str<'_>>(log.get()) {
+    let parsed = log.as_str().map(Ok).unwrap_or_else(|| serde_json::from_str::<Str<'_>>(log.get()));
+    match parsed {
         Ok(s) if s.trim_start().starts_with('{') => known_event_hop(&s, "properties.log", unit, &c, sink),
         Ok(_) => sink.skipped(u, "properties.log is not JSON"),
         Err(e) => sink.error(u, &Error::json("properties.log", &e)),
@@ -124,7 +126,7 @@ pub(super) fn azure_diagnostics(top: &Top<'_>, text: &str, unit: &[u8], ctx: &Ct
         #[serde(borrow, rename = "SubscriptionId", alias = "_SubscriptionId")]
         subscription: Option<Str<'a>>,
         #[serde(borrow, rename = "TimeGenerated")]
-        time: Option<&'a RawValue>,
+        time: Option<Json<'a>>,
     }
     if let Ok(r) = serde_json::from_str::<Row<'_>>(text) {
         c.cluster = cluster_from_resource_id(&c.cluster, r.resource_id);
@@ -180,31 +182,31 @@ struct LaRow<'a> {
     #[serde(borrow)]
     Verb: Option<Str<'a>>,
     #[serde(borrow)]
-    User: Option<&'a RawValue>,
+    User: Option<Json<'a>>,
     #[serde(borrow)]
-    SourceIps: Option<&'a RawValue>,
+    SourceIps: Option<Json<'a>>,
     #[serde(borrow)]
     UserAgent: Option<Str<'a>>,
     #[serde(borrow)]
-    ObjectRef: Option<&'a RawValue>,
+    ObjectRef: Option<Json<'a>>,
     #[serde(borrow)]
-    ResponseStatus: Option<&'a RawValue>,
+    ResponseStatus: Option<Json<'a>>,
     #[serde(borrow)]
-    RequestObject: Option<&'a RawValue>,
+    RequestObject: Option<Json<'a>>,
     #[serde(borrow)]
-    ResponseObject: Option<&'a RawValue>,
+    ResponseObject: Option<Json<'a>>,
     #[serde(borrow)]
     RequestReceivedTime: Option<Str<'a>>,
     #[serde(borrow)]
     StageReceivedTime: Option<Str<'a>>,
     #[serde(borrow)]
-    Annotations: Option<&'a RawValue>,
+    Annotations: Option<Json<'a>>,
     #[serde(borrow)]
     _ResourceId: Option<Str<'a>>,
     #[serde(borrow)]
     _SubscriptionId: Option<Str<'a>>,
     #[serde(borrow)]
-    TimeGenerated: Option<&'a RawValue>,
+    TimeGenerated: Option<Json<'a>>,
 }
 
 /// The JSON text of a dynamic column: the value itself when it is an object
@@ -213,7 +215,7 @@ struct LaRow<'a> {
 /// `skipped-too-big-size-object`) is returned as JSON string text. JSON text
 /// inside a string must pass [`check_hop`] within `depth` (the limit in force
 /// less one: the column sits one level inside the event).
-fn dynamic<'t>(v: Option<&'t RawValue>, at: &str, depth: usize) -> Result<Option<Cow<'t, str>>, Error> {
+fn dynamic<'t>(v: Option<Json<'t>>, at: &str, depth: usize) -> Result<Option<Cow<'t, str>>, Error> {
     let Some(v) = v else { return Ok(None) };
     let t = v.get();
     Ok(match t.as_bytes().first() {

@@ -9,7 +9,7 @@ use super::event::{known_event, known_event_hop};
 use super::{raw, raw_str, Ctx, Decoder, Sink, Top, Unit};
 use crate::error::{Category, Error};
 use crate::event::{Cluster, Provider, Source};
-use crate::json::Str;
+use crate::json::{Json, Str};
 
 /// EKS control-plane log groups: `/aws/eks/<name>/cluster`.
 pub(crate) const LOG_GROUP_PREFIX: &str = "/aws/eks/";
@@ -46,7 +46,7 @@ fn audit_stream(stream: Option<&str>) -> bool {
 }
 
 /// Lambda input: `{"awslogs":{"data":"<base64(gzip(json))>"}}`.
-pub(super) fn awslogs(dec: &Decoder, a: &RawValue, unit: &[u8], ctx: &Ctx<'_>, sink: &mut dyn Sink) {
+pub(super) fn awslogs(dec: &Decoder, a: Json<'_>, unit: &[u8], ctx: &Ctx<'_>, sink: &mut dyn Sink) {
     #[derive(Deserialize)]
     struct AwsLogs<'a> {
         #[serde(borrow)]
@@ -68,9 +68,9 @@ pub(super) fn awslogs(dec: &Decoder, a: &RawValue, unit: &[u8], ctx: &Ctx<'_>, s
 #[derive(Deserialize)]
 struct LogEvent<'a> {
     #[serde(borrow)]
-    message: Option<&'a RawValue>,
+    message: Option<Json<'a>>,
     #[serde(borrow)]
-    timestamp: Option<&'a RawValue>,
+    timestamp: Option<Json<'a>>,
 }
 
 /// `{"messageType","owner","logGroup","logStream","logEvents":[…]}`.
@@ -84,7 +84,15 @@ pub(super) fn subscription(dec: &Decoder, top: &Top<'_>, unit: &[u8], ctx: &Ctx<
     c.cluster = cluster(&c.cluster, raw_str(top.log_group), raw_str(top.owner));
     let stream = raw_str(top.log_stream);
     let audit = audit_stream(stream.as_deref());
-    let events: Vec<&RawValue> = match top.log_events.map(|l| serde_json::from_str(l.get())) {
+    // Each item with its `message` and `timestamp` when the cursor read
+    // them (serde_json reads the others, and gives their errors).
+    let parsed = top.log_events.map(|l| {
+        super::fast::array_fields(l, [b"message", b"timestamp"]).map(Ok).unwrap_or_else(|| {
+            serde_json::from_str::<Vec<&RawValue>>(l.get())
+                .map(|v| v.into_iter().map(|r| (Json(r.get()), None)).collect())
+        })
+    });
+    let events: Vec<_> = match parsed {
         Some(Ok(v)) => v,
         Some(Err(e)) => return sink.error(u, &Error::json("logEvents", &e)),
         None => return sink.error(u, &Error::new(Category::Data, "logEvents", "missing")),
@@ -92,13 +100,14 @@ pub(super) fn subscription(dec: &Decoder, top: &Top<'_>, unit: &[u8], ctx: &Ctx<
     if events.is_empty() {
         return sink.skipped(u, "CloudWatch message with no logEvents");
     }
-    for (i, item) in events.iter().enumerate() {
+    for (i, (item, fast)) in events.iter().enumerate() {
         let iu = Unit { raw: item.get().as_bytes(), source: c.source };
         if !audit {
             sink.skipped(iu, "CloudWatch stream is not kube-apiserver-audit");
             continue;
         }
-        let le = match serde_json::from_str::<LogEvent<'_>>(item.get()) {
+        let parsed = fast.map(|[message, timestamp]| Ok(LogEvent { message, timestamp }));
+        let le = match parsed.unwrap_or_else(|| serde_json::from_str::<LogEvent<'_>>(item.get())) {
             Ok(le) => le,
             Err(e) => {
                 sink.error(iu, &Error::json(format!("logEvents[{i}]"), &e));
@@ -113,13 +122,16 @@ pub(super) fn subscription(dec: &Decoder, top: &Top<'_>, unit: &[u8], ctx: &Ctx<
 
 /// A CloudWatch `message`: a string holding the Event JSON (possibly cut),
 /// or, in Sumo-style exports, the Event object itself.
-fn message(m: Option<&RawValue>, at: &str, unit: &[u8], ctx: &Ctx<'_>, sink: &mut dyn Sink) {
+fn message(m: Option<Json<'_>>, at: &str, unit: &[u8], ctx: &Ctx<'_>, sink: &mut dyn Sink) {
     let u = Unit { raw: unit, source: ctx.source };
     let Some(m) = m else {
         return sink.error(u, &Error::new(Category::Data, at, "missing"));
     };
     if m.get().starts_with('{') {
         return known_event(m.get(), at, unit, ctx, sink);
+    }
+    if let Some(s) = m.as_str() {
+        return known_event_hop(&s, at, unit, ctx, sink);
     }
     match serde_json::from_str::<Str<'_>>(m.get()) {
         Ok(s) => known_event_hop(&s, at, unit, ctx, sink),
@@ -143,7 +155,7 @@ pub(super) fn cloudwatch_row(dec: &Decoder, top: &Top<'_>, unit: &[u8], ctx: &Ct
 }
 
 /// Firehose transformation input item `{"recordId","data":"<base64>"}`.
-pub(super) fn firehose_item(dec: &Decoder, data: &RawValue, unit: &[u8], ctx: &Ctx<'_>, sink: &mut dyn Sink) {
+pub(super) fn firehose_item(dec: &Decoder, data: Json<'_>, unit: &[u8], ctx: &Ctx<'_>, sink: &mut dyn Sink) {
     let u = Unit { raw: unit, source: ctx.source };
     let s = match serde_json::from_str::<Str<'_>>(data.get()) {
         Ok(s) => s,

@@ -10,7 +10,7 @@ use crate::error::Error;
 use crate::event::{AuditEvent, Field, FieldSet, Outcome, Provider, Source};
 use std::borrow::Cow;
 
-use crate::json::{last_complete_member, without_keys, Raw, Str};
+use crate::json::{last_complete_member, without_keys, Json, Raw, Str};
 
 /// AKS puts this string where a body was too large.
 pub const AKS_SKIPPED_BODY: &str = "skipped-too-big-size-object";
@@ -135,7 +135,7 @@ struct KauditCluster<'a> {
 }
 
 /// Re-read the `kaudit` object of an already canonical event.
-fn carry_kaudit<'a>(ev: &mut AuditEvent<'a>, k: &'a RawValue) {
+fn carry_kaudit<'a>(ev: &mut AuditEvent<'a>, k: Json<'a>) {
     let Ok(k) = serde_json::from_str::<KauditCtx<'a>>(k.get()) else { return };
     ev.source = k.source.as_deref().and_then(Source::from_id);
     if let Some(c) = k.cluster {
@@ -215,7 +215,7 @@ fn infer_provider(ev: &AuditEvent<'_>) -> Provider {
 }
 
 /// A webhook batch: every item is an Event (items may omit `kind`).
-pub(super) fn event_list(items: Option<&RawValue>, unit: &[u8], ctx: &Ctx<'_>, sink: &mut dyn Sink) {
+pub(super) fn event_list(items: Option<Json<'_>>, unit: &[u8], ctx: &Ctx<'_>, sink: &mut dyn Sink) {
     let c = ctx.with_source(Source::K8sEventList);
     let items: Vec<&RawValue> = match items.map(|i| serde_json::from_str(i.get())) {
         Some(Ok(v)) => v,
@@ -267,6 +267,21 @@ pub(super) fn hop_limits(t: &str, at: &str, depth: usize) -> Result<(), Error> {
 /// [`known_event`] on Event text read out of a JSON string: [`hop_limits`]
 /// first.
 pub(super) fn known_event_hop(text: &str, at: &str, unit: &[u8], ctx: &Ctx<'_>, sink: &mut dyn Sink) {
+    // The fast path answers only for text nested within the limit and tells
+    // whether any surrogate escape was read: then `hop_limits` would pass
+    // (the lone-surrogate pass runs only after a surrogate escape), and
+    // `known_event`'s parse would give this `Top` (see `Decoder::text`).
+    let t = text.trim();
+    if t.starts_with('{') {
+        let mut top = Top::default();
+        match super::fast::top_any(t, ctx.max_depth, &mut top) {
+            Some(false) => return event(&mut top, t, unit, ctx, sink),
+            Some(true) if crate::json::lone_surrogate(t.as_bytes()).is_none() => {
+                return event(&mut top, t, unit, ctx, sink)
+            }
+            _ => {}
+        }
+    }
     match hop_limits(text, at, ctx.max_depth) {
         Ok(()) => known_event(text, at, unit, ctx, sink),
         Err(e) => sink.error(Unit { raw: unit, source: ctx.source }, &e),

@@ -1,23 +1,27 @@
-//! The fast path of [`Top`]: a record whose keys are all `audit.k8s.io/v1`
-//! Event keys (every vanilla log-backend line, webhook item and string-hop
-//! payload) is read with the validating [`Cursor`] instead of serde's
-//! derived visitor, which spends most of its time dispatching ~60 possible
-//! keys and building values through generic visitors.
+//! The fast path of [`Top`]: a compact record is read with the validating
+//! [`Cursor`] instead of serde's derived visitor, which spends most of its
+//! time dispatching ~60 possible keys and building values through generic
+//! visitors. Event keys are read typed; [`top_any`] (what the decoder uses)
+//! also reads the envelope keys of `Top` as raw JSON text and steps over
+//! keys `Top` does not know, so vendor envelopes (CloudWatch rows, AKS
+//! diagnostic records, subscription payloads, GKE entries …) take it too.
+//! [`fields`] and [`array_fields`] read the envelopes' inner objects
+//! (`properties`, `logEvents[]`) the same way.
 //!
 //! The contract is all-or-nothing: [`top`] returns `Some` only when
 //! `serde_json::from_str::<Top>` would succeed with exactly the same value,
-//! and `None` whenever it is not sure — any other key (an envelope, an
-//! unknown field, kaudit's own `kaudit` object), a key with escapes, a key
-//! given twice, a value of a type the derived parser would refuse, a
-//! control character, malformed JSON. The caller then runs the serde parse,
-//! which gives the authoritative result or error message. Nothing about the
-//! output depends on which path ran (`fast_path_agrees_with_serde` below and
-//! the golden tests check it).
+//! and `None` whenever it is not sure — for [`top`], any key that is not an
+//! Event key; for both, a key with escapes, a key given twice, a value of a
+//! type the derived parser would refuse, a control character, malformed
+//! JSON. The caller then runs the serde parse, which gives the
+//! authoritative result or error message. Nothing about the output depends
+//! on which path ran (`fast_path_agrees_with_serde` below,
+//! `decode/differential.rs` and the golden tests check it).
 
 use super::Top;
 use crate::event::{ObjectRef, ResponseStatus, UserInfo};
 use crate::json::cursor::Cursor;
-use crate::json::{Raw, Str};
+use crate::json::{Json, Raw, Str};
 
 use std::borrow::Cow;
 
@@ -30,6 +34,25 @@ fn once(seen: &mut u32, bit: u32) -> Option<()> {
     }
     *seen |= 1 << bit;
     Some(())
+}
+
+/// [`once`] for the 55 keys of [`Top`].
+#[inline]
+fn once64(seen: &mut u64, bit: u32) -> Option<()> {
+    if *seen & (1 << bit) != 0 {
+        return None;
+    }
+    *seen |= 1 << bit;
+    Some(())
+}
+
+/// `Option<&RawValue>` as serde_json reads it: `null` is `None`, any other
+/// value (validated) its text.
+fn opt_json<'a>(c: &mut Cursor<'a>) -> Option<Option<Json<'a>>> {
+    if c.null() {
+        return Some(None);
+    }
+    Some(Some(Json(c.raw()?)))
 }
 
 fn opt_raw<'a>(c: &mut Cursor<'a>) -> Option<Option<Raw<'a>>> {
@@ -160,6 +183,98 @@ fn event_key(k: &[u8]) -> Option<u32> {
     })
 }
 
+/// The keys of [`Top`] other than the Event's (envelopes, batches, kaudit's
+/// own output), numbered from 18 on; `None` for a key `Top` does not know.
+fn envelope_key(k: &[u8]) -> Option<u32> {
+    Some(match k {
+        b"items" => 18,
+        b"kaudit" => 19,
+        b"resourceLogs" => 20,
+        b"k8s_audit_level" => 21,
+        b"openshift_audit_level" => 22,
+        b"log_type" => 23,
+        b"log_source" => 24,
+        b"openshift" => 25,
+        b"@timestamp" => 26,
+        b"awslogs" => 27,
+        b"messageType" => 28,
+        b"logEvents" => 29,
+        b"logGroup" => 30,
+        b"logGroupName" => 31,
+        b"logStream" => 32,
+        b"logStreamName" => 33,
+        b"owner" => 34,
+        b"ingestionTime" => 35,
+        b"eventId" => 36,
+        b"timestamp" => 37,
+        b"message" => 38,
+        b"protoPayload" => 39,
+        b"resource" => 40,
+        b"records" => 41,
+        b"category" => 42,
+        b"properties" => 43,
+        b"operationName" => 44,
+        b"resourceId" => 45,
+        b"time" => 46,
+        b"Type" => 47,
+        b"AuditId" => 48,
+        b"RequestUri" => 49,
+        b"StageReceivedTime" => 50,
+        b"Category" => 51,
+        b"log_s" => 52,
+        b"log" => 53,
+        b"p_log_type" => 54,
+        _ => return None,
+    })
+}
+
+/// An envelope member of [`Top`] (`k` from [`envelope_key`]).
+fn envelope_member<'a>(c: &mut Cursor<'a>, t: &mut Top<'a>, k: u32) -> Option<()> {
+    let v = opt_json(c)?;
+    let slot = match k {
+        18 => &mut t.items,
+        19 => &mut t.kaudit,
+        20 => &mut t.resource_logs,
+        21 => &mut t.k8s_audit_level,
+        22 => &mut t.openshift_audit_level,
+        23 => &mut t.log_type,
+        24 => &mut t.log_source,
+        25 => &mut t.openshift,
+        26 => &mut t.at_timestamp,
+        27 => &mut t.awslogs,
+        28 => &mut t.message_type,
+        29 => &mut t.log_events,
+        30 => &mut t.log_group,
+        31 => &mut t.log_group_name,
+        32 => &mut t.log_stream,
+        33 => &mut t.log_stream_name,
+        34 => &mut t.owner,
+        35 => &mut t.ingestion_time,
+        36 => &mut t.event_id,
+        37 => &mut t.timestamp,
+        38 => &mut t.message,
+        39 => &mut t.proto_payload,
+        40 => &mut t.resource,
+        41 => &mut t.records,
+        42 => &mut t.category,
+        43 => &mut t.properties,
+        44 => &mut t.operation_name,
+        45 => &mut t.resource_id,
+        46 => &mut t.time,
+        47 => &mut t.la_type,
+        48 => &mut t.la_audit_id,
+        49 => &mut t.la_request_uri,
+        50 => &mut t.la_stage_received_time,
+        51 => &mut t.la_category,
+        52 => &mut t.log_s,
+        53 => &mut t.log,
+        54 => &mut t.p_log_type,
+        _ => return None,
+    };
+    *slot = v;
+    Some(())
+}
+
 /// The fast path of `serde_json::from_str::<Top>(text)` (see the module
 /// documentation), filling `top` in place (it is large: moving it costs);
 /// `top` must be `Top::default()`. `None` means "ask serde_json" (`top` is
@@ -170,7 +285,26 @@ fn event_key(k: &[u8]) -> Option<u32> {
 /// levels deep (the record itself is level 1, as for
 /// [`crate::json::deeper_than`]), so that the caller need not run that
 /// separate pass over a record the fast path read.
+#[cfg(test)]
 pub(super) fn top<'a>(text: &'a str, max_depth: usize, top: &mut Top<'a>) -> Option<bool> {
+    read(text, max_depth, top, false)
+}
+
+/// [`top`] for any record `Top` reads, envelopes included: the other keys
+/// of `Top` are read as raw JSON text (`Option<&RawValue>` as serde_json
+/// reads it: `null` is `None`), keys `Top` does not know are skipped
+/// (validated), as serde's derived parser ignores them. The same contract
+/// as [`top`]: `Some` only when serde_json would give exactly this `Top`.
+pub(super) fn top_any<'a>(text: &'a str, max_depth: usize, top: &mut Top<'a>) -> Option<bool> {
+    read(text, max_depth, top, true)
+}
+
+/// [`top`] (`envelopes` false: only Event keys) or [`top_any`].
+#[inline(always)]
+fn read<'a>(text: &'a str, max_depth: usize, top: &mut Top<'a>, envelopes: bool) -> Option<bool> {
+    if !crate::json::fast_paths_on() {
+        return None;
+    }
     // The typed walk itself opens three levels (the record, `user`,
     // `user.groups`); a skipped member value starts at level 2, so it may
     // open `max_depth - 1` levels (one fewer inside `user`, `objectRef` …).
@@ -178,13 +312,30 @@ pub(super) fn top<'a>(text: &'a str, max_depth: usize, top: &mut Top<'a>) -> Opt
     let mut c = Cursor::new(text)?;
     c.set_room(max_depth - 1);
     c.ws();
-    let mut seen = 0u32;
+    let mut seen = 0u64;
     if c.open(b'{', b'}')? {
         loop {
-            // Any other key (an envelope, kaudit's own output, an unknown
-            // field) gives `None`: the serde parse knows them all.
-            let k = event_key(c.key()?)?;
-            once(&mut seen, k)?;
+            // An Event key is read typed. Only for `top_any`: any other key
+            // of `Top` (an envelope, kaudit's own output) as raw JSON text,
+            // and a key `Top` does not know is skipped (validated), as
+            // serde's derived parser ignores it. An escaped key gives
+            // `None` (`key`): the serde parse then decides.
+            let name = c.key()?;
+            let k = match event_key(name) {
+                Some(k) => k,
+                None if !envelopes => return None,
+                None => match envelope_key(name) {
+                    Some(k) => k,
+                    None => {
+                        c.skip()?;
+                        if !c.next(b'}')? {
+                            break;
+                        }
+                        continue;
+                    }
+                },
+            };
+            once64(&mut seen, k)?;
             let t = &mut *top;
             match k {
                 0 => t.kind = c.opt_str()?,
@@ -204,7 +355,8 @@ pub(super) fn top<'a>(text: &'a str, max_depth: usize, top: &mut Top<'a>) -> Opt
                 14 => t.response_object = opt_raw(&mut c)?,
                 15 => t.request_received_timestamp = c.opt_str()?,
                 16 => t.stage_timestamp = c.opt_str()?,
-                _ => t.annotations = opt_raw(&mut c)?,
+                17 => t.annotations = opt_raw(&mut c)?,
+                _ => envelope_member(&mut c, t, k)?,
             }
             if !c.next(b'}')? {
                 break;
@@ -213,6 +365,78 @@ pub(super) fn top<'a>(text: &'a str, max_depth: usize, top: &mut Top<'a>) -> Opt
     }
     c.ws();
     c.at_end().then_some(c.surrogates)
+}
+
+/// A struct of `Option<&RawValue>` fields as serde's derived parser reads
+/// it from a compact object (`v` valid JSON already: serde_json or the
+/// cursor read it, so values are stepped over without being validated
+/// again, `Cursor::skip_valid`): `names` are the fields, each read at most
+/// once (`null` is `None`); other keys are skipped. `None` for anything
+/// else — not an object, a key given twice, an escaped key, whitespace
+/// other than spaces — so that serde_json decides and gives the error.
+pub(super) fn fields<'a, const N: usize>(v: Json<'a>, names: [&[u8]; N]) -> Option<[Option<Json<'a>>; N]> {
+    if !crate::json::fast_paths_on() {
+        return None;
+    }
+    let mut c = Cursor::within(v.get());
+    let out = fields_at(&mut c, names)?;
+    c.ws();
+    c.at_end().then_some(out)
+}
+
+/// [`fields`] of the object at the cursor.
+fn fields_at<'a, const N: usize>(c: &mut Cursor<'a>, names: [&[u8]; N]) -> Option<[Option<Json<'a>>; N]> {
+    let mut out = [None; N];
+    let mut seen = 0u32;
+    if c.open(b'{', b'}')? {
+        loop {
+            let k = c.key()?;
+            match names.iter().position(|n| *n == k) {
+                Some(i) => {
+                    once(&mut seen, u32::try_from(i).ok().filter(|&b| b < 32)?)?;
+                    *out.get_mut(i)? = if c.null() { None } else { Some(Json(c.raw_valid()?)) };
+                }
+                None => c.skip_valid()?,
+            }
+            if !c.next(b'}')? {
+                break;
+            }
+        }
+    }
+    Some(out)
+}
+
+/// `serde_json::from_str::<Vec<&RawValue>>(v)` by the cursor (`v` valid
+/// JSON already, as for [`fields`]), each element with its [`fields`] read
+/// in the same pass: `None` beside an element [`fields`] declines (then
+/// serde_json reads that element). `None` for anything but a compact array.
+#[allow(clippy::type_complexity)]
+pub(super) fn array_fields<'a, const N: usize>(
+    v: Json<'a>,
+    names: [&[u8]; N],
+) -> Option<Vec<(Json<'a>, Option<[Option<Json<'a>>; N]>)>> {
+    if !crate::json::fast_paths_on() {
+        return None;
+    }
+    let text = v.get();
+    let mut c = Cursor::within(text);
+    let mut out = Vec::new();
+    if c.open(b'[', b']')? {
+        loop {
+            let start = c.i;
+            let f = fields_at(&mut c, names);
+            if f.is_none() {
+                c.i = start;
+                c.skip_valid()?;
+            }
+            out.push((Json(text.get(start..c.i)?), f));
+            if !c.next(b']')? {
+                break;
+            }
+        }
+    }
+    c.ws();
+    c.at_end().then_some(out)
 }
 
 #[cfg(test)]

@@ -9,12 +9,13 @@ use std::borrow::Cow;
 
 use base64::Engine;
 use serde::Deserialize;
-use serde_json::value::RawValue;
+
+mod fast;
 
 use super::{raw, Ctx, Decoder, Sink, Unit};
 use crate::error::{Category, Error};
 use crate::event::{AuditEvent, Field, FieldSet, ObjectRef, Outcome, Provider, ResponseStatus, Source, UserInfo};
-use crate::json::{without_keys, Raw, Str};
+use crate::json::{without_keys, Json, Raw, Str};
 
 #[derive(Deserialize, Default)]
 struct Resource<'a> {
@@ -48,9 +49,9 @@ struct Proto<'a> {
     #[serde(borrow)]
     request_metadata: Option<ReqMeta<'a>>,
     #[serde(borrow)]
-    request: Option<&'a RawValue>,
+    request: Option<Json<'a>>,
     #[serde(borrow)]
-    response: Option<&'a RawValue>,
+    response: Option<Json<'a>>,
     #[serde(borrow)]
     status: Option<Status<'a>>,
     #[serde(borrow, default)]
@@ -100,11 +101,11 @@ struct Entry<'a> {
     #[serde(borrow)]
     timestamp: Option<Str<'a>>,
     #[serde(borrow)]
-    receive_timestamp: Option<&'a RawValue>,
+    receive_timestamp: Option<Json<'a>>,
     #[serde(borrow)]
     operation: Option<Operation<'a>>,
     #[serde(borrow)]
-    labels: Option<&'a RawValue>,
+    labels: Option<Json<'a>>,
     #[serde(borrow)]
     resource: Option<Resource<'a>>,
     #[serde(borrow)]
@@ -147,7 +148,7 @@ pub(crate) const GRPC_TO_HTTP: &[(i64, i64)] = &[(7, 403), (16, 401), (5, 404), 
 pub(super) fn log_entry(text: &str, unit: &[u8], ctx: &Ctx<'_>, sink: &mut dyn Sink) -> Option<()> {
     let source = if ctx.source == Some(Source::GkePubsub) { Source::GkePubsub } else { Source::GkeLogEntry };
     let u = Unit { raw: unit, source: Some(source) };
-    let entry: Entry<'_> = match serde_json::from_str(text) {
+    let entry: Entry<'_> = match fast::entry(text).map(Ok).unwrap_or_else(|| serde_json::from_str(text)) {
         Ok(e) => e,
         Err(e) => {
             sink.error(u, &Error::json("protoPayload", &e));
@@ -281,7 +282,7 @@ fn last_segment<'a>(m: &Str<'a>) -> Option<Str<'a>> {
 }
 
 /// `response.code` when `response` is a Kubernetes `Status`.
-fn response_status_code(r: &RawValue) -> Option<i64> {
+fn response_status_code(r: Json<'_>) -> Option<i64> {
     #[derive(Deserialize)]
     struct S<'a> {
         #[serde(borrow)]
@@ -373,17 +374,17 @@ pub fn parse_resource_name<'a>(rn: &Str<'a>, method: Option<&str>) -> (Str<'a>, 
 
 /// A Pub/Sub push body `{"message":{"data":"<base64>", …},"subscription"}`.
 /// `None` when `message` has no `data` (then it is some other wrapper).
-pub(super) fn pubsub(dec: &Decoder, m: &RawValue, unit: &[u8], ctx: &Ctx<'_>, sink: &mut dyn Sink) -> Option<()> {
+pub(super) fn pubsub(dec: &Decoder, m: Json<'_>, unit: &[u8], ctx: &Ctx<'_>, sink: &mut dyn Sink) -> Option<()> {
     #[derive(Deserialize)]
     #[serde(rename_all = "camelCase")]
     struct Msg<'a> {
         #[serde(borrow)]
         data: Option<Str<'a>>,
         #[serde(borrow)]
-        publish_time: Option<&'a RawValue>,
+        publish_time: Option<Json<'a>>,
         // Push bodies carry both spellings; serde aliases would reject that.
         #[serde(borrow, rename = "publish_time")]
-        publish_time_snake: Option<&'a RawValue>,
+        publish_time_snake: Option<Json<'a>>,
     }
     let msg: Msg<'_> = serde_json::from_str(m.get()).ok()?;
     let data = msg.data?;

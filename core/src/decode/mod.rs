@@ -15,6 +15,8 @@
 //! [`Decoder::value`] is that order.
 
 pub(crate) mod aks;
+#[cfg(test)]
+mod differential;
 pub(crate) mod eks;
 pub(crate) mod event;
 mod fast;
@@ -29,7 +31,7 @@ use serde_json::value::RawValue;
 use crate::error::{Category, Error};
 use crate::event::{AuditEvent, Cluster, Source};
 use crate::frame;
-use crate::json::{self, Raw, Str};
+use crate::json::{self, Json, Raw, Str};
 
 /// Why a unit was skipped (it is not Kubernetes audit data).
 pub type SkipReason = &'static str;
@@ -162,115 +164,111 @@ pub(crate) struct Top<'a> {
 
     // Event batches and kaudit's own output.
     #[serde(borrow)]
-    items: Option<&'a RawValue>,
+    items: Option<Json<'a>>,
     #[serde(borrow)]
-    kaudit: Option<&'a RawValue>,
+    kaudit: Option<Json<'a>>,
 
     // OpenShift OTLP and ViaQ.
     #[serde(borrow, rename = "resourceLogs")]
-    resource_logs: Option<&'a RawValue>,
+    resource_logs: Option<Json<'a>>,
     #[serde(borrow)]
-    k8s_audit_level: Option<&'a RawValue>,
+    k8s_audit_level: Option<Json<'a>>,
     #[serde(borrow)]
-    openshift_audit_level: Option<&'a RawValue>,
+    openshift_audit_level: Option<Json<'a>>,
     #[serde(borrow)]
-    log_type: Option<&'a RawValue>,
+    log_type: Option<Json<'a>>,
     #[serde(borrow)]
-    log_source: Option<&'a RawValue>,
+    log_source: Option<Json<'a>>,
     #[serde(borrow)]
-    openshift: Option<&'a RawValue>,
+    openshift: Option<Json<'a>>,
     #[serde(borrow, rename = "@timestamp")]
-    at_timestamp: Option<&'a RawValue>,
+    at_timestamp: Option<Json<'a>>,
 
     // AWS.
     #[serde(borrow)]
-    awslogs: Option<&'a RawValue>,
+    awslogs: Option<Json<'a>>,
     #[serde(borrow, rename = "messageType")]
-    message_type: Option<&'a RawValue>,
+    message_type: Option<Json<'a>>,
     #[serde(borrow, rename = "logEvents")]
-    log_events: Option<&'a RawValue>,
+    log_events: Option<Json<'a>>,
     #[serde(borrow, rename = "logGroup")]
-    log_group: Option<&'a RawValue>,
+    log_group: Option<Json<'a>>,
     #[serde(borrow, rename = "logGroupName")]
-    log_group_name: Option<&'a RawValue>,
+    log_group_name: Option<Json<'a>>,
     #[serde(borrow, rename = "logStream")]
-    log_stream: Option<&'a RawValue>,
+    log_stream: Option<Json<'a>>,
     #[serde(borrow, rename = "logStreamName")]
-    log_stream_name: Option<&'a RawValue>,
+    log_stream_name: Option<Json<'a>>,
     #[serde(borrow)]
-    owner: Option<&'a RawValue>,
+    owner: Option<Json<'a>>,
     #[serde(borrow, rename = "ingestionTime")]
-    ingestion_time: Option<&'a RawValue>,
+    ingestion_time: Option<Json<'a>>,
     #[serde(borrow, rename = "eventId")]
-    event_id: Option<&'a RawValue>,
+    event_id: Option<Json<'a>>,
     #[serde(borrow)]
-    timestamp: Option<&'a RawValue>,
+    timestamp: Option<Json<'a>>,
     #[serde(borrow)]
-    message: Option<&'a RawValue>,
+    message: Option<Json<'a>>,
 
     // GCP.
     #[serde(borrow, rename = "protoPayload")]
-    proto_payload: Option<&'a RawValue>,
+    proto_payload: Option<Json<'a>>,
     #[serde(borrow)]
-    resource: Option<&'a RawValue>,
+    resource: Option<Json<'a>>,
 
     // Azure.
     #[serde(borrow)]
-    records: Option<&'a RawValue>,
+    records: Option<Json<'a>>,
     #[serde(borrow)]
-    category: Option<&'a RawValue>,
+    category: Option<Json<'a>>,
     #[serde(borrow)]
-    properties: Option<&'a RawValue>,
+    properties: Option<Json<'a>>,
     #[serde(borrow, rename = "operationName")]
-    operation_name: Option<&'a RawValue>,
+    operation_name: Option<Json<'a>>,
     #[serde(borrow, rename = "resourceId")]
-    resource_id: Option<&'a RawValue>,
+    resource_id: Option<Json<'a>>,
     #[serde(borrow)]
-    time: Option<&'a RawValue>,
+    time: Option<Json<'a>>,
     #[serde(borrow, rename = "Type")]
-    la_type: Option<&'a RawValue>,
+    la_type: Option<Json<'a>>,
     #[serde(borrow, rename = "AuditId")]
-    la_audit_id: Option<&'a RawValue>,
+    la_audit_id: Option<Json<'a>>,
     #[serde(borrow, rename = "RequestUri")]
-    la_request_uri: Option<&'a RawValue>,
+    la_request_uri: Option<Json<'a>>,
     #[serde(borrow, rename = "StageReceivedTime")]
-    la_stage_received_time: Option<&'a RawValue>,
+    la_stage_received_time: Option<Json<'a>>,
     #[serde(borrow, rename = "Category")]
-    la_category: Option<&'a RawValue>,
+    la_category: Option<Json<'a>>,
     #[serde(borrow)]
-    log_s: Option<&'a RawValue>,
+    log_s: Option<Json<'a>>,
 
     // Shippers.
     #[serde(borrow)]
-    log: Option<&'a RawValue>,
+    log: Option<Json<'a>>,
 
     // Panther-normalized copies.
     #[serde(borrow)]
-    p_log_type: Option<&'a RawValue>,
+    p_log_type: Option<Json<'a>>,
 }
 
 /// `serde_json::from_str::<Top>(text)`, through the fast path when it
-/// applies (a plain Event object; see `fast.rs`).
+/// applies (an object `Top` reads, compact; see `fast.rs`).
 /// `top` (a fresh `Top::default()`) is filled in place: it is large, and
 /// moving it costs.
 pub(crate) fn parse_top<'a>(text: &'a str, top: &mut Top<'a>) -> Result<(), serde_json::Error> {
-    if fast::top(text, MAX_JSON_DEPTH, top).is_none() {
+    if fast::top_any(text, MAX_JSON_DEPTH, top).is_none() {
         *top = serde_json::from_str(text)?;
     }
     Ok(())
 }
 
 /// A raw value as a string, if it is a JSON string.
-pub(crate) fn raw_str(v: Option<&RawValue>) -> Option<Str<'_>> {
-    let v = v?;
-    if !v.get().starts_with('"') {
-        return None;
-    }
-    serde_json::from_str::<Str<'_>>(v.get()).ok()
+pub(crate) fn raw_str(v: Option<Json<'_>>) -> Option<Str<'_>> {
+    v?.as_str()
 }
 
 /// A raw value as `Raw`.
-pub(crate) fn raw(v: Option<&RawValue>) -> Option<Raw<'_>> {
+pub(crate) fn raw(v: Option<Json<'_>>) -> Option<Raw<'_>> {
     v.map(|v| Raw(std::borrow::Cow::Borrowed(v.get())))
 }
 
@@ -336,6 +334,17 @@ impl Decoder {
             match self.gunzip(b) {
                 Ok(plain) => {
                     let c = ctx.hop();
+                    // One compact object and nothing else (a CloudWatch
+                    // subscription payload): the framer would give it as the
+                    // only frame (its JSON scan, byte by byte, ends at the
+                    // object's closing brace), so when the fast path reads
+                    // it whole, the framing pass is not needed.
+                    let one_object = plain.first() == Some(&b'{')
+                        && plain.last() == Some(&b'}')
+                        && memchr::memchr(b'\n', &plain).is_none();
+                    if one_object && self.fast_text(&plain, unit.raw, &c, sink) {
+                        return;
+                    }
                     let frames: Vec<frame::Frame> = frame::records(&plain, self.limits.max_record_bytes).collect();
                     let single = if frames.len() == 1 { Some(unit.raw) } else { None };
                     if frames.is_empty() {
@@ -361,6 +370,27 @@ impl Decoder {
         self.text(text, unit.raw, ctx, sink);
     }
 
+    /// [`Decoder::bytes`] of `b` (with `outer`), but only when the fast path
+    /// reads it whole: `false`, with nothing sent to `sink`, otherwise.
+    fn fast_text(&self, b: &[u8], outer: &[u8], ctx: &Ctx<'_>, sink: &mut dyn Sink) -> bool {
+        if ctx.hops > self.limits.max_hops || b.len() > self.limits.max_record_bytes {
+            return false;
+        }
+        let Ok(text) = simdutf8::basic::from_utf8(b) else { return false };
+        // What `text` reads (its trimming changes nothing here: `b` starts
+        // with `{` and ends with `}`).
+        let mut top = Top::default();
+        let ok = match fast::top_any(text, ctx.max_depth, &mut top) {
+            Some(false) => true,
+            Some(true) => json::lone_surrogate(text.as_bytes()).is_none(),
+            None => false,
+        };
+        if ok {
+            self.value(&mut top, text, outer, ctx, sink);
+        }
+        ok
+    }
+
     /// Gunzip (all members) with the size limit.
     fn gunzip(&self, b: &[u8]) -> Result<Vec<u8>, Error> {
         let mut out = Vec::new();
@@ -381,14 +411,14 @@ impl Decoder {
         }
         let t = text.trim_start_matches('\u{feff}').trim();
         let depth = ctx.max_depth;
-        // The fast path (a plain Event object, see `fast.rs`). It reads every
+        // The fast path (an Event or an envelope object, see `fast.rs`). It reads every
         // string of the record, so when it saw no surrogate escape there is
         // no lone surrogate to look for; and it answers only for a record
         // nested at most `depth` levels, so the depth check below is then
         // settled too.
         if t.starts_with('{') {
             let mut top = Top::default();
-            match fast::top(t, depth, &mut top) {
+            match fast::top_any(t, depth, &mut top) {
                 Some(false) => return self.value(&mut top, t, unit, ctx, sink),
                 Some(true) if json::lone_surrogate(t.as_bytes()).is_none() => {
                     return self.value(&mut top, t, unit, ctx, sink)

@@ -9,7 +9,7 @@ use super::event::known_event_hop;
 use super::{raw, raw_str, Ctx, Decoder, Sink, SkipReason, Top, Unit};
 use crate::error::Error;
 use crate::event::Source;
-use crate::json::Str;
+use crate::json::{Json, Str};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -56,7 +56,7 @@ struct LogRecord<'a> {
     #[serde(borrow)]
     attributes: Option<Vec<KeyValue<'a>>>,
     #[serde(borrow)]
-    observed_time_unix_nano: Option<&'a RawValue>,
+    observed_time_unix_nano: Option<Json<'a>>,
 }
 
 fn attr<'a, 'b>(attrs: &'b [KeyValue<'a>], key: &str) -> Option<&'b Str<'a>> {
@@ -71,7 +71,7 @@ fn non_audit_source(s: &str) -> bool {
 }
 
 /// `{"resourceLogs":[{"resource":…,"scopeLogs":[{"logRecords":[…]}]}]}`.
-pub(super) fn otlp(dec: &Decoder, rl: &RawValue, unit: &[u8], ctx: &Ctx<'_>, sink: &mut dyn Sink) {
+pub(super) fn otlp(dec: &Decoder, rl: Json<'_>, unit: &[u8], ctx: &Ctx<'_>, sink: &mut dyn Sink) {
     let _ = dec;
     let c = ctx.with_source(Source::OpenshiftOtlp);
     let u = Unit { raw: unit, source: c.source };

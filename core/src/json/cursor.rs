@@ -191,6 +191,90 @@ fn unescape(raw: &str) -> Option<String> {
     Some(out)
 }
 
+/// The value of a JSON string, given its text (quotes included) already
+/// validated as a JSON string (by serde_json or by a [`Cursor`]): borrowed
+/// when it holds no escapes, unescaped into a copy when it does — what
+/// serde_json reads into a [`Str`]. `None` when it is not a string, or
+/// holds a lone surrogate escape (serde_json refuses it; ask serde_json for
+/// the error).
+pub(crate) fn validated_str(text: &str) -> Option<Str<'_>> {
+    let raw = text.strip_prefix('"')?.strip_suffix('"')?;
+    // A valid string's contents hold no bare `"`: the search stops at
+    // backslashes only.
+    if quote_or_backslash(raw.as_bytes(), 0).is_none() {
+        return Some(Str(Cow::Borrowed(raw)));
+    }
+    unescape_valid(raw).map(|u| Str(Cow::Owned(u)))
+}
+
+/// [`unescape`] for the contents of a string already validated, tuned for
+/// dense two-byte escapes (JSON text inside a JSON string, where every
+/// quote is escaped): eight bytes are copied at a time and cut back at the
+/// first backslash, found with the SWAR zero-byte test. A `\u` escape hands
+/// the rest to [`unescape`].
+fn unescape_valid(raw: &str) -> Option<String> {
+    let b = raw.as_bytes();
+    let mut out: Vec<u8> = Vec::with_capacity(b.len() + 8);
+    let mut i = 0;
+    loop {
+        if let Some(w) = b.get(i..i + 8).and_then(|c| <[u8; 8]>::try_from(c).ok()) {
+            let x = u64::from_le_bytes(w) ^ splat(b'\\');
+            let hit = x.wrapping_sub(LO) & !x & HI;
+            out.extend_from_slice(&w);
+            if hit == 0 {
+                i += 8;
+                continue;
+            }
+            // The lowest flagged lane is the first backslash (exact).
+            let k = (hit.trailing_zeros() / 8) as usize;
+            out.truncate(out.len() - (8 - k));
+            i += k;
+        } else {
+            match b.get(i) {
+                None => break,
+                Some(&c) if c != b'\\' => {
+                    out.push(c);
+                    i += 1;
+                    continue;
+                }
+                Some(_) => {}
+            }
+        }
+        // `b[i]` is a backslash.
+        let c = match b.get(i + 1)? {
+            b'"' => b'"',
+            b'\\' => b'\\',
+            b'/' => b'/',
+            b'b' => 0x08,
+            b'f' => 0x0c,
+            b'n' => b'\n',
+            b'r' => b'\r',
+            b't' => b'\t',
+            _ => {
+                out.extend_from_slice(unescape(raw.get(i..)?)?.as_bytes());
+                return String::from_utf8(out).ok();
+            }
+        };
+        out.push(c);
+        i += 2;
+    }
+    String::from_utf8(out).ok()
+}
+
+/// The end (after the closing quote) of a string in text known to be valid
+/// JSON, from `i` inside it: escapes are stepped over, not checked again (a
+/// `\u` escape's four hex digits hold no `"` or `\`).
+#[inline(always)]
+fn valid_string_end(b: &[u8], mut i: usize) -> Option<usize> {
+    loop {
+        i = quote_or_backslash(b, i)?;
+        if b.get(i) == Some(&b'"') {
+            return Some(i + 1);
+        }
+        i += 2;
+    }
+}
+
 /// A position in JSON text that holds no control character (see
 /// [`Cursor::new`]).
 pub struct Cursor<'a> {
@@ -498,6 +582,54 @@ impl<'a> Cursor<'a> {
         Some(n)
     }
 
+    /// Skip one value of a text known to be valid JSON (a slice of a text
+    /// serde_json or this cursor validated, see [`Cursor::within`]),
+    /// without validating it again: strings are searched for their closing
+    /// quote only, containers by counting brackets outside strings. On text
+    /// that is not valid JSON the position it stops at is unspecified (it
+    /// never panics).
+    pub fn skip_valid(&mut self) -> Option<()> {
+        match self.peek()? {
+            b'"' => {
+                self.i = valid_string_end(self.b, self.i + 1)?;
+                return Some(());
+            }
+            b'{' | b'[' => {}
+            _ => {
+                // A number or a literal: up to the byte that ends it.
+                while !matches!(self.peek(), None | Some(b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r')) {
+                    self.i += 1;
+                }
+                return Some(());
+            }
+        }
+        let mut depth = 0u32;
+        loop {
+            match self.peek()? {
+                b'"' => self.i = valid_string_end(self.b, self.i + 1)?,
+                b'{' | b'[' => {
+                    depth += 1;
+                    self.i += 1;
+                }
+                b'}' | b']' => {
+                    depth = depth.checked_sub(1)?;
+                    self.i += 1;
+                    if depth == 0 {
+                        return Some(());
+                    }
+                }
+                _ => self.i += 1,
+            }
+        }
+    }
+
+    /// [`Cursor::skip_valid`], giving the value's text.
+    pub fn raw_valid(&mut self) -> Option<&'a str> {
+        let start = self.i;
+        self.skip_valid()?;
+        self.text.get(start..self.i)
+    }
+
     /// Skip one value (after any whitespace), validating it; the text of
     /// the value itself.
     pub fn raw(&mut self) -> Option<&'a str> {
@@ -743,6 +875,53 @@ mod tests {
         let mut c = Cursor::new(r#""\u0041""#).unwrap();
         c.str();
         assert!(!c.surrogates);
+    }
+
+    /// `validated_str` (the nested-string unescaper) gives serde_json's
+    /// string for every escape at every offset around its 8-byte blocks,
+    /// and defers (`None`) where serde_json refuses (lone surrogates).
+    #[test]
+    fn validated_str_unescapes_like_serde_json() {
+        let escapes = [r#"\""#, r"\\", r"\/", r"\b", r"\f", r"\n", r"\r", r"\t", r"\u0041", r"\u00e9", r"\ud83d\ude00"];
+        for e in escapes {
+            for pre in 0..20 {
+                for post in [0, 1, 7, 8, 9, 17] {
+                    let t = format!("\"{}{e}{}{e}\"", "a".repeat(pre), "é".repeat(post));
+                    let want: String = serde_json::from_str(&t).unwrap();
+                    let got = validated_str(&t).unwrap();
+                    assert_eq!(got.as_str(), want, "{t}");
+                }
+            }
+        }
+        let plain = validated_str(r#""no escapes here, none at all""#).unwrap();
+        assert!(plain.is_borrowed());
+        for lone in [r#""\ud800""#, r#""abcdefgh\udc00x""#, r#""\n\ud800\u0041""#] {
+            assert!(serde_json::from_str::<String>(lone).is_err());
+            assert!(validated_str(lone).is_none(), "{lone}");
+        }
+    }
+
+    /// `skip_valid` ends every valid value where the validating `skip` does.
+    #[test]
+    fn skip_valid_ends_where_skip_ends() {
+        for t in [
+            r#"{"a":[1,-2.5e+3,0,true,false,null,"x\"y\\z\u00e9"],"b":{},"c":[]}"#,
+            r#"[[[[]]],{"k:{\"u\":\"x\"}":{}}]"#,
+            r#""\\\"\\""#,
+            "-0.5e7",
+            "true",
+            "null",
+            r#"{"a" : [ 1 , { "b" : "c" } ] }"#,
+        ] {
+            for tail in ["", ",1", "]", "}", " "] {
+                let text = format!("{t}{tail}");
+                let mut a = Cursor::new(&text).unwrap();
+                let mut b = Cursor::within(&text);
+                assert!(a.skip().is_some(), "{text}");
+                assert!(b.skip_valid().is_some(), "{text}");
+                assert_eq!(a.i, b.i, "{text}");
+            }
+        }
     }
 
     #[test]
