@@ -140,18 +140,17 @@ pub const WORKLOAD_RESOURCES: &[&str] =
     &["deployments", "replicasets", "statefulsets", "daemonsets", "jobs", "replicationcontrollers"];
 
 /// The pod spec inside an object of `resource`: a Pod's `spec`, a workload's
-/// `spec.template.spec`, a CronJob's `spec.jobTemplate.spec.template.spec`.
+/// `spec.template.spec`, a CronJob's `spec.jobTemplate.spec.template.spec`,
+/// a PodTemplate's `template.spec`.
 pub fn pod_spec<'a, N: Node<'a>>(resource: &str, obj: N) -> Option<N> {
     let s = match resource {
         "pods" => obj.get("spec")?,
         r if WORKLOAD_RESOURCES.contains(&r) => obj.get("spec")?.get("template")?.get("spec")?,
         "cronjobs" => obj.get("spec")?.get("jobTemplate")?.get("spec")?.get("template")?.get("spec")?,
-        "podtemplates" => {
-            // As before the raw reader: the object must hold a `spec` too
-            // (which a PodTemplate has not, so this finds none).
-            obj.get("spec")?;
-            obj.get("template")?.get("spec")?
-        }
+        // A PodTemplate has no `spec` of its own: its pod spec is
+        // `template.spec` (it used to require a top-level `spec` as well, so
+        // it never found one).
+        "podtemplates" => obj.get("template")?.get("spec")?,
         _ => return None,
     };
     s.is_object().then_some(s)
@@ -348,5 +347,22 @@ mod tests {
         assert_eq!(s.host_paths, ["/var/run/docker.sock"]);
         assert_eq!(s.caps_added, ["SYS_ADMIN", "NET_RAW"], "regression: lower-case cap_ prefix is stripped");
         assert_eq!(s.images, ["nginx", "busybox"]);
+    }
+
+    #[test]
+    fn pod_template_spec_is_template_spec() {
+        // Regression: a PodTemplate (synthetic object, the shape of the
+        // v1 PodTemplate kind) has no top-level `spec`; its pod spec used to
+        // be found only when it had one, i.e. never.
+        let pt: Value = serde_json::from_str(
+            r#"{"kind":"PodTemplate","apiVersion":"v1","metadata":{"name":"t"},
+            "template":{"metadata":{},"spec":{"hostNetwork":true,"containers":[{"name":"c","image":"alpine","securityContext":{"privileged":true}}]}}}"#,
+        )
+        .unwrap();
+        let s = summarize_pod(pod_spec("podtemplates", &pt).expect("template.spec is the pod spec"));
+        assert!(s.privileged && s.host_network);
+        assert_eq!(s.images, ["alpine"]);
+        let no_template: Value = serde_json::from_str(r#"{"spec":{"containers":[]}}"#).unwrap();
+        assert!(pod_spec("podtemplates", &no_template).is_none());
     }
 }

@@ -586,7 +586,7 @@ fn derived_prelude() -> String {
   k_pod_blind = k_body_blind
   k_pod = null
   k_spec = null
-  if !k_body_blind && is_object(k_objb) && includes(keys(object!(k_objb)), "spec") {{
+  if !k_body_blind && is_object(k_objb) {{
     k_o = object!(k_objb)
     if k_res == "pods" {{
       k_spec = k_o.spec
