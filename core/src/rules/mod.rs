@@ -751,7 +751,11 @@ fn required_values(e: &Expr, field: &FieldRef) -> Option<Vec<String>> {
     match e {
         Expr::And(xs) => xs.iter().find_map(|x| required_values(x, field)),
         Expr::Test { field: f, m, negate: false, .. } if f == field => match m {
-            Matcher::Eq(s, _) => Some(vec![s.clone()]),
+            // A number also equals other spellings of it in a string field
+            // (`01`, `1.0`): only a numeric field has one spelling per number.
+            Matcher::Eq(s, Some(_)) if *field == FieldRef::Code => Some(vec![s.clone()]),
+            Matcher::Eq(_, Some(_)) => None,
+            Matcher::Eq(s, None) => Some(vec![s.clone()]),
             Matcher::Small(items) => Some(items.clone()),
             Matcher::Set(set) => {
                 let mut v: Vec<String> = set.iter().cloned().collect();
@@ -803,6 +807,14 @@ impl RuleSet {
             }
         }
         set.index = index::Index::build(&stateless, &required_values);
+        // Declared requirements make a rule blind by themselves, whatever
+        // its condition: such rules are visited on every event.
+        for &(i, _) in &stateless {
+            if !rules[i as usize].declared.is_empty() && !set.index.always.contains(&i) {
+                set.index.always.push(i);
+            }
+        }
+        set.index.always.sort_unstable();
         set.stateful_index = index::Index::build(&stateful, &required_values);
         set.rules = rules;
         set
