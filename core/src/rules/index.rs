@@ -1,4 +1,5 @@
-//! The rule index: which stateless rules an event can possibly match.
+//! The rule index: which rules (stateless rules, stateful conditions and
+//! first steps) an event can possibly match.
 //!
 //! Each rule is filed under the key its condition requires that is expected
 //! to be visited least often (`Filing::share`):
