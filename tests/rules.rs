@@ -224,3 +224,160 @@ fn index_gives_the_same_results_as_evaluating_every_rule() {
     assert!(c.events > 500, "{}", c.events);
     assert!(c.diffs.is_empty(), "{}", c.diffs.join("\n"));
 }
+
+/// Rules of shapes the index files by disjunction, by annotation key or
+/// value, or not at all (declared requirements), checked like the built-in
+/// pack: on every fixture event and on synthetic edge events (escaped
+/// annotation keys and values, duplicate keys, numbers spelled as text),
+/// indexed detection equals evaluating every rule. The rules and events
+/// here are synthetic.
+#[test]
+fn index_gives_the_same_results_on_disjunctions_annotations_and_declared_requirements() {
+    use kaudit_core::rules::{Builder, Detections, Verdict};
+    use kaudit_core::{AuditEvent, Decoder, Sink, Unit};
+    let rules = r#"
+rules:
+  - {id: legacy, title: t, severity: low, condition: "annotations[example.com/legacy-token] exists or annotations[example.com/other] exists"}
+  - {id: denied, title: t, severity: low, condition: "code in (401, 403) or authz.decision = forbid"}
+  - {id: decision-only, title: t, severity: low, condition: "authz.decision = forbid and verb in (get, create)"}
+  - {id: control, title: t, severity: low, condition: "actor.kind = control-plane or (actor.serviceaccount.namespace = kube-system and actor.serviceaccount.name in (a, b))"}
+  - {id: numeric-name, title: t, severity: low, condition: "objectRef.name = 1"}
+  - {id: declared, title: t, severity: low, condition: "verb = create", requires: [requestObject]}
+  - {id: failed-tool, title: t, severity: low, condition: "outcome = failure and (userAgent contains curl or userAgent startswith python)"}
+"#;
+    let mut b = Builder::new();
+    b.add_file("synthetic.yaml", rules);
+    let set = b.build().expect("compiles");
+    // `name = 1` also matches the text `1.0`: a number on a text field
+    // cannot be looked up by its spelling, so that rule is not indexed.
+    assert_eq!(set.unindexed(), ["numeric-name", "declared"], "every other rule is filed under a key");
+    // Synthetic vanilla events: (annotations, user, name, code, verb, level, user agent).
+    let cases: &[(&str, &str, &str, u32, &str, &str, &str)] = &[
+        (r#"{"example.com\/legacy-token":"x"}"#, "alice", "n", 200, "get", "Metadata", "kubectl"),
+        (r#"{"example.com/legacy\u002dtoken":"x"}"#, "alice", "n", 200, "get", "Metadata", "kubectl"),
+        (
+            r#"{"example.com/legacy-token":"x","authorization.k8s.io/decision":"allow"}"#,
+            "alice",
+            "n",
+            200,
+            "get",
+            "Metadata",
+            "kubectl",
+        ),
+        (r#"{"example.com/other":1}"#, "alice", "n", 200, "get", "Metadata", "kubectl"),
+        (r#"{"authorization.k8s.io/decision":"forb\u0069d"}"#, "alice", "n", 200, "get", "Metadata", "kubectl"),
+        (r#"{"authorization.k8s.io\/decision":"forbid"}"#, "alice", "n", 200, "create", "Metadata", "kubectl"),
+        (r#"{"authorization.k8s.io/decision":"forbid"}"#, "alice", "n", 200, "create", "Metadata", "kubectl"),
+        (
+            r#"{"authorization.k8s.io/decision":"allow","authorization.k8s.io/decision":"forbid"}"#,
+            "alice",
+            "n",
+            200,
+            "get",
+            "Metadata",
+            "kubectl",
+        ),
+        (
+            r#"{"authorization.k8s.io/decision":"allow","authorization.k8s.io/reason":"RBAC: \"forbid\" \\u"}"#,
+            "alice",
+            "n",
+            200,
+            "get",
+            "Metadata",
+            "kubectl",
+        ),
+        (
+            r#"{"authorization.k8s.io/decision":"\ud83d\ude00","example.com/other":"\ud83d\ude00"}"#,
+            "alice",
+            "n",
+            200,
+            "get",
+            "Metadata",
+            "kubectl",
+        ),
+        (r#"{}"#, "system:kube-controller-manager", "1", 403, "get", "Metadata", "kubectl"),
+        (r#"{}"#, "system:serviceaccount:kube-system:a", "1.0", 200, "create", "Request", "kubectl"),
+        (r#"{}"#, "system:serviceaccount:kube-system:c", "01", 500, "create", "Metadata", "curl/8.0"),
+        (r#"{}"#, "system:serviceaccount:default:a", " 1", 500, "list", "Metadata", "python-requests"),
+        (r#"null"#, "bob", "x", 401, "create", "None", "python"),
+    ];
+    let mut records: Vec<String> = Vec::new();
+    for (i, (ann, user, name, code, verb, level, ua)) in cases.iter().enumerate() {
+        records.push(format!(
+            r#"{{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"{level}","auditID":"synthetic-{i}","stage":"ResponseComplete","requestURI":"/api/v1/namespaces/d/pods/{name}","verb":"{verb}","user":{{"username":"{user}","groups":["system:authenticated"]}},"sourceIPs":["10.0.0.1"],"userAgent":"{ua}","objectRef":{{"resource":"pods","namespace":"d","name":"{name}","apiVersion":"v1"}},"responseStatus":{{"metadata":{{}},"code":{code}}},"requestReceivedTimestamp":"2024-05-14T09:00:00.000000Z","stageTimestamp":"2024-05-14T09:00:00.000001Z","annotations":{ann}}}"#
+        ));
+    }
+    struct Check<'s> {
+        set: &'s RuleSet,
+        out: Detections,
+        events: usize,
+        verdicts: Vec<(usize, usize)>,
+        diffs: Vec<String>,
+    }
+    impl Sink for Check<'_> {
+        fn event(&mut self, ev: &AuditEvent<'_>) {
+            self.events += 1;
+            self.set.detect_into(ev, &mut self.out);
+            for (i, r) in self.set.rules().iter().enumerate() {
+                let want = self.set.verdict(i, ev);
+                let got = if self.out.hits.contains(&(i as u32)) {
+                    Verdict::Fire
+                } else if let Some((_, f)) = self.out.blind.iter().find(|(j, _)| *j == i as u32) {
+                    Verdict::Blind(*f)
+                } else {
+                    Verdict::Quiet
+                };
+                match want {
+                    Verdict::Fire => self.verdicts[i].0 += 1,
+                    Verdict::Blind(_) => self.verdicts[i].1 += 1,
+                    Verdict::Quiet => {}
+                }
+                if want != got {
+                    self.diffs.push(format!("{} on {:?}: indexed {got:?}, full {want:?}", r.id, ev.audit_id));
+                }
+            }
+        }
+        fn skipped(&mut self, _: Unit<'_>, _: &'static str) {}
+        fn error(&mut self, _: Unit<'_>, _: &kaudit_core::Error) {}
+    }
+    let dec = Decoder::default();
+    let n = set.rules().len();
+    let mut c =
+        Check { set: &set, out: Detections::default(), events: 0, verdicts: vec![(0, 0); n], diffs: Vec::new() };
+    for r in &records {
+        dec.decode(r.as_bytes(), &mut c);
+    }
+    assert_eq!(c.events, cases.len(), "every synthetic record is an event");
+    let synthetic = c.verdicts.clone();
+    for rel in kaudit_tests::fixtures() {
+        let bytes = read_fixture(&rel);
+        for f in kaudit_core::frame::records(&bytes, 1 << 30) {
+            dec.decode(&bytes[f.range], &mut c);
+        }
+    }
+    assert!(c.diffs.is_empty(), "{}", c.diffs.join("\n"));
+    // The synthetic events exercise what they are meant to: escaped keys
+    // and values fire, a number spelled `1.0` equals 1, declared
+    // requirements make a rule blind.
+    let fired = |id: &str| synthetic[set.find(id).unwrap()].0;
+    assert_eq!(fired("legacy"), 4);
+    // 401/403 twice; `forbid` plain, with an escaped key and escaped value
+    // (not where a duplicate key's first value is `allow`, nor where only
+    // the reason says "forbid").
+    assert_eq!(fired("denied"), 5);
+    assert_eq!(fired("decision-only"), 3);
+    assert_eq!(fired("control"), 2);
+    // `1`, `1.0` and `01`, not ` 1`.
+    assert_eq!(fired("numeric-name"), 3);
+    assert_eq!(fired("failed-tool"), 3);
+    assert!(synthetic[set.find("declared").unwrap()].1 > 0);
+}
+
+/// The built-in pack has no rule evaluated on every event (the last three,
+/// `api-request-unauthorized`, `control-plane-identity-from-public-ip`
+/// and `legacy-serviceaccount-token-used`, are filed under disjunctions
+/// and annotation keys).
+#[test]
+fn builtin_pack_has_no_unindexed_rule() {
+    assert!(RuleSet::builtin().unindexed().is_empty(), "{:?}", RuleSet::builtin().unindexed());
+}

@@ -66,6 +66,28 @@ impl Val<'_> {
     }
 }
 
+/// A text searched for verbatim in an annotation object's JSON text
+/// (see [`View::annotation_may_be`]).
+#[derive(Debug)]
+pub(crate) struct Literal {
+    finder: memchr::memmem::Finder<'static>,
+    /// It holds a character JSON must escape (`"`, `\`, controls), so it
+    /// never occurs verbatim.
+    escaped: bool,
+    /// It holds a `/`, which JSON may write `\/`.
+    slash: bool,
+}
+
+impl Literal {
+    pub(crate) fn new(s: &str) -> Literal {
+        Literal {
+            finder: memchr::memmem::Finder::new(s.as_bytes()).into_owned(),
+            escaped: s.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20),
+            slash: s.contains('/'),
+        }
+    }
+}
+
 /// The result of reading a field.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Got<'c> {
@@ -107,6 +129,8 @@ pub struct View<'r, 'e> {
     actor_kind: OnceCell<Option<&'static str>>,
     /// The event time for stateful rules, parsed once.
     time: OnceCell<Option<super::state::Micros>>,
+    /// Whether the annotations' text holds a `\u` escape, and a `\/` one.
+    annotation_escapes: OnceCell<(bool, bool)>,
     /// Annotations, parsed once: keys and values unescaped.
     annotations: OnceCell<Vec<(crate::json::Str<'r>, MapVal<'r>)>>,
     /// Bytes the rule being evaluated may still scan (its match budget).
@@ -148,6 +172,7 @@ impl<'r, 'e> View<'r, 'e> {
             rbac: OnceCell::new(),
             exec_cmd: OnceCell::new(),
             annotations: OnceCell::new(),
+            annotation_escapes: OnceCell::new(),
             actor_kind: OnceCell::new(),
             time: OnceCell::new(),
             extra: OnceCell::new(),
@@ -298,6 +323,43 @@ impl<'r, 'e> View<'r, 'e> {
         self.ev.resource() == Some("pods")
             && matches!(self.ev.subresource(), Some("exec" | "attach"))
             && matches!(self.ev.verb.as_deref(), Some("create" | "get"))
+    }
+
+    /// Whether annotation `key` may be present with one of `values` (with
+    /// any value when `values` is `None`), judged from the annotations' text
+    /// without reading them into a map. `false` only when that is certain:
+    /// annotations are available, the text holds no escape that could spell
+    /// the key or a value (`\u`, or `\/` for a `/`), and the key, or else
+    /// every one of the values, does not occur in it verbatim. Reading the
+    /// annotation then gives absent, or a value not among `values`.
+    pub(crate) fn annotation_may_be(&self, key: &Literal, values: Option<&[Literal]>) -> bool {
+        if self.annotations.get().is_some() || self.unavailable.contains(Field::Annotations) {
+            return true;
+        }
+        let Some(raw) = self.ev.annotations.as_ref() else { return true };
+        let text = raw.get().as_bytes();
+        let (u, slash) = *self.annotation_escapes.get_or_init(|| {
+            let (mut u, mut slash) = (false, false);
+            for i in memchr::memchr_iter(b'\\', text) {
+                match text.get(i + 1) {
+                    Some(b'u') => u = true,
+                    Some(b'/') => slash = true,
+                    _ => {}
+                }
+            }
+            (u, slash)
+        });
+        let hidden = |l: &Literal| l.escaped || u || (slash && l.slash);
+        if hidden(key) {
+            return true;
+        }
+        if key.finder.find(text).is_none() {
+            return false;
+        }
+        match values {
+            None => true,
+            Some(vs) => vs.iter().any(|v| hidden(v) || v.finder.find(text).is_some()),
+        }
     }
 
     /// Read a field.

@@ -1,49 +1,91 @@
-//! The rule index: which stateless rules an event can possibly match.
+//! The rule index: which rules (stateless rules, stateful conditions and
+//! first steps) an event can possibly match.
 //!
-//! Each rule is filed under the one key its condition requires that is
-//! expected to be most selective:
+//! Each rule is filed under the key its condition requires that is expected
+//! to be visited least often (`Filing::share`):
 //!
 //! * a (verb, resource) pair, or a single field among `objectRef.name`,
 //!   `user.username`, `objectRef.namespace`, `objectRef.subresource`,
-//!   `objectRef.apiGroup`, `objectRef.resource`, `verb` — from a top-level
-//!   `FIELD = x` / `FIELD in (…)` conjunct;
+//!   `objectRef.apiGroup`, `responseStatus.code`, `actor.kind`,
+//!   `actor.serviceaccount.{namespace,name}`, `outcome`, `authz.decision`,
+//!   `objectRef.resource`, `verb` — from a top-level `FIELD = x` /
+//!   `FIELD in (…)` conjunct;
+//! * the presence of a rarely present field (impersonation, user extras,
+//!   annotations other than the authorizer's);
 //! * or the needles of a top-level `contains` / `icontains` / `startswith` /
 //!   `endswith` conjunct: one Aho-Corasick automaton per field holds every
 //!   such needle of every rule, so a rule is visited only when one of its
-//!   needles occurs.
+//!   needles occurs;
+//! * or, for a disjunction (the condition, or one of its conjuncts), one
+//!   such key per branch: the rule is visited when any of them matches.
 //!
-//! Rules with no such conjunct are visited on every event. An event visits
-//! the rules filed under its own values (one lookup per field, one automaton
+//! Rules with no such key are visited on every event. An event visits the
+//! rules filed under its own values (one lookup per field, one automaton
 //! pass per needle field) — the cost grows with the rules that could match,
 //! not with the size of the pack. Where an indexed field is unavailable for
-//! the event (blind), every rule filed under it is visited, so it can
-//! report blind.
+//! the event (blind), every rule filed under it is visited, so it can report
+//! blind. Annotation keys are first looked for in the annotations' text
+//! (`View::annotation_may_be`), so most events never build the map.
 
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 
-use super::eval::{Expr, FastHash, Got, Matcher, Val, View};
+use super::eval::{Expr, FastHash, Got, Literal, Matcher, Val, View};
 use super::fields::{Derived, FieldRef};
 
 type Map<V> = HashMap<String, V, BuildHasherDefault<FastHash>>;
 
 /// Single fields that may carry an index, with a rough selectivity weight
-/// (how many distinct values the field takes in real traffic).
-/// `objectRef.resource` and `verb` must stay the last two (they also form
-/// the pair key).
-const SINGLE: &[(FieldRef, f64)] = &[
-    (FieldRef::ObjName, 1000.0),
-    (FieldRef::UserName, 500.0),
-    (FieldRef::ObjNamespace, 200.0),
-    (FieldRef::ObjSubresource, 100.0),
-    (FieldRef::ObjApiGroup, 50.0),
-    (FieldRef::Code, 20.0),
-    (FieldRef::Derived(Derived::ActorKind), 6.0),
-    (FieldRef::ObjResource, 30.0),
-    (FieldRef::Verb, 7.0),
-];
+/// (how many distinct values the field takes in real traffic; see
+/// [`value_share`] for fields whose values are far from equally common).
+fn single_fields() -> Vec<(FieldRef, f64)> {
+    vec![
+        (FieldRef::ObjName, 1000.0),
+        (FieldRef::UserName, 500.0),
+        (FieldRef::Derived(Derived::ActorSaName), 300.0),
+        (FieldRef::ObjNamespace, 200.0),
+        (FieldRef::ObjSubresource, 100.0),
+        (FieldRef::Derived(Derived::ActorSaNamespace), 50.0),
+        (FieldRef::ObjApiGroup, 50.0),
+        (FieldRef::Code, 20.0),
+        (FieldRef::Derived(Derived::ActorKind), 6.0),
+        (FieldRef::Outcome, 3.0),
+        (FieldRef::Annotation(DECISION.to_string()), 2.0),
+        (FieldRef::ObjResource, 30.0),
+        (FieldRef::Verb, 7.0),
+    ]
+}
+
+const DECISION: &str = "authorization.k8s.io/decision";
+
+/// The expected share of events on which `field` (of weight `w`) takes the
+/// value `v`: `1 / w`, except for fields with a few values of very unequal
+/// frequency (most requests succeed, are allowed, and come from nodes and
+/// service accounts).
+fn value_share(field: &FieldRef, v: &str, w: f64) -> f64 {
+    match field {
+        FieldRef::Outcome => match v {
+            "success" => 0.9,
+            _ => 0.05,
+        },
+        FieldRef::Derived(Derived::ActorKind) => match v {
+            "node" | "serviceaccount" => 0.4,
+            "control-plane" | "human" => 0.1,
+            _ => 0.03,
+        },
+        // Most traffic is the system's own: kube-system's service accounts
+        // and objects, and the nodes' leases.
+        FieldRef::Derived(Derived::ActorSaNamespace) if v == "kube-system" => 0.3,
+        FieldRef::ObjNamespace if matches!(v, "kube-system" | "kube-node-lease") => 0.3,
+        FieldRef::Annotation(k) if k == DECISION => match v {
+            "allow" => 0.95,
+            _ => 0.05,
+        },
+        _ => 1.0 / w,
+    }
+}
 
 /// How rarely a field is present at all, for the presence index.
 fn presence_weight(f: &FieldRef) -> f64 {
@@ -75,6 +117,32 @@ fn required_present(e: &Expr) -> Vec<FieldRef> {
 }
 const PAIR_WEIGHT: f64 = 7.0 * 30.0;
 const NEEDLE_WEIGHT: f64 = 2000.0;
+/// How much more a needle key on a body, or on a long text every event
+/// has, costs than one on a short or rare field.
+const BODY_NEEDLE_COST: f64 = 100.0;
+const LONG_NEEDLE_COST: f64 = 10.0;
+
+/// One key a rule is filed under.
+#[derive(Debug)]
+enum Key {
+    /// `single[k]` takes one of these values.
+    Single(usize, Vec<String>),
+    /// (verb, resource) is one of these pairs.
+    Pair(Vec<String>, Vec<String>),
+    /// The field is present.
+    Presence(FieldRef),
+    /// One of these needles occurs in the field.
+    Needle(NeedleSpec),
+}
+
+/// Where a condition can be filed: it can be true (or blind) on an event
+/// only if one of `keys` matches it (or the key's field is blind there).
+/// `share` is the expected share of events that visit it.
+#[derive(Debug)]
+struct Filing {
+    share: f64,
+    keys: Vec<Key>,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Anchor {
@@ -99,9 +167,13 @@ pub struct Index {
     pair: Map<Map<Vec<u32>>>,
     pair_all: Vec<u32>,
     single: Vec<(FieldRef, Map<Vec<u32>>, Vec<u32>)>,
+    /// For each annotation among `single`: its key and the values its map
+    /// holds, to rule them out from the annotations' text.
+    single_literals: Vec<Option<(Literal, Vec<Literal>)>>,
     needles: Vec<Needles>,
-    /// Rules filed under a rarely present field: visited when it is present.
-    presence: Vec<(FieldRef, Vec<u32>)>,
+    /// Rules filed under a rarely present field: visited when it is present
+    /// (with the key of an annotation, as above).
+    presence: Vec<(FieldRef, Vec<u32>, Option<Literal>)>,
     /// Rules with no indexable conjunct.
     pub always: Vec<u32>,
 }
@@ -135,103 +207,162 @@ fn needle_conjunct(e: &Expr) -> Option<NeedleSpec> {
     .filter(|(_, _, ns)| !ns.is_empty() && ns.iter().all(|(n, _)| !n.is_empty()))
 }
 
+/// The most selective filing of `e`, if it has one: the best single key
+/// among its top-level conjuncts, or, for a disjunction (at the top or as a
+/// conjunct), the union of one filing per branch.
+fn filing(e: &Expr, fields: &[(FieldRef, f64)], required: Required<'_>) -> Option<Filing> {
+    let mut best: Option<Filing> = None;
+    let mut offer = |f: Filing| {
+        if best.as_ref().is_none_or(|b| f.share < b.share) {
+            best = Some(f);
+        }
+    };
+    let mut singles: Vec<Option<Vec<String>>> = Vec::new();
+    for (k, (f, w)) in fields.iter().enumerate() {
+        let vals = required(e, f);
+        if let Some(v) = &vals {
+            let share = v.iter().map(|x| value_share(f, x, *w)).sum::<f64>();
+            offer(Filing { share, keys: vec![Key::Single(k, v.clone())] });
+        }
+        singles.push(vals);
+    }
+    let pos = |g: FieldRef| fields.iter().position(|(f, _)| *f == g);
+    if let (Some(vi), Some(ri)) = (pos(FieldRef::Verb), pos(FieldRef::ObjResource)) {
+        if let (Some(Some(vs)), Some(Some(rs))) = (singles.get(vi), singles.get(ri)) {
+            let share = (vs.len() * rs.len()) as f64 / PAIR_WEIGHT;
+            offer(Filing { share, keys: vec![Key::Pair(vs.clone(), rs.clone())] });
+        }
+    }
+    if let Some((w, f)) = required_present(e)
+        .into_iter()
+        .map(|f| (presence_weight(&f), f))
+        .filter(|(w, _)| *w > 0.0)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+    {
+        offer(Filing { share: 1.0 / w, keys: vec![Key::Presence(f)] });
+    }
+    if let Some(n) = needle_conjunct(e) {
+        // Needles in a body search its whole text, made for the purpose:
+        // worth it only where nothing else narrows the rule down.
+        let cost = match n.0 {
+            FieldRef::Body(..) => BODY_NEEDLE_COST,
+            // Long texts on every event.
+            FieldRef::UserAgent | FieldRef::RequestUri | FieldRef::RequestUriPath | FieldRef::StatusMessage => {
+                LONG_NEEDLE_COST
+            }
+            _ => 1.0,
+        };
+        offer(Filing { share: cost * n.2.len() as f64 / NEEDLE_WEIGHT, keys: vec![Key::Needle(n)] });
+    }
+    match e {
+        Expr::Or(xs) if !xs.is_empty() => {
+            let mut all = Filing { share: 0.0, keys: Vec::new() };
+            for x in xs {
+                let Some(f) = filing(x, fields, required) else { return best };
+                all.share += f.share;
+                all.keys.extend(f.keys);
+            }
+            offer(all);
+        }
+        Expr::And(xs) => {
+            for x in xs.iter().filter(|x| matches!(x, Expr::Or(_) | Expr::And(_))) {
+                if let Some(f) = filing(x, fields, required) {
+                    offer(f);
+                }
+            }
+        }
+        _ => {}
+    }
+    best
+}
+
 impl Index {
     /// Build the index for `rules` (indices into the rule set).
     pub fn build(rules: &[(u32, &Expr)], required: Required<'_>) -> Index {
+        let fields = single_fields();
         let mut ix = Index {
-            single: SINGLE.iter().map(|(f, _)| (f.clone(), Map::default(), Vec::new())).collect(),
+            single: fields.iter().map(|(f, _)| (f.clone(), Map::default(), Vec::new())).collect(),
             ..Index::default()
         };
         for &(i, expr) in rules {
-            let mut best: (f64, usize) = (0.0, usize::MAX); // (score, choice)
-            let mut singles: Vec<Option<Vec<String>>> = Vec::new();
-            for (k, (f, w)) in SINGLE.iter().enumerate() {
-                let vals = required(expr, f);
-                if let Some(v) = &vals {
-                    let score = w / v.len().max(1) as f64;
-                    if score > best.0 {
-                        best = (score, k);
-                    }
-                }
-                singles.push(vals);
-            }
-            let verb_i = SINGLE.len() - 1;
-            let res_i = SINGLE.len() - 2;
-            if let (Some(vs), Some(rs)) = (&singles[verb_i], &singles[res_i]) {
-                let score = PAIR_WEIGHT / (vs.len() * rs.len()).max(1) as f64;
-                if score > best.0 {
-                    best = (score, usize::MAX - 1);
-                }
-            }
-            let present = required_present(expr)
-                .into_iter()
-                .map(|f| (presence_weight(&f), f))
-                .filter(|(w, _)| *w > 0.0)
-                .max_by(|a, b| a.0.total_cmp(&b.0));
-            if let Some((w, _)) = &present {
-                if *w > best.0 {
-                    best = (*w, usize::MAX - 3);
-                }
-            }
-            let needle = needle_conjunct(expr);
-            if let Some((_, _, ns)) = &needle {
-                let score = NEEDLE_WEIGHT / ns.len() as f64;
-                if score > best.0 {
-                    best = (score, usize::MAX - 2);
-                }
-            }
-            match best.1 {
-                usize::MAX => ix.always.push(i),
-                k if k == usize::MAX - 1 => {
-                    for v in singles[verb_i].iter().flatten() {
-                        for r in singles[res_i].iter().flatten() {
-                            ix.pair.entry(v.clone()).or_default().entry(r.clone()).or_default().push(i);
-                        }
-                    }
-                    ix.pair_all.push(i);
-                }
-                k if k == usize::MAX - 3 => {
-                    let Some((_, f)) = present else { continue };
-                    match ix.presence.iter_mut().find(|(g, _)| *g == f) {
-                        Some((_, l)) => l.push(i),
-                        None => ix.presence.push((f, vec![i])),
-                    }
-                }
-                k if k == usize::MAX - 2 => {
-                    let Some((field, ci, ns)) = needle else { continue };
-                    let slot = match ix.needles.iter().position(|n| n.field == field && n.insensitive == ci) {
-                        Some(p) => p,
-                        None => {
-                            ix.needles.push(Needles {
-                                field,
-                                insensitive: ci,
-                                patterns: Vec::new(),
-                                ac: None,
-                                all: Vec::new(),
-                            });
-                            ix.needles.len() - 1
-                        }
-                    };
-                    let n = &mut ix.needles[slot];
-                    for (p, a) in ns {
-                        n.patterns.push((p, a, i));
-                    }
-                    n.all.push(i);
-                }
-                k => {
-                    let (_, map, all) = &mut ix.single[k];
-                    for v in singles[k].iter().flatten() {
-                        map.entry(v.clone()).or_default().push(i);
-                    }
-                    all.push(i);
-                }
+            let Some(f) = filing(expr, &fields, required) else {
+                ix.always.push(i);
+                continue;
+            };
+            for key in f.keys {
+                ix.file(i, key);
             }
         }
         for n in &mut ix.needles {
             let pats: Vec<&str> = n.patterns.iter().map(|(p, _, _)| p.as_str()).collect();
             n.ac = AhoCorasickBuilder::new().match_kind(MatchKind::Standard).build(&pats).ok();
         }
+        for (f, map, all) in &mut ix.single {
+            all.dedup();
+            for l in map.values_mut() {
+                l.dedup();
+            }
+            ix.single_literals.push(match f {
+                FieldRef::Annotation(k) if !all.is_empty() => {
+                    Some((Literal::new(k), map.keys().map(|v| Literal::new(v)).collect()))
+                }
+                _ => None,
+            });
+        }
         ix
+    }
+
+    /// File rule `i` under `key`.
+    fn file(&mut self, i: u32, key: Key) {
+        match key {
+            Key::Pair(vs, rs) => {
+                for v in &vs {
+                    for r in &rs {
+                        self.pair.entry(v.clone()).or_default().entry(r.clone()).or_default().push(i);
+                    }
+                }
+                self.pair_all.push(i);
+            }
+            Key::Presence(f) => match self.presence.iter_mut().find(|(g, _, _)| *g == f) {
+                Some((_, l, _)) => l.push(i),
+                None => {
+                    let lit = match &f {
+                        FieldRef::Annotation(k) => Some(Literal::new(k)),
+                        _ => None,
+                    };
+                    self.presence.push((f, vec![i], lit));
+                }
+            },
+            Key::Needle((field, ci, ns)) => {
+                let slot = match self.needles.iter().position(|n| n.field == field && n.insensitive == ci) {
+                    Some(p) => p,
+                    None => {
+                        self.needles.push(Needles {
+                            field,
+                            insensitive: ci,
+                            patterns: Vec::new(),
+                            ac: None,
+                            all: Vec::new(),
+                        });
+                        self.needles.len() - 1
+                    }
+                };
+                if let Some(n) = self.needles.get_mut(slot) {
+                    for (p, a) in ns {
+                        n.patterns.push((p, a, i));
+                    }
+                    n.all.push(i);
+                }
+            }
+            Key::Single(k, vals) => {
+                if let Some((_, map, all)) = self.single.get_mut(k) {
+                    for v in vals {
+                        map.entry(v).or_default().push(i);
+                    }
+                    all.push(i);
+                }
+            }
+        }
     }
 
     /// The candidate rules for an event, ascending, into `out` (cleared).
@@ -260,9 +391,14 @@ impl Index {
                 _ => {}
             }
         }
-        for (f, map, all) in &self.single {
+        for ((f, map, all), lits) in self.single.iter().zip(&self.single_literals) {
             if all.is_empty() {
                 continue;
+            }
+            if let Some((key, values)) = lits {
+                if !view.annotation_may_be(key, Some(values)) {
+                    continue;
+                }
             }
             match view.get(f) {
                 Got::Blind(_) => out.extend_from_slice(all),
@@ -274,7 +410,12 @@ impl Index {
                 _ => {}
             }
         }
-        for (f, rules) in &self.presence {
+        for (f, rules, lit) in &self.presence {
+            if let Some(key) = lit {
+                if !view.annotation_may_be(key, None) {
+                    continue;
+                }
+            }
             if !matches!(view.get(f), Got::Absent) {
                 out.extend_from_slice(rules);
             }

@@ -174,14 +174,18 @@ pub struct RuleSet {
     rules: Vec<Rule>,
     /// Suspicious but valid things found while compiling (`file:line:col`).
     pub warnings: Vec<RuleError>,
-    /// Which stateless rules an event can match (`index.rs`).
+    /// Which rules an event can match (`index.rs`), in one pass: a
+    /// stateless rule `i` is entry `i`; for the `k`-th stateful rule, entry
+    /// `stateful_base + 2k` is its condition and `stateful_base + 2k + 1`
+    /// its sequence's first step. An event that is a candidate for neither
+    /// leaves the stateful rule's state untouched, so the rule is skipped.
     index: index::Index,
     /// Stateful rules (evaluated by a [`Detector`]).
     stateful: Vec<u32>,
-    /// Which stateful conditions an event can match: for the `k`-th
-    /// stateful rule, entry `2k` is its condition and `2k + 1` its
-    /// sequence's first step. An event that is a candidate for neither
-    /// leaves the rule's state untouched, so the rule is skipped.
+    /// The first stateful entry of `index` (the number of rules).
+    stateful_base: u32,
+    /// The stateful entries alone, numbered from 0, for hosts that
+    /// evaluate only the stateful rules ([`replay::Recorder`]).
     stateful_index: index::Index,
     /// Bytes one rule's text matchers may scan on one event.
     match_budget: usize,
@@ -194,6 +198,7 @@ impl Default for RuleSet {
             warnings: Vec::new(),
             index: index::Index::default(),
             stateful: Vec::new(),
+            stateful_base: 0,
             stateful_index: index::Index::default(),
             match_budget: DEFAULT_MATCH_BUDGET,
         }
@@ -751,7 +756,11 @@ fn required_values(e: &Expr, field: &FieldRef) -> Option<Vec<String>> {
     match e {
         Expr::And(xs) => xs.iter().find_map(|x| required_values(x, field)),
         Expr::Test { field: f, m, negate: false, .. } if f == field => match m {
-            Matcher::Eq(s, _) => Some(vec![s.clone()]),
+            // A number also equals other spellings of it in a string field
+            // (`01`, `1.0`): only a numeric field has one spelling per number.
+            Matcher::Eq(s, Some(_)) if *field == FieldRef::Code => Some(vec![s.clone()]),
+            Matcher::Eq(_, Some(_)) => None,
+            Matcher::Eq(s, None) => Some(vec![s.clone()]),
             Matcher::Small(items) => Some(items.clone()),
             Matcher::Set(set) => {
                 let mut v: Vec<String> = set.iter().cloned().collect();
@@ -788,21 +797,35 @@ impl Rule {
 impl RuleSet {
     fn index(rules: Vec<Rule>) -> RuleSet {
         let mut set = RuleSet::default();
+        let base = rules.len() as u32;
+        set.stateful_base = base;
+        let mut entries: Vec<(u32, &Expr)> = Vec::new();
         let mut stateless: Vec<(u32, &Expr)> = Vec::new();
         let mut stateful: Vec<(u32, &Expr)> = Vec::new();
         for (i, r) in rules.iter().enumerate() {
             if let Some(spec) = &r.state {
                 let k = set.stateful.len() as u32;
                 set.stateful.push(i as u32);
+                entries.push((base + 2 * k, &r.expr));
                 stateful.push((2 * k, &r.expr));
                 if let state::Kind::Sequence { first } = &spec.kind {
+                    entries.push((base + 2 * k + 1, first));
                     stateful.push((2 * k + 1, first));
                 }
             } else {
                 stateless.push((i as u32, &r.expr));
+                entries.push((i as u32, &r.expr));
             }
         }
-        set.index = index::Index::build(&stateless, &required_values);
+        set.index = index::Index::build(&entries, &required_values);
+        // Declared requirements make a rule blind by themselves, whatever
+        // its condition: such rules are visited on every event.
+        for &(i, _) in &stateless {
+            if !rules[i as usize].declared.is_empty() && !set.index.always.contains(&i) {
+                set.index.always.push(i);
+            }
+        }
+        set.index.always.sort_unstable();
         set.stateful_index = index::Index::build(&stateful, &required_values);
         set.rules = rules;
         set
@@ -822,7 +845,12 @@ impl RuleSet {
     /// Ids of the stateless rules that no verb or resource constraint
     /// indexes: they are evaluated on every event.
     pub fn unindexed(&self) -> Vec<&str> {
-        self.index.always.iter().map(|&i| self.rules[i as usize].id.as_str()).collect()
+        self.index
+            .always
+            .iter()
+            .filter(|&&i| i < self.stateful_base)
+            .map(|&i| self.rules[i as usize].id.as_str())
+            .collect()
     }
 
     #[doc(hidden)]
@@ -830,6 +858,7 @@ impl RuleSet {
         let view = View::new(ev);
         let mut v = Vec::new();
         self.index.candidates(&view, &mut v);
+        v.retain(|&i| i < self.stateful_base);
         v
     }
 
@@ -891,7 +920,9 @@ impl RuleSet {
     fn detect_view(&self, view: &View<'_, '_>, out: &mut Detections) {
         let mut cands = std::mem::take(&mut out.candidates);
         self.index.candidates(view, &mut cands);
-        for &i in &cands {
+        // Stateless entries come first (the index sorts its candidates).
+        let stateless = cands.partition_point(|&i| i < self.stateful_base);
+        for &i in cands.get(..stateless).unwrap_or_default() {
             let r = &self.rules[i as usize];
             if let Some(f) = r.declared.iter().find(|f| view.unavailable().contains(*f)) {
                 out.blind.push((i, f));
@@ -1101,8 +1132,6 @@ pub struct Detector<'r> {
     fires: Option<replay::Fires>,
     /// When set, the state-touching steps are logged (for a [`replay::Sequencer`]).
     log: Option<replay::StepLog>,
-    /// Scratch space for the stateful index's candidates.
-    candidates: Vec<u32>,
     /// Evaluate every stateful rule on every event (tests compare).
     unindexed: bool,
 }
@@ -1112,23 +1141,28 @@ impl RuleSet {
     /// `f(k, i, spec, step)` for the `k`-th stateful rule (rule `i`). Rules
     /// the stateful index rules out are left out: neither of their steps
     /// can match, so their step would be quiet and touch no state.
+    ///
+    /// `candidates` holds the combined index's candidates for `view` when
+    /// `given`; otherwise it is scratch space for the stateful index's.
     fn prepare_stateful(
         &self,
         view: &View<'_, '_>,
         candidates: &mut Vec<u32>,
+        given: bool,
         unindexed: bool,
         mut f: impl FnMut(usize, u32, &state::Spec, state::Prepared),
     ) {
-        if !unindexed {
+        if !unindexed && !given {
             self.stateful_index.candidates(view, candidates);
         }
+        let base = if given { self.stateful_base } else { 0 };
         for (k, &i) in self.stateful.iter().enumerate() {
             let r = &self.rules[i as usize];
             let Some(spec) = &r.state else { continue };
             // The index only leaves out conditions that are false (never
             // blind) on this event; a rule with declared requirements is
             // always evaluated, as they can make it blind by themselves.
-            let k2 = 2 * k as u32;
+            let k2 = base + 2 * k as u32;
             let cond = unindexed || !r.declared.is_empty() || candidates.binary_search(&k2).is_ok();
             let first = unindexed || candidates.binary_search(&(k2 + 1)).is_ok();
             if !cond && !first {
@@ -1149,7 +1183,7 @@ impl RuleSet {
 impl<'r> Detector<'r> {
     pub fn new(rules: &'r RuleSet, limits: state::StateLimits) -> Self {
         let states = rules.stateful.iter().map(|_| state::RuleState::default()).collect();
-        Detector { rules, states, limits, events: 0, fires: None, log: None, candidates: Vec::new(), unindexed: false }
+        Detector { rules, states, limits, events: 0, fires: None, log: None, unindexed: false }
     }
 
     /// Take the stateful rules' outcomes from `fires` (computed by a
@@ -1170,7 +1204,8 @@ impl<'r> Detector<'r> {
             log.events += 1;
         }
         let (states, log, fires, limits) = (&mut self.states, &mut self.log, &mut self.fires, self.limits);
-        self.rules.prepare_stateful(&view, &mut self.candidates, self.unindexed, |k, i, spec, p| {
+        let mut cands = std::mem::take(&mut out.candidates);
+        self.rules.prepare_stateful(&view, &mut cands, true, self.unindexed, |k, i, spec, p| {
             if let Some(log) = log {
                 if p.touches_state() {
                     log.steps.push((ordinal, k as u32, p));
@@ -1186,6 +1221,7 @@ impl<'r> Detector<'r> {
                 state::Step::Quiet => {}
             }
         });
+        out.candidates = cands;
         out.hits.sort_unstable();
         out.blind.sort_unstable_by_key(|(i, _)| *i);
     }

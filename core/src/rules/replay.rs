@@ -63,7 +63,7 @@ impl Sink for Recorder<'_> {
         let ordinal = self.log.events;
         self.log.events += 1;
         let steps = &mut self.log.steps;
-        self.rules.prepare_stateful(&view, &mut self.candidates, false, |k, _, _, p| {
+        self.rules.prepare_stateful(&view, &mut self.candidates, false, false, |k, _, _, p| {
             if p.touches_state() {
                 steps.push((ordinal, k as u32, p));
             }
