@@ -377,8 +377,13 @@ fn serve_downstream_reconnect_exactly_once() {
         writeln!(up, "{}", event(&format!("r-{i}"), i, "10.0.0.3")).unwrap();
     }
     up.flush().unwrap();
-    sv.stats_until("a failed downstream and the second batch read", |v| {
-        v["downstream_reconnects"].as_u64().unwrap() >= 1 && v["records_in"] == 2 * n as u64
+    // Wait until kaudit has seen the downstream fail and has read part of
+    // the second batch. Not all of it: the queues are bounded in batches,
+    // not records, so how many records fit while the downstream is gone
+    // depends on how the reads were cut (this waited for all 300 and failed
+    // once under load with 373 of 600 read: the bound doing its job).
+    sv.stats_until("a failed downstream and the second batch being read", |v| {
+        v["downstream_reconnects"].as_u64().unwrap() >= 1 && v["records_in"].as_u64().unwrap() > n as u64
     });
     let down = TcpListener::bind(port).unwrap();
     let mut r = accept(&down);
