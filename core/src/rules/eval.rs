@@ -86,6 +86,16 @@ impl Literal {
             slash: s.contains('/'),
         }
     }
+
+    /// Whether this literal occurs in `other` and they are escaped alike:
+    /// where [`View::annotation_may_be`] rules this key out, `other`'s
+    /// is ruled out too (the same escapes would hide both, and a text
+    /// without this one holds no `other`).
+    pub(crate) fn within(&self, other: &Literal) -> bool {
+        self.escaped == other.escaped
+            && self.slash == other.slash
+            && memchr::memmem::find(other.finder.needle(), self.finder.needle()).is_some()
+    }
 }
 
 /// The result of reading a field.
@@ -353,13 +363,58 @@ impl<'r, 'e> View<'r, 'e> {
         if hidden(key) {
             return true;
         }
-        if key.finder.find(text).is_none() {
-            return false;
+        // The values first: they are usually the rarer texts (`forbid`
+        // where the key is on every event), so the key is seldom searched.
+        if let Some(vs) = values {
+            if !vs.iter().any(|v| hidden(v) || v.finder.find(text).is_some()) {
+                return false;
+            }
         }
-        match values {
-            None => true,
-            Some(vs) => vs.iter().any(|v| hidden(v) || v.finder.find(text).is_some()),
-        }
+        key.finder.find(text).is_some()
+    }
+
+    /// A scalar field's text for the index, read straight from the event
+    /// without a [`Got`]: `Some(Some(text))` as [`View::get`] would give it
+    /// (`Got::One`; numbers as [`Val::with_text`] spells them, in `buf`),
+    /// `Some(None)` when it is absent — blind, as in [`View::get`], when
+    /// one of its [`FieldRef::needs`] is unavailable, which the caller
+    /// checks — and `None` for any other field (read it with
+    /// [`View::get`]). Never for `requestURI` or `exec.command`, which
+    /// [`View::get`] may call blind although present.
+    pub(crate) fn scalar_text<'c>(&'c self, f: &FieldRef, buf: &'c mut [u8; 24]) -> Option<Option<&'c str>> {
+        use FieldRef as F;
+        let ev = self.ev;
+        let oref = ev.object_ref.as_ref();
+        Some(match f {
+            F::Verb => ev.verb.as_deref(),
+            F::UserName => ev.username(),
+            F::ImpUserName => ev.impersonated_user.as_ref().and_then(|u| u.username.as_deref()),
+            F::ObjResource => oref.and_then(|o| o.resource.as_deref()),
+            F::ObjSubresource => oref.and_then(|o| o.subresource.as_deref()),
+            F::ObjNamespace => oref.and_then(|o| o.namespace.as_deref()),
+            F::ObjName => oref.and_then(|o| o.name.as_deref()),
+            F::ObjApiGroup => oref.and_then(|o| o.api_group.as_deref()),
+            F::Outcome => Some(ev.outcome.id()),
+            // `Val::Num(c as f64)`, which `with_text` spells as the integer
+            // below 1e15 (exact there); any other code takes `View::get`.
+            F::Code => match ev.code() {
+                Some(c) if c.unsigned_abs() < 1_000_000_000_000_000 => Some(int_str(c, buf)),
+                Some(_) => return None,
+                None => None,
+            },
+            F::Derived(Derived::ActorKind) => self.actor_kind(),
+            F::Derived(Derived::ActorSaNamespace) => ev.username().and_then(derive::service_account).map(|(ns, _)| ns),
+            F::Derived(Derived::ActorSaName) => ev.username().and_then(derive::service_account).map(|(_, n)| n),
+            _ => return None,
+        })
+    }
+
+    /// `actor.kind`, computed once.
+    fn actor_kind(&self) -> Option<&'static str> {
+        *self.actor_kind.get_or_init(|| {
+            let groups = self.ev.user.as_ref().and_then(|u| u.groups.as_deref());
+            self.ev.username().map(|u| derive::actor_kind(u, groups))
+        })
     }
 
     /// Read a field.
@@ -484,11 +539,7 @@ impl<'r, 'e> View<'r, 'e> {
                 // No user name: absent here, and blind (via `needs`) where the
                 // source lost it (a GKE entry without principalEmail may be
                 // anonymous, but that is not certain).
-                let kind = self.actor_kind.get_or_init(|| {
-                    let groups = ev.user.as_ref().and_then(|u| u.groups.as_deref());
-                    ev.username().map(|u| derive::actor_kind(u, groups))
-                });
-                match kind {
+                match self.actor_kind() {
                     Some(k) => Got::One(Val::Str(Cow::Borrowed(k))),
                     None => Got::Absent,
                 }

@@ -161,12 +161,81 @@ struct Needles {
     all: Vec<u32>,
 }
 
+/// The lengths and first bytes of a map's keys: a text whose length or
+/// first byte no key has is not a key, known without hashing it.
+#[derive(Debug, Default)]
+struct KeyShape {
+    /// Bit `n`: a key of `n` bytes (bit 63: of 63 bytes or more).
+    lens: u64,
+    /// Bit `b`: a key that starts with byte `b`.
+    first: [u64; 4],
+}
+
+impl KeyShape {
+    fn of<'a>(keys: impl Iterator<Item = &'a String>) -> KeyShape {
+        let mut k = KeyShape::default();
+        for key in keys {
+            k.lens |= 1 << key.len().min(63);
+            if let Some(&b) = key.as_bytes().first() {
+                if let Some(w) = k.first.get_mut(usize::from(b >> 6)) {
+                    *w |= 1 << (b & 63);
+                }
+            }
+        }
+        k
+    }
+
+    /// `false` only if `t` is none of the keys.
+    fn may_hold(&self, t: &str) -> bool {
+        if self.lens >> t.len().min(63) & 1 == 0 {
+            return false;
+        }
+        match t.as_bytes().first() {
+            None => true,
+            Some(&b) => self.first.get(usize::from(b >> 6)).is_some_and(|w| w >> (b & 63) & 1 != 0),
+        }
+    }
+}
+
+/// A field read for the index: blind, absent (or not one text), or its text.
+enum Read<'c> {
+    Blind,
+    Nothing,
+    Text(std::borrow::Cow<'c, str>),
+}
+
+/// Read `f` as the index needs it: what [`View::get`] gives, with scalar
+/// fields read straight from the event ([`View::scalar_text`]). Objects
+/// and arrays read as their JSON text (for needles), other values as their
+/// text; several values are `Read::Nothing`, as is an absent field.
+fn read<'c>(view: &'c View<'_, '_>, f: &FieldRef, buf: &'c mut [u8; 24]) -> Read<'c> {
+    match view.scalar_text(f, buf) {
+        Some(Some(t)) => Read::Text(std::borrow::Cow::Borrowed(t)),
+        Some(None) => {
+            if f.needs().iter().any(|m| view.unavailable().contains(m)) {
+                Read::Blind
+            } else {
+                Read::Nothing
+            }
+        }
+        None => match view.get(f) {
+            Got::Blind(_) => Read::Blind,
+            Got::One(Val::Str(s)) => Read::Text(s),
+            Got::One(v @ (Val::Json(_) | Val::Raw(_))) => view.container_text(&v).map_or(Read::Nothing, Read::Text),
+            Got::One(v) => Read::Text(std::borrow::Cow::Owned(v.with_text(str::to_owned))),
+            _ => Read::Nothing,
+        },
+    }
+}
+
 /// The compiled index.
 #[derive(Debug, Default)]
 pub struct Index {
     pair: Map<Map<Vec<u32>>>,
     pair_all: Vec<u32>,
     single: Vec<(FieldRef, Map<Vec<u32>>, Vec<u32>)>,
+    /// The shape of each `single` map's keys.
+    single_shapes: Vec<KeyShape>,
     /// For each annotation among `single`: its key and the values its map
     /// holds, to rule them out from the annotations' text.
     single_literals: Vec<Option<(Literal, Vec<Literal>)>>,
@@ -174,6 +243,12 @@ pub struct Index {
     /// Rules filed under a rarely present field: visited when it is present
     /// (with the key of an annotation, as above).
     presence: Vec<(FieldRef, Vec<u32>, Option<Literal>)>,
+    /// For each `presence` entry with a literal: an earlier entry whose
+    /// literal occurs in this one's (with the same escaping), so that where
+    /// the earlier literal rules its annotation out, this one's is ruled
+    /// out too without searching (`legacy-token` in
+    /// `legacy-token-invalidated`).
+    presence_within: Vec<Option<usize>>,
     /// Rules with no indexable conjunct.
     pub always: Vec<u32>,
 }
@@ -298,6 +373,7 @@ impl Index {
             n.ac = AhoCorasickBuilder::new().match_kind(MatchKind::Standard).build(&pats).ok();
         }
         for (f, map, all) in &mut ix.single {
+            ix.single_shapes.push(KeyShape::of(map.keys()));
             all.dedup();
             for l in map.values_mut() {
                 l.dedup();
@@ -309,6 +385,15 @@ impl Index {
                 _ => None,
             });
         }
+        let lits: Vec<Option<&Literal>> = ix.presence.iter().map(|(_, _, l)| l.as_ref()).collect();
+        ix.presence_within = lits
+            .iter()
+            .enumerate()
+            .map(|(j, b)| {
+                let b = (*b)?;
+                lits.iter().take(j).position(|a| a.is_some_and(|a| a.within(b)))
+            })
+            .collect();
         ix
     }
 
@@ -369,21 +454,13 @@ impl Index {
     pub fn candidates(&self, view: &View<'_, '_>, out: &mut Vec<u32>) {
         out.clear();
         out.extend_from_slice(&self.always);
-        let text = |f: &FieldRef| -> Result<Option<std::borrow::Cow<'_, str>>, ()> {
-            match view.get(f) {
-                Got::Blind(_) => Err(()),
-                Got::One(Val::Str(s)) => Ok(Some(s)),
-                Got::One(v @ (Val::Json(_) | Val::Raw(_))) => Ok(view.container_text(&v)),
-                Got::One(v) => Ok(Some(std::borrow::Cow::Owned(v.with_text(str::to_owned)))),
-                _ => Ok(None),
-            }
-        };
         let ev = view.ev;
         // (verb, resource) pairs.
         if !self.pair_all.is_empty() {
-            match (text(&FieldRef::Verb), ev.resource()) {
-                (Err(()), _) => out.extend_from_slice(&self.pair_all),
-                (Ok(Some(v)), Some(r)) => {
+            let mut buf = [0u8; 24];
+            match (read(view, &FieldRef::Verb, &mut buf), ev.resource()) {
+                (Read::Blind, _) => out.extend_from_slice(&self.pair_all),
+                (Read::Text(v), Some(r)) => {
                     if let Some(l) = self.pair.get(v.as_ref()).and_then(|m| m.get(r)) {
                         out.extend_from_slice(l);
                     }
@@ -391,7 +468,7 @@ impl Index {
                 _ => {}
             }
         }
-        for ((f, map, all), lits) in self.single.iter().zip(&self.single_literals) {
+        for (((f, map, all), lits), shape) in self.single.iter().zip(&self.single_literals).zip(&self.single_shapes) {
             if all.is_empty() {
                 continue;
             }
@@ -400,19 +477,38 @@ impl Index {
                     continue;
                 }
             }
-            match view.get(f) {
-                Got::Blind(_) => out.extend_from_slice(all),
-                Got::One(v) => {
-                    if let Some(l) = v.with_text(|t| map.get(t)) {
-                        out.extend_from_slice(l);
+            let lookup = |t: &str| if shape.may_hold(t) { map.get(t) } else { None };
+            let mut buf = [0u8; 24];
+            let hit = match view.scalar_text(f, &mut buf) {
+                Some(Some(t)) => lookup(t),
+                Some(None) => {
+                    if f.needs().iter().any(|m| view.unavailable().contains(m)) {
+                        out.extend_from_slice(all);
                     }
+                    continue;
                 }
-                _ => {}
+                None => match view.get(f) {
+                    Got::Blind(_) => {
+                        out.extend_from_slice(all);
+                        continue;
+                    }
+                    Got::One(v) => v.with_text(lookup),
+                    _ => None,
+                },
+            };
+            if let Some(l) = hit {
+                out.extend_from_slice(l);
             }
         }
-        for (f, rules, lit) in &self.presence {
+        // Bit `j`: presence entry `j`'s literal ruled its annotation out.
+        let mut ruled_out = 0u64;
+        for (j, ((f, rules, lit), within)) in self.presence.iter().zip(&self.presence_within).enumerate() {
             if let Some(key) = lit {
-                if !view.annotation_may_be(key, None) {
+                let implied = within.is_some_and(|i| i < 64 && ruled_out >> i & 1 == 1);
+                if implied || !view.annotation_may_be(key, None) {
+                    if j < 64 {
+                        ruled_out |= 1 << j;
+                    }
                     continue;
                 }
             }
@@ -421,13 +517,14 @@ impl Index {
             }
         }
         for n in &self.needles {
-            let v = match text(&n.field) {
-                Err(()) => {
+            let mut buf = [0u8; 24];
+            let v = match read(view, &n.field, &mut buf) {
+                Read::Blind => {
                     out.extend_from_slice(&n.all);
                     continue;
                 }
-                Ok(Some(v)) => v,
-                Ok(None) => continue,
+                Read::Text(v) => v,
+                Read::Nothing => continue,
             };
             let hay = if n.insensitive { std::borrow::Cow::Owned(v.to_lowercase()) } else { v };
             let Some(ac) = &n.ac else {
