@@ -26,6 +26,8 @@
 //! the event (blind), every rule filed under it is visited, so it can report
 //! blind. Annotation keys are first looked for in the annotations' text
 //! (`View::annotation_may_be`), so most events never build the map.
+//! Scalar fields are read straight from the event (`View::scalar_text`),
+//! and a value whose length or first byte no key has is not hashed.
 
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
@@ -158,8 +160,14 @@ struct Needles {
     /// Per pattern: where it must occur and which rules it selects.
     patterns: Vec<(String, Anchor, u32)>,
     ac: Option<AhoCorasick>,
+    /// Every pattern is anchored (at the start or the end) and they are
+    /// few: comparing each is cheaper than an automaton pass.
+    anchored: bool,
     all: Vec<u32>,
 }
+
+/// At most this many anchored patterns are compared one by one.
+const FEW_ANCHORED: usize = 8;
 
 /// The lengths and first bytes of a map's keys: a text whose length or
 /// first byte no key has is not a key, known without hashing it.
@@ -187,12 +195,12 @@ impl KeyShape {
 
     /// `false` only if `t` is none of the keys.
     fn may_hold(&self, t: &str) -> bool {
-        if self.lens >> t.len().min(63) & 1 == 0 {
+        if (self.lens >> t.len().min(63)) & 1 == 0 {
             return false;
         }
         match t.as_bytes().first() {
             None => true,
-            Some(&b) => self.first.get(usize::from(b >> 6)).is_some_and(|w| w >> (b & 63) & 1 != 0),
+            Some(&b) => self.first.get(usize::from(b >> 6)).is_some_and(|w| (w >> (b & 63)) & 1 != 0),
         }
     }
 }
@@ -371,6 +379,7 @@ impl Index {
         for n in &mut ix.needles {
             let pats: Vec<&str> = n.patterns.iter().map(|(p, _, _)| p.as_str()).collect();
             n.ac = AhoCorasickBuilder::new().match_kind(MatchKind::Standard).build(&pats).ok();
+            n.anchored = n.patterns.len() <= FEW_ANCHORED && n.patterns.iter().all(|(_, a, _)| *a != Anchor::Anywhere);
         }
         for (f, map, all) in &mut ix.single {
             ix.single_shapes.push(KeyShape::of(map.keys()));
@@ -427,6 +436,7 @@ impl Index {
                             insensitive: ci,
                             patterns: Vec::new(),
                             ac: None,
+                            anchored: false,
                             all: Vec::new(),
                         });
                         self.needles.len() - 1
@@ -477,34 +487,22 @@ impl Index {
                     continue;
                 }
             }
-            let lookup = |t: &str| if shape.may_hold(t) { map.get(t) } else { None };
             let mut buf = [0u8; 24];
-            let hit = match view.scalar_text(f, &mut buf) {
-                Some(Some(t)) => lookup(t),
-                Some(None) => {
-                    if f.needs().iter().any(|m| view.unavailable().contains(m)) {
-                        out.extend_from_slice(all);
+            match read(view, f, &mut buf) {
+                Read::Blind => out.extend_from_slice(all),
+                Read::Text(t) if shape.may_hold(&t) => {
+                    if let Some(l) = map.get(t.as_ref()) {
+                        out.extend_from_slice(l);
                     }
-                    continue;
                 }
-                None => match view.get(f) {
-                    Got::Blind(_) => {
-                        out.extend_from_slice(all);
-                        continue;
-                    }
-                    Got::One(v) => v.with_text(lookup),
-                    _ => None,
-                },
-            };
-            if let Some(l) = hit {
-                out.extend_from_slice(l);
+                Read::Text(_) | Read::Nothing => {}
             }
         }
         // Bit `j`: presence entry `j`'s literal ruled its annotation out.
         let mut ruled_out = 0u64;
         for (j, ((f, rules, lit), within)) in self.presence.iter().zip(&self.presence_within).enumerate() {
             if let Some(key) = lit {
-                let implied = within.is_some_and(|i| i < 64 && ruled_out >> i & 1 == 1);
+                let implied = within.is_some_and(|i| i < 64 && (ruled_out >> i) & 1 == 1);
                 if implied || !view.annotation_may_be(key, None) {
                     if j < 64 {
                         ruled_out |= 1 << j;
@@ -512,7 +510,14 @@ impl Index {
                     continue;
                 }
             }
-            if !matches!(view.get(f), Got::Absent) {
+            let mut buf = [0u8; 24];
+            let present = match view.scalar_text(f, &mut buf) {
+                Some(Some(_)) => true,
+                // Blind counts as present, as in `View::get`.
+                Some(None) => f.needs().iter().any(|m| view.unavailable().contains(m)),
+                None => !matches!(view.get(f), Got::Absent),
+            };
+            if present {
                 out.extend_from_slice(rules);
             }
         }
@@ -531,6 +536,20 @@ impl Index {
                 out.extend_from_slice(&n.all);
                 continue;
             };
+            if n.anchored {
+                // What the automaton's overlapping matches select, below.
+                for (p, anchor, rule) in &n.patterns {
+                    let ok = match anchor {
+                        Anchor::Start => hay.starts_with(p.as_str()),
+                        Anchor::End => hay.ends_with(p.as_str()),
+                        Anchor::Anywhere => hay.contains(p.as_str()),
+                    };
+                    if ok {
+                        out.push(*rule);
+                    }
+                }
+                continue;
+            }
             for m in ac.find_overlapping_iter(hay.as_ref()) {
                 let (_, anchor, rule) = &n.patterns[m.pattern().as_usize()];
                 let ok = match anchor {
@@ -545,5 +564,35 @@ impl Index {
         }
         out.sort_unstable();
         out.dedup();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_shape_admits_every_key_and_rules_out_by_length_and_first_byte() {
+        let long = "k".repeat(70);
+        let keys: Vec<String> = ["", "a", "ab", "xbc", "é", long.as_str()].iter().map(|s| s.to_string()).collect();
+        let shape = KeyShape::of(keys.iter());
+        assert!(keys.iter().all(|k| shape.may_hold(k)));
+        // No key starts with `b`; none has 4 bytes; 63 bytes and more share a bit.
+        assert!(!shape.may_hold("bc"));
+        assert!(!shape.may_hold("abcd"));
+        assert!(shape.may_hold(&"k".repeat(100)));
+        let none = KeyShape::of(std::iter::empty());
+        assert!(!none.may_hold("") && !none.may_hold("a"));
+    }
+
+    #[test]
+    fn a_literal_is_within_another_only_if_contained_and_escaped_alike() {
+        let short = Literal::new("example.com/legacy-token");
+        let long = Literal::new("example.com/legacy-token-invalidated");
+        assert!(short.within(&long));
+        assert!(!long.within(&short));
+        // A `/` in one only: `\/` would hide one and not the other.
+        assert!(!Literal::new("legacy-token").within(&long));
+        assert!(!Literal::new("a").within(&Literal::new("a\"b")));
     }
 }
