@@ -381,3 +381,126 @@ rules:
 fn builtin_pack_has_no_unindexed_rule() {
     assert!(RuleSet::builtin().unindexed().is_empty(), "{:?}", RuleSet::builtin().unindexed());
 }
+
+/// The index reads its scalar fields straight from the event, rules keys
+/// out by their lengths and first bytes before hashing, and skips the search
+/// for an annotation key that contains one already ruled out: none of that
+/// changes a verdict (synthetic rules and synthetic edge events — nested
+/// annotation keys, escaped and not, codes beyond the fast path, service
+/// account names of every length and first letter, impersonation without a
+/// name, exec and not — plus every fixture event and every embedded rule
+/// test event: indexed detection == evaluating every rule).
+#[test]
+fn index_fast_reads_give_the_same_results_as_evaluating_every_rule() {
+    use kaudit_core::rules::{Builder, Detections, Verdict};
+    use kaudit_core::{AuditEvent, Decoder, Sink, Unit};
+    let rules = r#"
+rules:
+  - {id: legacy-either, title: t, severity: low, condition: "annotations[example.com/legacy-token] exists or annotations[example.com/legacy-token-invalidated] exists"}
+  - {id: legacy-long, title: t, severity: low, condition: "annotations[example.com/legacy-token-invalidated] exists"}
+  - {id: denied, title: t, severity: low, condition: "code in (401, 403)"}
+  - {id: sa-name, title: t, severity: low, condition: "actor.serviceaccount.name in (ab, abc, xbc) and verb = get"}
+  - {id: impersonated, title: t, severity: low, condition: "impersonatedUser.username exists"}
+  - {id: exec-curl, title: t, severity: low, condition: "exec.command contains curl"}
+  - {id: name-prefix, title: t, severity: low, condition: "objectRef.name startswith ('system:', 'eks:', 'system:x')"}
+  - {id: name-suffix, title: t, severity: low, condition: "objectRef.name endswith ('-x', 'x')"}
+"#;
+    let mut b = Builder::new();
+    b.add_file("synthetic.yaml", rules);
+    let set = b.build().expect("compiles");
+    assert!(set.unindexed().is_empty(), "{:?}", set.unindexed());
+    // Synthetic vanilla events: (annotations, user, impersonatedUser, code, verb, subresource, query);
+    // past the exec cases, the last column is the object's name (else `p`).
+    let cases: &[(&str, &str, &str, &str, &str, &str, &str)] = &[
+        (r#"{"example.com/legacy-token-invalidated":"x"}"#, "alice", "", "200", "get", "", ""),
+        (r#"{"example.com\/legacy-token-invalidated":"x"}"#, "alice", "", "200", "get", "", ""),
+        (r#"{"example.com/legacy-token":"x"}"#, "alice", "", "200", "get", "", ""),
+        (r#"{"authorization.k8s.io/reason":"legacy-token"}"#, "alice", "", "200", "get", "", ""),
+        (r#"{}"#, "alice", "", "-401", "get", "", ""),
+        (r#"{}"#, "alice", "", "1000000000000401", "get", "", ""),
+        (r#"{}"#, "alice", "", "999999999999999", "get", "", ""),
+        (r#"{}"#, "alice", "", "401", "get", "", ""),
+        (r#"{}"#, "system:serviceaccount:ns:ab", "", "403", "get", "", ""),
+        (r#"{}"#, "system:serviceaccount:ns:abc", "", "200", "get", "", ""),
+        (r#"{}"#, "system:serviceaccount:ns:xbc", "", "200", "get", "", ""),
+        (r#"{}"#, "system:serviceaccount:ns:bbc", "", "200", "get", "", ""),
+        (r#"{}"#, "system:serviceaccount:ns:abcd", "", "200", "get", "", ""),
+        (r#"{}"#, "system:serviceaccount:ns:", "", "200", "get", "", ""),
+        (r#"{}"#, "alice", r#"{"username":""}"#, "200", "get", "", ""),
+        (r#"{}"#, "alice", r#"{"username":"x"}"#, "200", "get", "", ""),
+        (r#"{}"#, "alice", r#"{"groups":["g"]}"#, "200", "get", "", ""),
+        (r#"{}"#, "alice", "", "101", "create", "exec", "?command=curl&command=-s&container=c"),
+        (r#"{}"#, "alice", "", "101", "get", "exec", "?command=sh"),
+        (r#"{}"#, "alice", "", "101", "create", "exec", ""),
+        (r#"{}"#, "alice", "", "200", "get", "", "system:x"),
+        (r#"{}"#, "alice", "", "200", "get", "", "eks:"),
+        (r#"{}"#, "alice", "", "200", "get", "", "xsystem:"),
+        (r#"{}"#, "alice", "", "200", "get", "", "a-x"),
+        (r#"{}"#, "alice", "", "200", "get", "", "eks"),
+    ];
+    let mut records: Vec<String> = Vec::new();
+    for (i, (ann, user, imp, code, verb, sub, query)) in cases.iter().enumerate() {
+        let (name, query) = if i >= 20 { (*query, "") } else { ("p", *query) };
+        let imp = if imp.is_empty() { String::new() } else { format!(r#""impersonatedUser":{imp},"#) };
+        let (sub_field, sub_path) = if sub.is_empty() {
+            (String::new(), String::new())
+        } else {
+            (format!(r#","subresource":"{sub}""#), format!("/{sub}"))
+        };
+        records.push(format!(
+            r#"{{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Metadata","auditID":"synthetic-{i}","stage":"ResponseComplete","requestURI":"/api/v1/namespaces/d/pods/{name}{sub_path}{query}","verb":"{verb}","user":{{"username":"{user}","groups":["system:authenticated"]}},{imp}"sourceIPs":["10.0.0.1"],"userAgent":"kubectl","objectRef":{{"resource":"pods","namespace":"d","name":"{name}","apiVersion":"v1"{sub_field}}},"responseStatus":{{"metadata":{{}},"code":{code}}},"requestReceivedTimestamp":"2024-05-14T09:00:00.000000Z","stageTimestamp":"2024-05-14T09:00:00.000001Z","annotations":{ann}}}"#
+        ));
+    }
+    struct Check<'s> {
+        set: &'s RuleSet,
+        out: Detections,
+        events: usize,
+        fired: Vec<usize>,
+        diffs: Vec<String>,
+    }
+    impl Sink for Check<'_> {
+        fn event(&mut self, ev: &AuditEvent<'_>) {
+            self.events += 1;
+            self.set.detect_into(ev, &mut self.out);
+            for (i, r) in self.set.rules().iter().enumerate() {
+                let want = self.set.verdict(i, ev);
+                let got = if self.out.hits.contains(&(i as u32)) {
+                    Verdict::Fire
+                } else if let Some((_, f)) = self.out.blind.iter().find(|(j, _)| *j == i as u32) {
+                    Verdict::Blind(*f)
+                } else {
+                    Verdict::Quiet
+                };
+                if want == Verdict::Fire {
+                    self.fired[i] += 1;
+                }
+                if want != got {
+                    self.diffs.push(format!("{} on {:?}: indexed {got:?}, full {want:?}", r.id, ev.audit_id));
+                }
+            }
+        }
+        fn skipped(&mut self, _: Unit<'_>, _: &'static str) {}
+        fn error(&mut self, _: Unit<'_>, _: &kaudit_core::Error) {}
+    }
+    let dec = Decoder::default();
+    let n = set.rules().len();
+    let mut c = Check { set: &set, out: Detections::default(), events: 0, fired: vec![0; n], diffs: Vec::new() };
+    for r in &records {
+        dec.decode(r.as_bytes(), &mut c);
+    }
+    assert_eq!(c.events, cases.len(), "every synthetic record is an event");
+    let synthetic = c.fired.clone();
+    decode_corpus(&RuleSet::builtin(), &dec, &mut c);
+    assert!(c.diffs.is_empty(), "{}", c.diffs.join("\n"));
+    let fired = |id: &str| synthetic[set.find(id).unwrap()];
+    // Both keys, the long one plain and escaped, the short one alone.
+    assert_eq!(fired("legacy-either"), 3);
+    assert_eq!(fired("legacy-long"), 2);
+    assert_eq!(fired("denied"), 2);
+    assert_eq!(fired("sa-name"), 3);
+    assert_eq!(fired("exec-curl"), 1);
+    assert!(fired("impersonated") >= 1);
+    // `system:x` (two prefixes), `eks:`; `system:x`, `a-x` (two suffixes).
+    assert_eq!(fired("name-prefix"), 2);
+    assert_eq!(fired("name-suffix"), 2);
+}

@@ -86,7 +86,22 @@ impl Literal {
             slash: s.contains('/'),
         }
     }
+
+    /// Whether this literal occurs in `other` and they are escaped alike:
+    /// where [`View::annotation_may_be`] rules this key out, `other`'s
+    /// is ruled out too (the same escapes would hide both, and a text
+    /// without this one holds no `other`).
+    pub(crate) fn within(&self, other: &Literal) -> bool {
+        self.escaped == other.escaped
+            && self.slash == other.slash
+            && memchr::memmem::find(other.finder.needle(), self.finder.needle()).is_some()
+    }
 }
+
+/// Finders for `\u` and `\/`, the escapes that can spell an annotation
+/// key or value without its text occurring verbatim.
+static ESCAPES: std::sync::LazyLock<(memchr::memmem::Finder<'static>, memchr::memmem::Finder<'static>)> =
+    std::sync::LazyLock::new(|| (memchr::memmem::Finder::new(b"\\u"), memchr::memmem::Finder::new(b"\\/")));
 
 /// The result of reading a field.
 #[derive(Clone, Debug, PartialEq)]
@@ -339,27 +354,89 @@ impl<'r, 'e> View<'r, 'e> {
         let Some(raw) = self.ev.annotations.as_ref() else { return true };
         let text = raw.get().as_bytes();
         let (u, slash) = *self.annotation_escapes.get_or_init(|| {
-            let (mut u, mut slash) = (false, false);
-            for i in memchr::memchr_iter(b'\\', text) {
-                match text.get(i + 1) {
-                    Some(b'u') => u = true,
-                    Some(b'/') => slash = true,
-                    _ => {}
-                }
-            }
-            (u, slash)
+            // A backslash followed by `u`, or by `/`, wherever it is (the
+            // second of a `\\` too: `true` is always a safe answer). Where
+            // there is a `\u` every literal counts as hidden, so `\/` is
+            // not looked for.
+            let (esc_u, esc_slash) = &*ESCAPES;
+            let u = esc_u.find(text).is_some();
+            (u, !u && esc_slash.find(text).is_some())
         });
         let hidden = |l: &Literal| l.escaped || u || (slash && l.slash);
         if hidden(key) {
             return true;
         }
-        if key.finder.find(text).is_none() {
-            return false;
+        // The values first: they are usually the rarer texts (`forbid`
+        // where the key is on every event), so the key is seldom searched.
+        if let Some(vs) = values {
+            if !vs.iter().any(|v| hidden(v) || v.finder.find(text).is_some()) {
+                return false;
+            }
         }
-        match values {
-            None => true,
-            Some(vs) => vs.iter().any(|v| hidden(v) || v.finder.find(text).is_some()),
+        key.finder.find(text).is_some()
+    }
+
+    /// A scalar field's text for the index, read straight from the event
+    /// without a [`Got`]: `Some(Some(text))` as [`View::get`] would give it
+    /// (`Got::One`; numbers as [`Val::with_text`] spells them, in `buf`),
+    /// `Some(None)` when it is absent — blind, as in [`View::get`], when
+    /// one of its [`FieldRef::needs`] is unavailable, which the caller
+    /// checks — and `None` for any other field (read it with
+    /// [`View::get`]). Never for `requestURI`, or `exec.command` of an
+    /// exec, which [`View::get`] may call blind although present.
+    pub(crate) fn scalar_text<'c>(&'c self, f: &FieldRef, buf: &'c mut [u8; 24]) -> Option<Option<&'c str>> {
+        match f {
+            // `Val::Num(c as f64)`, which `with_text` spells as the integer
+            // below 1e15 (exact there); any other code takes `View::get`.
+            FieldRef::Code => match self.ev.code() {
+                Some(c) if c.unsigned_abs() < 1_000_000_000_000_000 => Some(Some(int_str(c, buf))),
+                Some(_) => None,
+                None => Some(None),
+            },
+            _ => self.scalar_str(f),
         }
+    }
+
+    /// [`View::scalar_text`] of the fields [`View::get`] reads as one
+    /// string (`Got::One(Val::Str)`): all of them but the code.
+    fn scalar_str(&self, f: &FieldRef) -> Option<Option<&str>> {
+        use FieldRef as F;
+        let ev = self.ev;
+        let oref = ev.object_ref.as_ref();
+        Some(match f {
+            F::Verb => ev.verb.as_deref(),
+            F::UserName => ev.username(),
+            F::ImpUserName => ev.impersonated_user.as_ref().and_then(|u| u.username.as_deref()),
+            F::ObjResource => oref.and_then(|o| o.resource.as_deref()),
+            F::ObjSubresource => oref.and_then(|o| o.subresource.as_deref()),
+            F::ObjNamespace => oref.and_then(|o| o.namespace.as_deref()),
+            F::ObjName => oref.and_then(|o| o.name.as_deref()),
+            F::ObjApiGroup => oref.and_then(|o| o.api_group.as_deref()),
+            F::Outcome => Some(ev.outcome.id()),
+            F::Derived(Derived::ActorKind) => self.actor_kind(),
+            F::Derived(Derived::ActorSaNamespace) => ev.username().and_then(derive::service_account).map(|(ns, _)| ns),
+            F::Derived(Derived::ActorSaName) => ev.username().and_then(derive::service_account).map(|(_, n)| n),
+            // Absent but for exec/attach (then `View::get` decides).
+            F::Derived(Derived::ExecCommand) if !self.is_exec() => None,
+            _ => return None,
+        })
+    }
+
+    /// A scalar field [`View::scalar_text`] found absent: blind on the first
+    /// of its needs that is unavailable (as [`View::get`]), else false.
+    fn absent(&self, f: &FieldRef) -> Tri {
+        match f.needs().iter().find(|m| self.unavailable.contains(*m)) {
+            Some(m) => Tri::Blind(m),
+            None => Tri::False,
+        }
+    }
+
+    /// `actor.kind`, computed once.
+    fn actor_kind(&self) -> Option<&'static str> {
+        *self.actor_kind.get_or_init(|| {
+            let groups = self.ev.user.as_ref().and_then(|u| u.groups.as_deref());
+            self.ev.username().map(|u| derive::actor_kind(u, groups))
+        })
     }
 
     /// Read a field.
@@ -484,11 +561,7 @@ impl<'r, 'e> View<'r, 'e> {
                 // No user name: absent here, and blind (via `needs`) where the
                 // source lost it (a GKE entry without principalEmail may be
                 // anonymous, but that is not certain).
-                let kind = self.actor_kind.get_or_init(|| {
-                    let groups = ev.user.as_ref().and_then(|u| u.groups.as_deref());
-                    ev.username().map(|u| derive::actor_kind(u, groups))
-                });
-                match kind {
+                match self.actor_kind() {
                     Some(k) => Got::One(Val::Str(Cow::Borrowed(k))),
                     None => Got::Absent,
                 }
@@ -1069,19 +1142,27 @@ impl Expr {
                 Tri::False => Tri::True,
                 b => b,
             },
-            Expr::Exists(f) => match v.get(f) {
-                Got::Blind(m) => Tri::Blind(m),
-                Got::Absent => Tri::False,
-                _ => Tri::True,
+            Expr::Exists(f) => match v.scalar_str(f) {
+                Some(Some(_)) => Tri::True,
+                Some(None) => v.absent(f),
+                None => match v.get(f) {
+                    Got::Blind(m) => Tri::Blind(m),
+                    Got::Absent => Tri::False,
+                    _ => Tri::True,
+                },
             },
             Expr::Test { field, m, all, negate } => {
-                let r = match v.get(field) {
-                    Got::Blind(f) => return Tri::Blind(f),
-                    Got::Absent => return Tri::False,
-                    Got::One(x) => m.one(&x, v),
-                    Got::Many(xs) => quantify(xs.iter(), *all, |x| m.one(x, v)),
-                    Got::Strs(xs) => quantify(xs.iter(), *all, |x| m.one(&Val::Str(Cow::Borrowed(x.as_str())), v)),
-                    Got::Owned(xs) => quantify(xs.iter(), *all, |x| m.one(&Val::Str(Cow::Borrowed(x.as_str())), v)),
+                let r = match v.scalar_str(field) {
+                    Some(Some(s)) => m.one(&Val::Str(Cow::Borrowed(s)), v),
+                    Some(None) => return v.absent(field),
+                    None => match v.get(field) {
+                        Got::Blind(f) => return Tri::Blind(f),
+                        Got::Absent => return Tri::False,
+                        Got::One(x) => m.one(&x, v),
+                        Got::Many(xs) => quantify(xs.iter(), *all, |x| m.one(x, v)),
+                        Got::Strs(xs) => quantify(xs.iter(), *all, |x| m.one(&Val::Str(Cow::Borrowed(x.as_str())), v)),
+                        Got::Owned(xs) => quantify(xs.iter(), *all, |x| m.one(&Val::Str(Cow::Borrowed(x.as_str())), v)),
+                    },
                 };
                 match r {
                     // Over budget: unknown, never silently false.
@@ -1100,5 +1181,136 @@ impl Expr {
             Expr::Not(x) => x.fields(out),
             Expr::Test { field, .. } | Expr::Exists(field) => out.push(field),
         }
+    }
+}
+
+#[cfg(test)]
+mod scalar_tests {
+    use super::*;
+    use crate::{Decoder, Sink, Unit};
+
+    /// Every scalar field `scalar_text` reads, and some it leaves to `get`.
+    fn fields() -> Vec<FieldRef> {
+        use FieldRef as F;
+        vec![
+            F::Verb,
+            F::UserName,
+            F::ImpUserName,
+            F::ObjResource,
+            F::ObjSubresource,
+            F::ObjNamespace,
+            F::ObjName,
+            F::ObjApiGroup,
+            F::Outcome,
+            F::Code,
+            F::Derived(Derived::ActorKind),
+            F::Derived(Derived::ActorSaNamespace),
+            F::Derived(Derived::ActorSaName),
+            F::Derived(Derived::ExecCommand),
+            F::RequestUri,
+            F::UserGroups,
+            F::Kind,
+        ]
+    }
+
+    /// Checks each event as decoded, and with every field missing.
+    struct Check(usize);
+
+    impl Sink for Check {
+        fn event(&mut self, ev: &AuditEvent<'_>) {
+            let mut blind = ev.clone();
+            for f in Field::ALL {
+                blind.missing.insert(f);
+            }
+            for e in [ev, &blind] {
+                let view = View::new(e);
+                for f in fields() {
+                    let want = view.get(&f);
+                    let mut buf = [0u8; 24];
+                    match view.scalar_text(&f, &mut buf) {
+                        Some(Some(t)) => match &want {
+                            Got::One(v) => assert_eq!(v.with_text(str::to_owned), t, "{f:?}"),
+                            other => panic!("{f:?}: get gives {other:?}, scalar_text {t:?}"),
+                        },
+                        Some(None) => {
+                            let as_get = match &want {
+                                Got::Blind(m) => Tri::Blind(*m),
+                                Got::Absent => Tri::False,
+                                other => panic!("{f:?}: get gives {other:?}, scalar_text absent"),
+                            };
+                            assert_eq!(view.absent(&f), as_get, "{f:?}");
+                        }
+                        None => assert!(
+                            matches!(
+                                f,
+                                FieldRef::Code
+                                    | FieldRef::RequestUri
+                                    | FieldRef::UserGroups
+                                    | FieldRef::Kind
+                                    | FieldRef::Derived(Derived::ExecCommand)
+                            ),
+                            "{f:?}"
+                        ),
+                    }
+                    match view.scalar_str(&f) {
+                        Some(Some(t)) => assert_eq!(want, Got::One(Val::Str(Cow::Borrowed(t))), "{f:?}"),
+                        Some(None) => assert!(matches!(want, Got::Absent | Got::Blind(_)), "{f:?}"),
+                        // The code (a number), and what `scalar_text` leaves to `get`.
+                        None => assert!(
+                            matches!(
+                                f,
+                                FieldRef::Code
+                                    | FieldRef::RequestUri
+                                    | FieldRef::UserGroups
+                                    | FieldRef::Kind
+                                    | FieldRef::Derived(Derived::ExecCommand)
+                            ),
+                            "{f:?}"
+                        ),
+                    }
+                }
+            }
+            self.0 += 1;
+        }
+        fn skipped(&mut self, _: Unit<'_>, _: &'static str) {}
+        fn error(&mut self, _: Unit<'_>, _: &crate::Error) {}
+    }
+
+    /// `View::scalar_text` and `View::scalar_str` read what `View::get`
+    /// reads, absent and blind alike (synthetic events: service account,
+    /// impersonation, exec with and without a command, no object, no user
+    /// name, codes beyond the stack-spelled range and negative).
+    #[test]
+    fn scalar_reads_agree_with_get() {
+        let cases: &[(&str, &str, &str, &str, &str)] = &[
+            // (user, impersonatedUser, objectRef, code, requestURI); empty: left out
+            (
+                r#"{"username":"system:serviceaccount:kube-system:abc","groups":["system:serviceaccounts"]}"#,
+                r#"{"username":"x"}"#,
+                r#"{"resource":"pods","subresource":"exec","namespace":"d","name":"p","apiGroup":"","apiVersion":"v1"}"#,
+                "403",
+                "/api/v1/namespaces/d/pods/p/exec?command=ls&command=-l",
+            ),
+            (r#"{"groups":["g"]}"#, r#"{"groups":["g"]}"#, "", "-5", "/healthz"),
+            (r#"{"username":"system:anonymous"}"#, "", r#"{"resource":"nodes"}"#, "1000000000000000", "/x"),
+            (
+                r#"{"username":"system:serviceaccount:ns:"}"#,
+                r#"{"username":""}"#,
+                r#"{"resource":"pods","subresource":"exec","name":"p"}"#,
+                "101",
+                "/api/v1/namespaces/d/pods/p/exec",
+            ),
+        ];
+        let dec = Decoder::default();
+        let mut c = Check(0);
+        for (i, (user, imp, oref, code, uri)) in cases.iter().enumerate() {
+            let imp = if imp.is_empty() { String::new() } else { format!(r#""impersonatedUser":{imp},"#) };
+            let oref = if oref.is_empty() { String::new() } else { format!(r#""objectRef":{oref},"#) };
+            let rec = format!(
+                r#"{{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Metadata","auditID":"s-{i}","stage":"ResponseComplete","requestURI":"{uri}","verb":"create","user":{user},{imp}"sourceIPs":["10.0.0.1"],{oref}"responseStatus":{{"code":{code}}},"requestReceivedTimestamp":"2024-05-14T09:00:00.000000Z","stageTimestamp":"2024-05-14T09:00:00.000001Z"}}"#
+            );
+            dec.decode(rec.as_bytes(), &mut c);
+        }
+        assert_eq!(c.0, cases.len(), "every synthetic record is an event");
     }
 }

@@ -26,6 +26,8 @@
 //! the event (blind), every rule filed under it is visited, so it can report
 //! blind. Annotation keys are first looked for in the annotations' text
 //! (`View::annotation_may_be`), so most events never build the map.
+//! Scalar fields are read straight from the event (`View::scalar_text`),
+//! and a value whose length or first byte no key has is not hashed.
 
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
@@ -158,7 +160,80 @@ struct Needles {
     /// Per pattern: where it must occur and which rules it selects.
     patterns: Vec<(String, Anchor, u32)>,
     ac: Option<AhoCorasick>,
+    /// Every pattern is anchored (at the start or the end) and they are
+    /// few: comparing each is cheaper than an automaton pass.
+    anchored: bool,
     all: Vec<u32>,
+}
+
+/// At most this many anchored patterns are compared one by one.
+const FEW_ANCHORED: usize = 8;
+
+/// The lengths and first bytes of a map's keys: a text whose length or
+/// first byte no key has is not a key, known without hashing it.
+#[derive(Debug, Default)]
+struct KeyShape {
+    /// Bit `n`: a key of `n` bytes (bit 63: of 63 bytes or more).
+    lens: u64,
+    /// Bit `b`: a key that starts with byte `b`.
+    first: [u64; 4],
+}
+
+impl KeyShape {
+    fn of<'a>(keys: impl Iterator<Item = &'a String>) -> KeyShape {
+        let mut k = KeyShape::default();
+        for key in keys {
+            k.lens |= 1 << key.len().min(63);
+            if let Some(&b) = key.as_bytes().first() {
+                if let Some(w) = k.first.get_mut(usize::from(b >> 6)) {
+                    *w |= 1 << (b & 63);
+                }
+            }
+        }
+        k
+    }
+
+    /// `false` only if `t` is none of the keys.
+    fn may_hold(&self, t: &str) -> bool {
+        if (self.lens >> t.len().min(63)) & 1 == 0 {
+            return false;
+        }
+        match t.as_bytes().first() {
+            None => true,
+            Some(&b) => self.first.get(usize::from(b >> 6)).is_some_and(|w| (w >> (b & 63)) & 1 != 0),
+        }
+    }
+}
+
+/// A field read for the index: blind, absent (or not one text), or its text.
+enum Read<'c> {
+    Blind,
+    Nothing,
+    Text(std::borrow::Cow<'c, str>),
+}
+
+/// Read `f` as the index needs it: what [`View::get`] gives, with scalar
+/// fields read straight from the event ([`View::scalar_text`]). Objects
+/// and arrays read as their JSON text (for needles), other values as their
+/// text; several values are `Read::Nothing`, as is an absent field.
+fn read<'c>(view: &'c View<'_, '_>, f: &FieldRef, buf: &'c mut [u8; 24]) -> Read<'c> {
+    match view.scalar_text(f, buf) {
+        Some(Some(t)) => Read::Text(std::borrow::Cow::Borrowed(t)),
+        Some(None) => {
+            if f.needs().iter().any(|m| view.unavailable().contains(m)) {
+                Read::Blind
+            } else {
+                Read::Nothing
+            }
+        }
+        None => match view.get(f) {
+            Got::Blind(_) => Read::Blind,
+            Got::One(Val::Str(s)) => Read::Text(s),
+            Got::One(v @ (Val::Json(_) | Val::Raw(_))) => view.container_text(&v).map_or(Read::Nothing, Read::Text),
+            Got::One(v) => Read::Text(std::borrow::Cow::Owned(v.with_text(str::to_owned))),
+            _ => Read::Nothing,
+        },
+    }
 }
 
 /// The compiled index.
@@ -167,6 +242,8 @@ pub struct Index {
     pair: Map<Map<Vec<u32>>>,
     pair_all: Vec<u32>,
     single: Vec<(FieldRef, Map<Vec<u32>>, Vec<u32>)>,
+    /// The shape of each `single` map's keys.
+    single_shapes: Vec<KeyShape>,
     /// For each annotation among `single`: its key and the values its map
     /// holds, to rule them out from the annotations' text.
     single_literals: Vec<Option<(Literal, Vec<Literal>)>>,
@@ -174,6 +251,12 @@ pub struct Index {
     /// Rules filed under a rarely present field: visited when it is present
     /// (with the key of an annotation, as above).
     presence: Vec<(FieldRef, Vec<u32>, Option<Literal>)>,
+    /// For each `presence` entry with a literal: an earlier entry whose
+    /// literal occurs in this one's (with the same escaping), so that where
+    /// the earlier literal rules its annotation out, this one's is ruled
+    /// out too without searching (`legacy-token` in
+    /// `legacy-token-invalidated`).
+    presence_within: Vec<Option<usize>>,
     /// Rules with no indexable conjunct.
     pub always: Vec<u32>,
 }
@@ -296,8 +379,10 @@ impl Index {
         for n in &mut ix.needles {
             let pats: Vec<&str> = n.patterns.iter().map(|(p, _, _)| p.as_str()).collect();
             n.ac = AhoCorasickBuilder::new().match_kind(MatchKind::Standard).build(&pats).ok();
+            n.anchored = n.patterns.len() <= FEW_ANCHORED && n.patterns.iter().all(|(_, a, _)| *a != Anchor::Anywhere);
         }
         for (f, map, all) in &mut ix.single {
+            ix.single_shapes.push(KeyShape::of(map.keys()));
             all.dedup();
             for l in map.values_mut() {
                 l.dedup();
@@ -309,6 +394,15 @@ impl Index {
                 _ => None,
             });
         }
+        let lits: Vec<Option<&Literal>> = ix.presence.iter().map(|(_, _, l)| l.as_ref()).collect();
+        ix.presence_within = lits
+            .iter()
+            .enumerate()
+            .map(|(j, b)| {
+                let b = (*b)?;
+                lits.iter().take(j).position(|a| a.is_some_and(|a| a.within(b)))
+            })
+            .collect();
         ix
     }
 
@@ -342,6 +436,7 @@ impl Index {
                             insensitive: ci,
                             patterns: Vec::new(),
                             ac: None,
+                            anchored: false,
                             all: Vec::new(),
                         });
                         self.needles.len() - 1
@@ -369,21 +464,13 @@ impl Index {
     pub fn candidates(&self, view: &View<'_, '_>, out: &mut Vec<u32>) {
         out.clear();
         out.extend_from_slice(&self.always);
-        let text = |f: &FieldRef| -> Result<Option<std::borrow::Cow<'_, str>>, ()> {
-            match view.get(f) {
-                Got::Blind(_) => Err(()),
-                Got::One(Val::Str(s)) => Ok(Some(s)),
-                Got::One(v @ (Val::Json(_) | Val::Raw(_))) => Ok(view.container_text(&v)),
-                Got::One(v) => Ok(Some(std::borrow::Cow::Owned(v.with_text(str::to_owned)))),
-                _ => Ok(None),
-            }
-        };
         let ev = view.ev;
         // (verb, resource) pairs.
         if !self.pair_all.is_empty() {
-            match (text(&FieldRef::Verb), ev.resource()) {
-                (Err(()), _) => out.extend_from_slice(&self.pair_all),
-                (Ok(Some(v)), Some(r)) => {
+            let mut buf = [0u8; 24];
+            match (read(view, &FieldRef::Verb, &mut buf), ev.resource()) {
+                (Read::Blind, _) => out.extend_from_slice(&self.pair_all),
+                (Read::Text(v), Some(r)) => {
                     if let Some(l) = self.pair.get(v.as_ref()).and_then(|m| m.get(r)) {
                         out.extend_from_slice(l);
                     }
@@ -391,7 +478,7 @@ impl Index {
                 _ => {}
             }
         }
-        for ((f, map, all), lits) in self.single.iter().zip(&self.single_literals) {
+        for (((f, map, all), lits), shape) in self.single.iter().zip(&self.single_literals).zip(&self.single_shapes) {
             if all.is_empty() {
                 continue;
             }
@@ -400,40 +487,69 @@ impl Index {
                     continue;
                 }
             }
-            match view.get(f) {
-                Got::Blind(_) => out.extend_from_slice(all),
-                Got::One(v) => {
-                    if let Some(l) = v.with_text(|t| map.get(t)) {
+            let mut buf = [0u8; 24];
+            match read(view, f, &mut buf) {
+                Read::Blind => out.extend_from_slice(all),
+                Read::Text(t) if shape.may_hold(&t) => {
+                    if let Some(l) = map.get(t.as_ref()) {
                         out.extend_from_slice(l);
                     }
                 }
-                _ => {}
+                Read::Text(_) | Read::Nothing => {}
             }
         }
-        for (f, rules, lit) in &self.presence {
+        // Bit `j`: presence entry `j`'s literal ruled its annotation out.
+        let mut ruled_out = 0u64;
+        for (j, ((f, rules, lit), within)) in self.presence.iter().zip(&self.presence_within).enumerate() {
             if let Some(key) = lit {
-                if !view.annotation_may_be(key, None) {
+                let implied = within.is_some_and(|i| i < 64 && (ruled_out >> i) & 1 == 1);
+                if implied || !view.annotation_may_be(key, None) {
+                    if j < 64 {
+                        ruled_out |= 1 << j;
+                    }
                     continue;
                 }
             }
-            if !matches!(view.get(f), Got::Absent) {
+            let mut buf = [0u8; 24];
+            let present = match view.scalar_text(f, &mut buf) {
+                Some(Some(_)) => true,
+                // Blind counts as present, as in `View::get`.
+                Some(None) => f.needs().iter().any(|m| view.unavailable().contains(m)),
+                None => !matches!(view.get(f), Got::Absent),
+            };
+            if present {
                 out.extend_from_slice(rules);
             }
         }
         for n in &self.needles {
-            let v = match text(&n.field) {
-                Err(()) => {
+            let mut buf = [0u8; 24];
+            let v = match read(view, &n.field, &mut buf) {
+                Read::Blind => {
                     out.extend_from_slice(&n.all);
                     continue;
                 }
-                Ok(Some(v)) => v,
-                Ok(None) => continue,
+                Read::Text(v) => v,
+                Read::Nothing => continue,
             };
             let hay = if n.insensitive { std::borrow::Cow::Owned(v.to_lowercase()) } else { v };
             let Some(ac) = &n.ac else {
                 out.extend_from_slice(&n.all);
                 continue;
             };
+            if n.anchored {
+                // What the automaton's overlapping matches select, below.
+                for (p, anchor, rule) in &n.patterns {
+                    let ok = match anchor {
+                        Anchor::Start => hay.starts_with(p.as_str()),
+                        Anchor::End => hay.ends_with(p.as_str()),
+                        Anchor::Anywhere => hay.contains(p.as_str()),
+                    };
+                    if ok {
+                        out.push(*rule);
+                    }
+                }
+                continue;
+            }
             for m in ac.find_overlapping_iter(hay.as_ref()) {
                 let (_, anchor, rule) = &n.patterns[m.pattern().as_usize()];
                 let ok = match anchor {
@@ -448,5 +564,35 @@ impl Index {
         }
         out.sort_unstable();
         out.dedup();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_shape_admits_every_key_and_rules_out_by_length_and_first_byte() {
+        let long = "k".repeat(70);
+        let keys: Vec<String> = ["", "a", "ab", "xbc", "é", long.as_str()].iter().map(|s| s.to_string()).collect();
+        let shape = KeyShape::of(keys.iter());
+        assert!(keys.iter().all(|k| shape.may_hold(k)));
+        // No key starts with `b`; none has 4 bytes; 63 bytes and more share a bit.
+        assert!(!shape.may_hold("bc"));
+        assert!(!shape.may_hold("abcd"));
+        assert!(shape.may_hold(&"k".repeat(100)));
+        let none = KeyShape::of(std::iter::empty());
+        assert!(!none.may_hold("") && !none.may_hold("a"));
+    }
+
+    #[test]
+    fn a_literal_is_within_another_only_if_contained_and_escaped_alike() {
+        let short = Literal::new("example.com/legacy-token");
+        let long = Literal::new("example.com/legacy-token-invalidated");
+        assert!(short.within(&long));
+        assert!(!long.within(&short));
+        // A `/` in one only: `\/` would hide one and not the other.
+        assert!(!Literal::new("legacy-token").within(&long));
+        assert!(!Literal::new("a").within(&Literal::new("a\"b")));
     }
 }
