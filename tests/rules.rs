@@ -4,7 +4,8 @@
 
 use std::path::Path;
 
-use kaudit_core::rules::{RuleSet, TestOutcome};
+use kaudit_core::rules::{Detections, RuleSet, TestOutcome, Verdict};
+use kaudit_core::{AuditEvent, Sink, Unit};
 use kaudit_tests::read_fixture;
 
 fn run_test(set: &RuleSet, rule: usize, t: &kaudit_core::rules::RuleTest) -> Result<(), String> {
@@ -185,8 +186,7 @@ fn stateful_index_gives_the_same_results_as_evaluating_every_rule() {
 /// every rule test event, indexed detection equals evaluating every rule.
 #[test]
 fn index_gives_the_same_results_as_evaluating_every_rule() {
-    use kaudit_core::rules::{Detections, Verdict};
-    use kaudit_core::{AuditEvent, Decoder, Sink, Unit};
+    use kaudit_core::Decoder;
     struct Check<'s> {
         set: &'s RuleSet,
         out: Detections,
@@ -225,6 +225,52 @@ fn index_gives_the_same_results_as_evaluating_every_rule() {
     assert!(c.diffs.is_empty(), "{}", c.diffs.join("\n"));
 }
 
+/// A sink that checks, event by event, that indexed detection
+/// (`detect_into`) gives every rule the verdict of evaluating it alone
+/// (`verdict`), and counts each rule's fire and blind verdicts.
+struct IndexCheck<'s> {
+    set: &'s RuleSet,
+    out: Detections,
+    events: usize,
+    /// (fire, blind) per rule.
+    verdicts: Vec<(usize, usize)>,
+    diffs: Vec<String>,
+}
+
+impl<'s> IndexCheck<'s> {
+    fn new(set: &'s RuleSet) -> Self {
+        let n = set.rules().len();
+        IndexCheck { set, out: Detections::default(), events: 0, verdicts: vec![(0, 0); n], diffs: Vec::new() }
+    }
+}
+
+impl Sink for IndexCheck<'_> {
+    fn event(&mut self, ev: &AuditEvent<'_>) {
+        self.events += 1;
+        self.set.detect_into(ev, &mut self.out);
+        for (i, r) in self.set.rules().iter().enumerate() {
+            let want = self.set.verdict(i, ev);
+            let got = if self.out.hits.contains(&(i as u32)) {
+                Verdict::Fire
+            } else if let Some((_, f)) = self.out.blind.iter().find(|(j, _)| *j == i as u32) {
+                Verdict::Blind(*f)
+            } else {
+                Verdict::Quiet
+            };
+            match want {
+                Verdict::Fire => self.verdicts[i].0 += 1,
+                Verdict::Blind(_) => self.verdicts[i].1 += 1,
+                Verdict::Quiet => {}
+            }
+            if want != got {
+                self.diffs.push(format!("{} on {:?}: indexed {got:?}, full {want:?}", r.id, ev.audit_id));
+            }
+        }
+    }
+    fn skipped(&mut self, _: Unit<'_>, _: &'static str) {}
+    fn error(&mut self, _: Unit<'_>, _: &kaudit_core::Error) {}
+}
+
 /// Rules of shapes the index files by disjunction, by annotation key or
 /// value, or not at all (declared requirements), checked like the built-in
 /// pack: on every fixture event and on synthetic edge events (escaped
@@ -233,8 +279,8 @@ fn index_gives_the_same_results_as_evaluating_every_rule() {
 /// here are synthetic.
 #[test]
 fn index_gives_the_same_results_on_disjunctions_annotations_and_declared_requirements() {
-    use kaudit_core::rules::{Builder, Detections, Verdict};
-    use kaudit_core::{AuditEvent, Decoder, Sink, Unit};
+    use kaudit_core::rules::Builder;
+    use kaudit_core::Decoder;
     let rules = r#"
 rules:
   - {id: legacy, title: t, severity: low, condition: "annotations[example.com/legacy-token] exists or annotations[example.com/other] exists"}
@@ -307,43 +353,8 @@ rules:
             r#"{{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"{level}","auditID":"synthetic-{i}","stage":"ResponseComplete","requestURI":"/api/v1/namespaces/d/pods/{name}","verb":"{verb}","user":{{"username":"{user}","groups":["system:authenticated"]}},"sourceIPs":["10.0.0.1"],"userAgent":"{ua}","objectRef":{{"resource":"pods","namespace":"d","name":"{name}","apiVersion":"v1"}},"responseStatus":{{"metadata":{{}},"code":{code}}},"requestReceivedTimestamp":"2024-05-14T09:00:00.000000Z","stageTimestamp":"2024-05-14T09:00:00.000001Z","annotations":{ann}}}"#
         ));
     }
-    struct Check<'s> {
-        set: &'s RuleSet,
-        out: Detections,
-        events: usize,
-        verdicts: Vec<(usize, usize)>,
-        diffs: Vec<String>,
-    }
-    impl Sink for Check<'_> {
-        fn event(&mut self, ev: &AuditEvent<'_>) {
-            self.events += 1;
-            self.set.detect_into(ev, &mut self.out);
-            for (i, r) in self.set.rules().iter().enumerate() {
-                let want = self.set.verdict(i, ev);
-                let got = if self.out.hits.contains(&(i as u32)) {
-                    Verdict::Fire
-                } else if let Some((_, f)) = self.out.blind.iter().find(|(j, _)| *j == i as u32) {
-                    Verdict::Blind(*f)
-                } else {
-                    Verdict::Quiet
-                };
-                match want {
-                    Verdict::Fire => self.verdicts[i].0 += 1,
-                    Verdict::Blind(_) => self.verdicts[i].1 += 1,
-                    Verdict::Quiet => {}
-                }
-                if want != got {
-                    self.diffs.push(format!("{} on {:?}: indexed {got:?}, full {want:?}", r.id, ev.audit_id));
-                }
-            }
-        }
-        fn skipped(&mut self, _: Unit<'_>, _: &'static str) {}
-        fn error(&mut self, _: Unit<'_>, _: &kaudit_core::Error) {}
-    }
     let dec = Decoder::default();
-    let n = set.rules().len();
-    let mut c =
-        Check { set: &set, out: Detections::default(), events: 0, verdicts: vec![(0, 0); n], diffs: Vec::new() };
+    let mut c = IndexCheck::new(&set);
     for r in &records {
         dec.decode(r.as_bytes(), &mut c);
     }
@@ -392,8 +403,8 @@ fn builtin_pack_has_no_unindexed_rule() {
 /// test event: indexed detection == evaluating every rule).
 #[test]
 fn index_fast_reads_give_the_same_results_as_evaluating_every_rule() {
-    use kaudit_core::rules::{Builder, Detections, Verdict};
-    use kaudit_core::{AuditEvent, Decoder, Sink, Unit};
+    use kaudit_core::rules::Builder;
+    use kaudit_core::Decoder;
     let rules = r#"
 rules:
   - {id: legacy-either, title: t, severity: low, condition: "annotations[example.com/legacy-token] exists or annotations[example.com/legacy-token-invalidated] exists"}
@@ -451,48 +462,16 @@ rules:
             r#"{{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Metadata","auditID":"synthetic-{i}","stage":"ResponseComplete","requestURI":"/api/v1/namespaces/d/pods/{name}{sub_path}{query}","verb":"{verb}","user":{{"username":"{user}","groups":["system:authenticated"]}},{imp}"sourceIPs":["10.0.0.1"],"userAgent":"kubectl","objectRef":{{"resource":"pods","namespace":"d","name":"{name}","apiVersion":"v1"{sub_field}}},"responseStatus":{{"metadata":{{}},"code":{code}}},"requestReceivedTimestamp":"2024-05-14T09:00:00.000000Z","stageTimestamp":"2024-05-14T09:00:00.000001Z","annotations":{ann}}}"#
         ));
     }
-    struct Check<'s> {
-        set: &'s RuleSet,
-        out: Detections,
-        events: usize,
-        fired: Vec<usize>,
-        diffs: Vec<String>,
-    }
-    impl Sink for Check<'_> {
-        fn event(&mut self, ev: &AuditEvent<'_>) {
-            self.events += 1;
-            self.set.detect_into(ev, &mut self.out);
-            for (i, r) in self.set.rules().iter().enumerate() {
-                let want = self.set.verdict(i, ev);
-                let got = if self.out.hits.contains(&(i as u32)) {
-                    Verdict::Fire
-                } else if let Some((_, f)) = self.out.blind.iter().find(|(j, _)| *j == i as u32) {
-                    Verdict::Blind(*f)
-                } else {
-                    Verdict::Quiet
-                };
-                if want == Verdict::Fire {
-                    self.fired[i] += 1;
-                }
-                if want != got {
-                    self.diffs.push(format!("{} on {:?}: indexed {got:?}, full {want:?}", r.id, ev.audit_id));
-                }
-            }
-        }
-        fn skipped(&mut self, _: Unit<'_>, _: &'static str) {}
-        fn error(&mut self, _: Unit<'_>, _: &kaudit_core::Error) {}
-    }
     let dec = Decoder::default();
-    let n = set.rules().len();
-    let mut c = Check { set: &set, out: Detections::default(), events: 0, fired: vec![0; n], diffs: Vec::new() };
+    let mut c = IndexCheck::new(&set);
     for r in &records {
         dec.decode(r.as_bytes(), &mut c);
     }
     assert_eq!(c.events, cases.len(), "every synthetic record is an event");
-    let synthetic = c.fired.clone();
+    let synthetic = c.verdicts.clone();
     decode_corpus(&RuleSet::builtin(), &dec, &mut c);
     assert!(c.diffs.is_empty(), "{}", c.diffs.join("\n"));
-    let fired = |id: &str| synthetic[set.find(id).unwrap()];
+    let fired = |id: &str| synthetic[set.find(id).unwrap()].0;
     // Both keys, the long one plain and escaped, the short one alone.
     assert_eq!(fired("legacy-either"), 3);
     assert_eq!(fired("legacy-long"), 2);
