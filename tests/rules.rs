@@ -131,12 +131,11 @@ fn duplicate_rule_ids_across_files_are_rejected() {
     assert!(errs[0].message.contains("used twice"));
 }
 
-/// The stateful index only skips rules whose steps cannot match: fed the
-/// same stream (every fixture event, then every rule test event, in order),
-/// a detector with the index and one evaluating every stateful rule on every
-/// event give the same detections on every event.
-#[test]
-fn stateful_index_gives_the_same_results_as_evaluating_every_rule() {
+/// Feed `set` the same stream (every fixture event, then every rule test
+/// event of the built-in pack, in order) through a detector with the index
+/// and one evaluating every stateful rule on every event; they must give
+/// the same detections on every event. Returns (events, detections).
+fn stateful_indexed_equals_unindexed(set: &RuleSet) -> (usize, usize) {
     use kaudit_core::rules::{Detections, Detector};
     use kaudit_core::{AuditEvent, Decoder, Sink, Unit};
     struct Both<'s> {
@@ -164,22 +163,55 @@ fn stateful_index_gives_the_same_results_as_evaluating_every_rule() {
         fn skipped(&mut self, _: Unit<'_>, _: &'static str) {}
         fn error(&mut self, _: Unit<'_>, _: &kaudit_core::Error) {}
     }
-    let set = RuleSet::builtin();
     let limits = Default::default();
     let dec = Decoder::default();
     let mut c = Both {
-        indexed: Detector::new(&set, limits),
-        full: Detector::new(&set, limits).without_index(),
+        indexed: Detector::new(set, limits),
+        full: Detector::new(set, limits).without_index(),
         a: Detections::default(),
         b: Detections::default(),
         events: 0,
         fired: 0,
         diffs: Vec::new(),
     };
-    decode_corpus(&set, &dec, &mut c);
-    assert!(c.events > 500, "{}", c.events);
-    assert!(c.fired > 0);
+    decode_corpus(&RuleSet::builtin(), &dec, &mut c);
     assert!(c.diffs.is_empty(), "{}", c.diffs.join("\n"));
+    (c.events, c.fired)
+}
+
+/// The stateful index only skips rules whose steps cannot match (see
+/// `stateful_indexed_equals_unindexed`), on the built-in pack.
+#[test]
+fn stateful_index_gives_the_same_results_as_evaluating_every_rule() {
+    let (events, fired) = stateful_indexed_equals_unindexed(&RuleSet::builtin());
+    assert!(events > 500, "{events}");
+    assert!(fired > 0);
+}
+
+/// The same with synthetic stateful rules the built-in pack does not have:
+/// declared requirements (blind on every event whose source lacks them,
+/// whatever the index says), several stateful rules on one event, a sequence
+/// whose first step and condition are filed under different keys, and a
+/// stateless rule among them. Regression test for visiting only the
+/// stateful rules the index leaves in (session 6).
+#[test]
+fn stateful_index_keeps_declared_requirements_and_rule_order() {
+    use kaudit_core::rules::Builder;
+    let rules = r#"
+rules:
+  - {id: a-window, title: t, severity: low, condition: "verb = get", window: {by: [user.username], within: 5m, count: 3}}
+  - {id: plain, title: t, severity: low, condition: "verb = get"}
+  - {id: b-declared, title: t, severity: low, condition: "verb = create", requires: [requestObject], window: {by: [user.username], within: 5m, count: 2}}
+  - {id: c-sequence, title: t, severity: low, condition: "verb = delete", sequence: {by: [user.username], within: 5m, first: "verb = get"}}
+  - {id: d-declared-sequence, title: t, severity: low, condition: "verb = list", requires: [user.groups], sequence: {by: [user.username], within: 5m, first: "verb = watch"}}
+  - {id: e-window, title: t, severity: low, condition: "verb in (get, list)", window: {by: [user.username], within: 5m, count: 2, distinct: objectRef.resource}}
+"#;
+    let mut b = Builder::new();
+    b.add_file("synthetic.yaml", rules);
+    let set = b.build().expect("compiles");
+    let (events, fired) = stateful_indexed_equals_unindexed(&set);
+    assert!(events > 500, "{events}");
+    assert!(fired > 0);
 }
 
 /// The index only skips rules that cannot match: on every fixture event and

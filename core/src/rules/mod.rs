@@ -187,6 +187,10 @@ pub struct RuleSet {
     /// The stateful entries alone, numbered from 0, for hosts that
     /// evaluate only the stateful rules ([`replay::Recorder`]).
     stateful_index: index::Index,
+    /// The stateful rules (numbered `k` as in `stateful`) with declared
+    /// requirements, ascending: their condition is evaluated on every
+    /// event, as the requirements can make it blind by themselves.
+    stateful_declared: Vec<u32>,
     /// Bytes one rule's text matchers may scan on one event.
     match_budget: usize,
 }
@@ -200,6 +204,7 @@ impl Default for RuleSet {
             stateful: Vec::new(),
             stateful_base: 0,
             stateful_index: index::Index::default(),
+            stateful_declared: Vec::new(),
             match_budget: DEFAULT_MATCH_BUDGET,
         }
     }
@@ -827,6 +832,9 @@ impl RuleSet {
         }
         set.index.always.sort_unstable();
         set.stateful_index = index::Index::build(&stateful, &required_values);
+        set.stateful_declared = (0..set.stateful.len() as u32)
+            .filter(|&k| set.stateful.get(k as usize).is_some_and(|&i| !rules[i as usize].declared.is_empty()))
+            .collect();
         set.rules = rules;
         set
     }
@@ -1156,18 +1164,42 @@ impl RuleSet {
             self.stateful_index.candidates(view, candidates);
         }
         let base = if given { self.stateful_base } else { 0 };
-        for (k, &i) in self.stateful.iter().enumerate() {
+        // Visit, in rule order, the stateful rules the index left in (their
+        // entries are the sorted candidates from `base` on) and those with
+        // declared requirements; or every one when unindexed.
+        let mut ci = candidates.partition_point(|&e| e < base);
+        let mut di = 0;
+        let mut next_all = 0u32;
+        loop {
+            let k = if unindexed {
+                next_all
+            } else {
+                let kc = candidates.get(ci).map(|&e| (e - base) / 2);
+                let kd = self.stateful_declared.get(di).copied();
+                match (kc, kd) {
+                    (Some(a), Some(b)) => a.min(b),
+                    (Some(a), None) | (None, Some(a)) => a,
+                    (None, None) => break,
+                }
+            };
+            let Some(&i) = self.stateful.get(k as usize) else { break };
+            next_all = k + 1;
+            let (mut cond, mut first) = (unindexed, unindexed);
+            while let Some(&e) = candidates.get(ci).filter(|&&e| (e - base) / 2 == k) {
+                if (e - base) % 2 == 0 {
+                    cond = true;
+                } else {
+                    first = true;
+                }
+                ci += 1;
+            }
+            if self.stateful_declared.get(di) == Some(&k) {
+                cond = true;
+                di += 1;
+            }
             let r = &self.rules[i as usize];
             let Some(spec) = &r.state else { continue };
-            // The index only leaves out conditions that are false (never
-            // blind) on this event; a rule with declared requirements is
-            // always evaluated, as they can make it blind by themselves.
-            let k2 = base + 2 * k as u32;
-            let cond = unindexed || !r.declared.is_empty() || candidates.binary_search(&k2).is_ok();
-            let first = unindexed || candidates.binary_search(&(k2 + 1)).is_ok();
-            if !cond && !first {
-                continue;
-            }
+            let k = k as usize;
             // The condition and a sequence's first step share the budget.
             view.start_rule(self.match_budget);
             let matched = match r.declared.iter().find(|f| view.unavailable().contains(*f)) {
