@@ -214,6 +214,83 @@ rules:
     assert!(fired > 0);
 }
 
+/// Shared sub-conditions are evaluated once per event and reused by every
+/// rule that has them (`core/src/rules/memo.rs`): on every fixture and rule
+/// test event, and at a match budget small enough to make rules blind,
+/// indexed detection (one view, memo shared across the rules, in rule
+/// order) gives each stateless rule the verdict of its condition evaluated
+/// alone without any memo.
+#[test]
+fn memoised_sub_conditions_give_the_same_verdicts() {
+    use kaudit_core::Decoder;
+    struct Check<'s> {
+        set: &'s RuleSet,
+        out: Detections,
+        events: usize,
+        fired: usize,
+        diffs: Vec<String>,
+    }
+    impl Sink for Check<'_> {
+        fn event(&mut self, ev: &AuditEvent<'_>) {
+            self.events += 1;
+            self.set.detect_into(ev, &mut self.out);
+            self.fired += self.out.hits.len();
+            for (i, r) in self.set.rules().iter().enumerate() {
+                if r.state.is_some() {
+                    continue;
+                }
+                let want = self.set.verdict_unplanned(i, ev);
+                let got = if self.out.hits.contains(&(i as u32)) {
+                    Verdict::Fire
+                } else if let Some((_, f)) = self.out.blind.iter().find(|(j, _)| *j == i as u32) {
+                    Verdict::Blind(*f)
+                } else {
+                    Verdict::Quiet
+                };
+                if want != got {
+                    self.diffs.push(format!("{} on {:?}: planned {got:?}, unplanned {want:?}", r.id, ev.audit_id));
+                }
+            }
+        }
+        fn skipped(&mut self, _: Unit<'_>, _: &'static str) {}
+        fn error(&mut self, _: Unit<'_>, _: &kaudit_core::Error) {}
+    }
+    let dec = Decoder::default();
+    let set = RuleSet::builtin();
+    let mut c = Check { set: &set, out: Detections::default(), events: 0, fired: 0, diffs: Vec::new() };
+    decode_corpus(&set, &dec, &mut c);
+    assert!(c.events > 500, "{}", c.events);
+    assert!(c.fired > 0);
+    assert!(c.diffs.is_empty(), "{}", c.diffs.join("\n"));
+
+    // At a budget that makes rules blind, rule by rule (the index answers
+    // quiet, not blind, where a needle it looked for is absent, so indexed
+    // detection is compared with `verdict` at the default budget only).
+    struct Alone<'s> {
+        set: &'s RuleSet,
+        blind: usize,
+        diffs: Vec<String>,
+    }
+    impl Sink for Alone<'_> {
+        fn event(&mut self, ev: &AuditEvent<'_>) {
+            for (i, r) in self.set.rules().iter().enumerate() {
+                let (got, want) = (self.set.verdict(i, ev), self.set.verdict_unplanned(i, ev));
+                self.blind += usize::from(matches!(want, Verdict::Blind(kaudit_core::Field::MatchBudget)));
+                if got != want {
+                    self.diffs.push(format!("{} on {:?}: planned {got:?}, unplanned {want:?}", r.id, ev.audit_id));
+                }
+            }
+        }
+        fn skipped(&mut self, _: Unit<'_>, _: &'static str) {}
+        fn error(&mut self, _: Unit<'_>, _: &kaudit_core::Error) {}
+    }
+    let small = RuleSet::builtin().with_match_budget(100);
+    let mut a = Alone { set: &small, blind: 0, diffs: Vec::new() };
+    decode_corpus(&small, &dec, &mut a);
+    assert!(a.blind > 0, "the small budget makes some rules blind");
+    assert!(a.diffs.is_empty(), "{}", a.diffs.join("\n"));
+}
+
 /// The index only skips rules that cannot match: on every fixture event and
 /// every rule test event, indexed detection equals evaluating every rule.
 #[test]

@@ -150,6 +150,9 @@ pub struct View<'r, 'e> {
     annotations: OnceCell<Vec<(crate::json::Str<'r>, MapVal<'r>)>>,
     /// Bytes the rule being evaluated may still scan (its match budget).
     budget_left: Cell<usize>,
+    /// Results of shared sub-conditions (`memo.rs`): 0 not yet evaluated,
+    /// 1 true, 2 false, 3 + `Field` blind.
+    memo: [Cell<u8>; super::memo::SLOTS],
 }
 
 impl<'r, 'e> View<'r, 'e> {
@@ -192,6 +195,28 @@ impl<'r, 'e> View<'r, 'e> {
             time: OnceCell::new(),
             extra: OnceCell::new(),
             budget_left: Cell::new(usize::MAX),
+            memo: [const { Cell::new(0) }; super::memo::SLOTS],
+        }
+    }
+
+    /// The stored result of shared sub-condition `slot`, if evaluated.
+    fn memo(&self, slot: u8) -> Option<Tri> {
+        match self.memo.get(usize::from(slot))?.get() {
+            0 => None,
+            1 => Some(Tri::True),
+            2 => Some(Tri::False),
+            b => Field::ALL.iter().find(|f| **f as u8 == b - 3).map(|f| Tri::Blind(*f)),
+        }
+    }
+
+    fn set_memo(&self, slot: u8, t: Tri) {
+        if let Some(c) = self.memo.get(usize::from(slot)) {
+            c.set(match t {
+                Tri::True => 1,
+                Tri::False => 2,
+                // Every `Field` fits: there are far fewer than 253.
+                Tri::Blind(f) => (f as u8).saturating_add(3),
+            });
         }
     }
 
@@ -962,7 +987,7 @@ impl std::hash::Hasher for FastHash {
 pub type FastSet = HashSet<String, std::hash::BuildHasherDefault<FastHash>>;
 
 /// A compiled right-hand side.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub enum Matcher {
     /// `=`/`!=` against one value (numeric when both sides are numbers).
     Eq(String, Option<f64>),
@@ -1093,7 +1118,7 @@ fn int_str(n: i64, buf: &mut [u8; 24]) -> &str {
 }
 
 /// A compiled condition.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub enum Expr {
     And(Vec<Expr>),
     Or(Vec<Expr>),
@@ -1107,6 +1132,9 @@ pub enum Expr {
         negate: bool,
     },
     Exists(FieldRef),
+    /// A sub-condition shared by several rules, evaluated once per event
+    /// (`memo.rs`): its result is kept in the view's slot.
+    Memo(u8, Box<Expr>),
 }
 
 fn and(a: Tri, b: impl FnOnce() -> Tri) -> Tri {
@@ -1141,6 +1169,14 @@ impl Expr {
                 Tri::True => Tri::False,
                 Tri::False => Tri::True,
                 b => b,
+            },
+            Expr::Memo(slot, x) => match v.memo(*slot) {
+                Some(t) => t,
+                None => {
+                    let t = x.eval(v);
+                    v.set_memo(*slot, t);
+                    t
+                }
             },
             Expr::Exists(f) => match v.scalar_str(f) {
                 Some(Some(_)) => Tri::True,
@@ -1178,7 +1214,7 @@ impl Expr {
     pub fn fields<'s>(&'s self, out: &mut Vec<&'s FieldRef>) {
         match self {
             Expr::And(xs) | Expr::Or(xs) => xs.iter().for_each(|x| x.fields(out)),
-            Expr::Not(x) => x.fields(out),
+            Expr::Not(x) | Expr::Memo(_, x) => x.fields(out),
             Expr::Test { field, .. } | Expr::Exists(field) => out.push(field),
         }
     }

@@ -115,6 +115,8 @@ fn required_present(e: &Expr) -> Vec<FieldRef> {
         }
         Expr::Test { field, .. } | Expr::Exists(field) => vec![field.clone()],
         Expr::Not(_) => Vec::new(),
+        // The index reads conditions, not plans; transparent all the same.
+        Expr::Memo(_, x) => required_present(x),
     }
 }
 const PAIR_WEIGHT: f64 = 7.0 * 30.0;

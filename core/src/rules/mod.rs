@@ -14,6 +14,7 @@ mod eval;
 pub mod fields;
 mod index;
 pub mod lang;
+mod memo;
 pub mod replay;
 pub mod state;
 pub mod vrl;
@@ -110,6 +111,10 @@ pub struct Rule {
     /// File the rule came from.
     pub file: String,
     expr: Expr,
+    /// `expr` with the sub-conditions it shares with other rules of its set
+    /// memoised (`memo.rs`): what detection evaluates. Set when the rule
+    /// set is indexed; `None` until then.
+    plan: Option<Expr>,
     /// The stateful part (`window` or `sequence`), if any.
     pub state: Option<state::Spec>,
 }
@@ -458,6 +463,7 @@ impl Builder {
             tests,
             file: file.to_string(),
             expr,
+            plan: None,
             state,
         })
     }
@@ -789,6 +795,17 @@ fn required_values(e: &Expr, field: &FieldRef) -> Option<Vec<String>> {
 }
 
 impl Rule {
+    /// The condition as compiled (macros inlined, exceptions folded in).
+    #[cfg(test)]
+    pub(crate) fn condition_expr(&self) -> &Expr {
+        &self.expr
+    }
+
+    /// What detection evaluates: the plan, else the condition.
+    fn eval(&self, view: &View<'_, '_>) -> Tri {
+        self.plan.as_ref().unwrap_or(&self.expr).eval(view)
+    }
+
     /// The values `field` (a condition field name) must take for the rule
     /// to match, when the condition's top level requires `FIELD = x` or
     /// `FIELD in (…)` (the analysis the index uses; every `or` branch must
@@ -835,7 +852,12 @@ impl RuleSet {
         set.stateful_declared = (0..set.stateful.len() as u32)
             .filter(|&k| set.stateful.get(k as usize).is_some_and(|&i| !rules[i as usize].declared.is_empty()))
             .collect();
+        let conds: Vec<&Expr> = rules.iter().map(|r| &r.expr).collect();
+        let plans = memo::plans(&conds);
         set.rules = rules;
+        for (r, p) in set.rules.iter_mut().zip(plans) {
+            r.plan = Some(p);
+        }
         set
     }
 
@@ -937,7 +959,7 @@ impl RuleSet {
                 continue;
             }
             view.start_rule(self.match_budget);
-            match r.expr.eval(view) {
+            match r.eval(view) {
                 Tri::True => out.hits.push(i),
                 Tri::False => {}
                 Tri::Blind(f) => out.blind.push((i, f)),
@@ -1030,6 +1052,24 @@ impl RuleSet {
 
     /// Evaluate one rule on one event (no index), as tests and coverage do.
     pub fn verdict(&self, rule: usize, ev: &AuditEvent<'_>) -> Verdict {
+        let view = View::new(ev);
+        let r = &self.rules[rule];
+        if let Some(f) = r.declared.iter().find(|f| view.unavailable().contains(*f)) {
+            return Verdict::Blind(f);
+        }
+        view.start_rule(self.match_budget);
+        match r.eval(&view) {
+            Tri::True => Verdict::Fire,
+            Tri::False => Verdict::Quiet,
+            Tri::Blind(f) => Verdict::Blind(f),
+        }
+    }
+
+    #[doc(hidden)]
+    /// [`RuleSet::verdict`] from the rule's condition as compiled, not its
+    /// plan (no shared sub-condition memoised): for the test that checks
+    /// the plans change nothing.
+    pub fn verdict_unplanned(&self, rule: usize, ev: &AuditEvent<'_>) -> Verdict {
         let view = View::new(ev);
         let r = &self.rules[rule];
         if let Some(f) = r.declared.iter().find(|f| view.unavailable().contains(*f)) {
@@ -1204,7 +1244,7 @@ impl RuleSet {
             view.start_rule(self.match_budget);
             let matched = match r.declared.iter().find(|f| view.unavailable().contains(*f)) {
                 Some(f) => Tri::Blind(f),
-                None if cond => r.expr.eval(view),
+                None if cond => r.eval(view),
                 None => Tri::False,
             };
             f(k, i, spec, state::prepare(spec, view, matched, first));

@@ -273,6 +273,8 @@ impl Gen {
                 }
                 c
             }
+            // Plans are not exported (the export reads the condition).
+            Expr::Memo(_, x) => self.expr(x),
             Expr::Not(x) => {
                 let v = self.expr(x);
                 let c = self.var("k_c");
