@@ -19,7 +19,7 @@
 
 use std::collections::HashMap;
 
-use super::eval::{Expr, Matcher};
+use super::eval::{Expr, FastHash, Matcher};
 use super::fields::FieldRef;
 
 /// At most this many shared sub-conditions per rule set (the view keeps one
@@ -51,69 +51,185 @@ fn pure(e: &Expr) -> bool {
     }
 }
 
-/// A node worth sharing: a pure `and`/`or`/`not` (a single test is as cheap
-/// to evaluate as to look up).
-fn candidate(e: &Expr) -> bool {
-    matches!(e, Expr::And(_) | Expr::Or(_) | Expr::Not(_)) && pure(e)
-}
-
-fn key(e: &Expr) -> String {
-    format!("{e:?}")
-}
-
-fn count(e: &Expr, seen: &mut HashMap<String, usize>) {
-    if candidate(e) {
-        *seen.entry(key(e)).or_default() += 1;
-    }
-    match e {
-        Expr::And(xs) | Expr::Or(xs) => xs.iter().for_each(|x| count(x, seen)),
-        Expr::Not(x) | Expr::Memo(_, x) => count(x, seen),
-        Expr::Test { .. } | Expr::Exists(_) => {}
-    }
-}
-
-/// `e` with every shared sub-condition in `slots` wrapped.
-fn plan(e: &Expr, slots: &HashMap<String, u8>) -> Expr {
-    let inner = match e {
-        Expr::And(xs) => Expr::And(xs.iter().map(|x| plan(x, slots)).collect()),
-        Expr::Or(xs) => Expr::Or(xs.iter().map(|x| plan(x, slots)).collect()),
-        Expr::Not(x) => Expr::Not(Box::new(plan(x, slots))),
-        Expr::Memo(_, x) => return plan(x, slots),
-        other => return other.clone(),
+/// A pure leaf's hash, consistent with [`same_leaf`] (a set's items are
+/// combined in any order).
+fn leaf_hash(e: &Expr) -> u64 {
+    use std::hash::{BuildHasher, Hash, Hasher};
+    let bh = std::hash::BuildHasherDefault::<FastHash>::default();
+    let one = |x: &dyn Fn(&mut FastHash)| {
+        let mut h = bh.build_hasher();
+        x(&mut h);
+        h.finish()
     };
-    match candidate(e).then(|| slots.get(&key(e))).flatten() {
-        Some(&s) => Expr::Memo(s, Box::new(inner)),
-        None => inner,
+    one(&|h| match e {
+        Expr::Exists(f) => (0u8, f).hash(h),
+        Expr::Test { field, m, all, negate } => {
+            (1u8, field, all, negate).hash(h);
+            match m {
+                Matcher::Eq(s, _) => (0u8, s).hash(h),
+                Matcher::Small(v) => (1u8, v).hash(h),
+                Matcher::Set(set) => (2u8, set.iter().fold(0u64, |a, x| a ^ one(&|g| x.hash(g)))).hash(h),
+                Matcher::Cmp(op, n) => (3u8, op, n.to_bits()).hash(h),
+                Matcher::StartsWith(v) => (4u8, v).hash(h),
+                Matcher::EndsWith(v) => (5u8, v).hash(h),
+                _ => 6u8.hash(h),
+            }
+        }
+        _ => 7u8.hash(h),
+    })
+}
+
+/// Whether two pure leaves are the same test.
+fn same_leaf(a: &Expr, b: &Expr) -> bool {
+    match (a, b) {
+        (Expr::Exists(f), Expr::Exists(g)) => f == g,
+        (Expr::Test { field: f, m: m1, all: a1, negate: n1 }, Expr::Test { field: g, m: m2, all: a2, negate: n2 }) => {
+            f == g
+                && a1 == a2
+                && n1 == n2
+                && match (m1, m2) {
+                    (Matcher::Eq(s, x), Matcher::Eq(t, y)) => s == t && x.map(f64::to_bits) == y.map(f64::to_bits),
+                    (Matcher::Small(v), Matcher::Small(w))
+                    | (Matcher::StartsWith(v), Matcher::StartsWith(w))
+                    | (Matcher::EndsWith(v), Matcher::EndsWith(w)) => v == w,
+                    (Matcher::Set(v), Matcher::Set(w)) => v == w,
+                    (Matcher::Cmp(o, x), Matcher::Cmp(p, y)) => o == p && x.to_bits() == y.to_bits(),
+                    _ => false,
+                }
+        }
+        _ => false,
+    }
+}
+
+/// Structural ids of pure sub-conditions: equal ids, equal conditions.
+/// A leaf is looked up by its hash and compared with the leaves already
+/// seen under it; an `and`/`or`/`not` by its kind and its children's ids
+/// (exact), so each node costs one short lookup however deep it is.
+#[derive(Default)]
+struct Ids<'e> {
+    leaves: HashMap<u64, Vec<(&'e Expr, u32)>>,
+    /// Each leaf's id by its address, for the second pass.
+    known: HashMap<*const Expr, Option<u32>>,
+    nodes: HashMap<(u8, Vec<u32>), u32>,
+    next: u32,
+}
+
+impl<'e> Ids<'e> {
+    fn fresh(&mut self) -> u32 {
+        self.next += 1;
+        self.next - 1
+    }
+
+    fn leaf(&mut self, e: &'e Expr) -> Option<u32> {
+        if let Some(&id) = self.known.get(&(e as *const Expr)) {
+            return id;
+        }
+        let id = self.leaf_id(e);
+        self.known.insert(e, id);
+        id
+    }
+
+    fn leaf_id(&mut self, e: &'e Expr) -> Option<u32> {
+        if !pure(e) {
+            return None;
+        }
+        let h = leaf_hash(e);
+        if let Some(&(_, id)) = self.leaves.get(&h).and_then(|v| v.iter().find(|(r, _)| same_leaf(r, e))) {
+            return Some(id);
+        }
+        let id = self.fresh();
+        self.leaves.entry(h).or_default().push((e, id));
+        Some(id)
+    }
+
+    fn node(&mut self, tag: u8, kids: &[Option<u32>]) -> Option<u32> {
+        let kids: Vec<u32> = kids.iter().copied().collect::<Option<_>>()?;
+        if let Some(&id) = self.nodes.get(&(tag, kids.clone())) {
+            return Some(id);
+        }
+        let id = self.fresh();
+        self.nodes.insert((tag, kids), id);
+        Some(id)
+    }
+
+    /// `e`'s id if it is pure; `f` is called on every pure `and`/`or`/`not`
+    /// node, children first. Every child gets its id (and its own shared
+    /// parts counted), even when a sibling makes this node impure.
+    fn id(&mut self, e: &'e Expr, f: &mut dyn FnMut(u32)) -> Option<u32> {
+        let (tag, xs): (u8, &'e [Expr]) = match e {
+            Expr::And(xs) => (0, xs),
+            Expr::Or(xs) => (1, xs),
+            Expr::Not(x) => (2, std::slice::from_ref(x.as_ref())),
+            Expr::Memo(_, x) => return self.id(x, f),
+            Expr::Test { .. } | Expr::Exists(_) => return self.leaf(e),
+        };
+        let kids: Vec<Option<u32>> = xs.iter().map(|x| self.id(x, f)).collect();
+        let id = self.node(tag, &kids)?;
+        f(id);
+        Some(id)
+    }
+}
+
+/// `e` with every shared sub-condition (id in `slots`) wrapped — `None`
+/// when there is none in it, so nothing is copied — and `e`'s id if it is
+/// pure (the ids `Ids::id` gave, computed again bottom-up).
+fn plan<'e>(e: &'e Expr, ids: &mut Ids<'e>, slots: &HashMap<u32, u8>) -> (Option<Expr>, Option<u32>) {
+    let (tag, xs): (u8, &'e [Expr]) = match e {
+        Expr::And(xs) => (0, xs),
+        Expr::Or(xs) => (1, xs),
+        Expr::Not(x) => (2, std::slice::from_ref(x.as_ref())),
+        Expr::Memo(_, x) => return plan(x, ids, slots),
+        Expr::Test { .. } | Expr::Exists(_) => return (None, ids.leaf(e)),
+    };
+    let (kids, kid_ids): (Vec<Option<Expr>>, Vec<Option<u32>>) = xs.iter().map(|x| plan(x, ids, slots)).unzip();
+    let id = ids.node(tag, &kid_ids);
+    let slot = id.and_then(|id| slots.get(&id)).copied();
+    if slot.is_none() && kids.iter().all(Option::is_none) {
+        return (None, id);
+    }
+    let mut kids: Vec<Expr> = kids.into_iter().zip(xs).map(|(k, x)| k.unwrap_or_else(|| x.clone())).collect();
+    let inner = match (tag, kids.pop()) {
+        (2, Some(x)) if kids.is_empty() => Expr::Not(Box::new(x)),
+        (_, last) => {
+            kids.extend(last);
+            if tag == 0 {
+                Expr::And(kids)
+            } else {
+                Expr::Or(kids)
+            }
+        }
+    };
+    match slot {
+        Some(s) => (Some(Expr::Memo(s, Box::new(inner))), id),
+        None => (Some(inner), id),
     }
 }
 
 /// The plans of `conds` (each rule's condition): shared pure
-/// sub-conditions memoised, numbered from 0 in order of first occurrence.
-pub fn plans(conds: &[&Expr]) -> Vec<Expr> {
-    let mut seen = HashMap::new();
+/// sub-conditions memoised, numbered from 0 in order of first occurrence;
+/// `None` for a condition that shares nothing (it is its own plan).
+pub fn plans(conds: &[&Expr]) -> Vec<Option<Expr>> {
+    let mut ids = Ids::default();
+    let mut seen: HashMap<u32, usize> = HashMap::new();
+    // Ids in order of first occurrence, for a deterministic numbering.
+    let mut order: Vec<u32> = Vec::new();
     for e in conds {
-        count(e, &mut seen);
-    }
-    let mut slots: HashMap<String, u8> = HashMap::new();
-    // Number in order of first occurrence, for a deterministic plan.
-    fn assign(e: &Expr, seen: &HashMap<String, usize>, slots: &mut HashMap<String, u8>) {
-        if candidate(e) {
-            let k = key(e);
-            if seen.get(&k).is_some_and(|&n| n > 1) && !slots.contains_key(&k) && slots.len() < SLOTS {
-                let n = slots.len() as u8;
-                slots.insert(k, n);
+        ids.id(e, &mut |id| {
+            let n = seen.entry(id).or_default();
+            if *n == 0 {
+                order.push(id);
             }
-        }
-        match e {
-            Expr::And(xs) | Expr::Or(xs) => xs.iter().for_each(|x| assign(x, seen, slots)),
-            Expr::Not(x) | Expr::Memo(_, x) => assign(x, seen, slots),
-            Expr::Test { .. } | Expr::Exists(_) => {}
-        }
+            *n += 1;
+        });
     }
-    for e in conds {
-        assign(e, &seen, &mut slots);
-    }
-    conds.iter().map(|e| plan(e, &slots)).collect()
+    let slots: HashMap<u32, u8> = order
+        .into_iter()
+        .filter(|id| seen.get(id).is_some_and(|&n| n > 1))
+        .take(SLOTS)
+        .enumerate()
+        .map(|(s, id)| (id, s as u8))
+        .collect();
+    conds.iter().map(|e| plan(e, &mut ids, &slots).0).collect()
 }
 
 #[cfg(test)]
@@ -158,15 +274,17 @@ rules:
             .iter()
             .map(|p| {
                 let mut v = Vec::new();
-                memos(p, &mut v);
+                if let Some(p) = p {
+                    memos(p, &mut v);
+                }
                 v
             })
             .collect();
         // `shared` in a and b; neither the budget-charging `contains` nor
         // the body read, and nothing that occurs once.
         assert_eq!(got, vec![vec![0], vec![0], vec![], vec![], vec![], vec![], vec![]]);
-        // A plan evaluates like its condition (the memo is transparent).
-        assert_eq!(format!("{:?}", conds[6]), format!("{:?}", plans[6]));
+        // A rule that shares nothing is its own plan.
+        assert!(plans[6].is_none());
     }
 
     #[test]
@@ -176,7 +294,9 @@ rules:
         let mut rules = 0;
         for r in set.rules() {
             let before = slots.len();
-            memos(r.plan.as_ref().expect("indexed sets have plans"), &mut slots);
+            if let Some(p) = &r.plan {
+                memos(p, &mut slots);
+            }
             rules += usize::from(slots.len() > before);
         }
         slots.sort_unstable();

@@ -113,7 +113,8 @@ pub struct Rule {
     expr: Expr,
     /// `expr` with the sub-conditions it shares with other rules of its set
     /// memoised (`memo.rs`): what detection evaluates. Set when the rule
-    /// set is indexed; `None` until then.
+    /// set is indexed; `None` until then and for a rule that shares
+    /// nothing (it evaluates `expr`).
     plan: Option<Expr>,
     /// The stateful part (`window` or `sequence`), if any.
     pub state: Option<state::Spec>,
@@ -856,7 +857,7 @@ impl RuleSet {
         let plans = memo::plans(&conds);
         set.rules = rules;
         for (r, p) in set.rules.iter_mut().zip(plans) {
-            r.plan = Some(p);
+            r.plan = p;
         }
         set
     }
