@@ -967,6 +967,24 @@ mod tests {
     }
 
     #[test]
+    fn code_str_spells_codes_as_int_str_does() {
+        for c in [-1000, -100, -1, 0, 1, 99, 100, 101, 200, 999, 1000, 999_999_999_999_999] {
+            let (mut a, mut b) = ([0u8; 24], [0u8; 24]);
+            assert_eq!(code_str(c, &mut a), int_str(c, &mut b), "{c}");
+        }
+    }
+
+    #[test]
+    fn slash_free_piece_is_the_last_non_empty_one() {
+        assert_eq!(slash_free("authentication.k8s.io/legacy-token"), "legacy-token");
+        assert_eq!(slash_free("example.com/"), "example.com");
+        assert_eq!(slash_free("a//b/"), "b");
+        assert_eq!(slash_free("forbid"), "forbid");
+        assert_eq!(slash_free("//"), "");
+        assert_eq!(slash_free(""), "");
+    }
+
+    #[test]
     fn a_literal_is_within_another_only_if_contained_and_escaped_alike() {
         let short = Literal::new("example.com/legacy-token");
         let long = Literal::new("example.com/legacy-token-invalidated");
