@@ -8,7 +8,7 @@
 //!   `user.username`, `objectRef.namespace`, `objectRef.subresource`,
 //!   `objectRef.apiGroup`, `responseStatus.code`, `actor.kind`,
 //!   `actor.serviceaccount.{namespace,name}`, `outcome`, `authz.decision`,
-//!   `objectRef.resource`, `verb` — from a top-level `FIELD = x` /
+//!   `objectRef.resource`, `verb`, `exec` — from a top-level `FIELD = x` /
 //!   `FIELD in (…)` conjunct;
 //! * the presence of a rarely present field (impersonation, user extras,
 //!   annotations other than the authorizer's);
@@ -24,10 +24,12 @@
 //! pass per needle field) — the cost grows with the rules that could match,
 //! not with the size of the pack. Where an indexed field is unavailable for
 //! the event (blind), every rule filed under it is visited, so it can report
-//! blind. Annotation keys are first looked for in the annotations' text
-//! (`View::annotation_may_be`), so most events never build the map.
-//! Scalar fields are read straight from the event (`View::scalar_text`),
-//! and a value whose length or first byte no key has is not hashed.
+//! blind. Annotation keys are first looked for in the annotations' text —
+//! all of them at once by their slash-free pieces (`Index::annotation_pieces`),
+//! else one by one (`View::annotation_may_be`) — so most events never build
+//! the map. The scalar fields the keys use are read once per event,
+//! straight from the event (`Facts`), and a value whose length or first
+//! byte no key has is not hashed.
 
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
