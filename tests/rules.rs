@@ -592,3 +592,102 @@ rules:
     assert_eq!(fired("name-prefix"), 2);
     assert_eq!(fired("name-suffix"), 2);
 }
+
+/// The index reads each field once per event into slots, files
+/// `exec = true` under the exec key, and rules annotation keys and values
+/// out together, by one search per slash-free piece of their texts (and one
+/// for `\u`): none of that changes a verdict (synthetic rules and synthetic
+/// edge events — values and keys with `/` written `\/`, a `\u` escape, the
+/// pieces elsewhere in the text, a key that is all slashes (no piece: each
+/// literal is searched for alone, as before), exec and attach by verb,
+/// resource and subresource, codes at the ends of the three-digit range —
+/// plus every fixture event and every embedded rule test event: indexed
+/// detection == evaluating every rule).
+#[test]
+fn index_slots_exec_key_and_annotation_pieces_give_the_same_results_as_evaluating_every_rule() {
+    use kaudit_core::rules::Builder;
+    use kaudit_core::Decoder;
+    let rules = r#"
+rules:
+  - {id: exec-get, title: t, severity: low, condition: "exec = true and verb = get"}
+  - {id: exec-any, title: t, severity: low, condition: "exec = true"}
+  - {id: not-exec, title: t, severity: low, condition: "exec = false and objectRef.subresource in (exec, attach)"}
+  - {id: decision, title: t, severity: low, condition: "authz.decision in ('a/b', forbid)"}
+  - {id: tok, title: t, severity: low, condition: "annotations[example.com/tok] exists"}
+  - {id: tok-long, title: t, severity: low, condition: "annotations[example.com/tok-x] exists"}
+  - {id: prefix-only, title: t, severity: low, condition: "annotations[example.com/] exists"}
+  - {id: codes, title: t, severity: low, condition: "code in (99, 100, 999, 1000)"}
+"#;
+    let all_slashes = "  - {id: slashes, title: t, severity: low, condition: \"annotations[/] exists\"}\n";
+    // Synthetic vanilla events: (annotations, code, verb, resource, subresource, query).
+    let cases: &[(&str, &str, &str, &str, &str, &str)] = &[
+        (r#"{"authorization.k8s.io/decision":"a\/b"}"#, "200", "get", "pods", "", ""),
+        (r#"{"authorization.k8s.io/decision":"a/b"}"#, "200", "get", "pods", "", ""),
+        (r#"{"authorization.k8s.io\/decision":"forbid"}"#, "200", "get", "pods", "", ""),
+        (r#"{"authorization.k8s.io/decision":"forb\u0069d"}"#, "200", "get", "pods", "", ""),
+        (
+            r#"{"authorization.k8s.io/decision":"allow","authorization.k8s.io/reason":"b forbid \"tok\""}"#,
+            "200",
+            "get",
+            "pods",
+            "",
+            "",
+        ),
+        (r#"{"example.com\/tok":"1"}"#, "200", "get", "pods", "", ""),
+        (r#"{"example.com/tok-x":"\u0031"}"#, "200", "get", "pods", "", ""),
+        (r#"{"example.com/t\u006fk":"1"}"#, "200", "get", "pods", "", ""),
+        (r#"{"x":"example.com/tok"}"#, "200", "get", "pods", "", ""),
+        (r#"{"example.com/":"v","/":"w"}"#, "200", "get", "pods", "", ""),
+        (r#"{"\/":"w"}"#, "200", "get", "pods", "", ""),
+        (r#"{}"#, "99", "get", "pods", "", ""),
+        (r#"{}"#, "100", "create", "pods", "exec", "?command=sh"),
+        (r#"{}"#, "999", "get", "pods", "attach", ""),
+        (r#"{}"#, "1000", "list", "pods", "exec", ""),
+        (r#"{}"#, "101", "get", "nodes", "exec", ""),
+        (r#"{}"#, "101", "create", "pods", "portforward", ""),
+        (r#"{}"#, "101", "get", "pods", "exec", "?command=ls"),
+    ];
+    let mut records: Vec<String> = Vec::new();
+    for (i, (ann, code, verb, res, sub, query)) in cases.iter().enumerate() {
+        let (sub_field, sub_path) = if sub.is_empty() {
+            (String::new(), String::new())
+        } else {
+            (format!(r#","subresource":"{sub}""#), format!("/{sub}"))
+        };
+        records.push(format!(
+            r#"{{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Metadata","auditID":"synthetic-{i}","stage":"ResponseComplete","requestURI":"/api/v1/namespaces/d/{res}/p{sub_path}{query}","verb":"{verb}","user":{{"username":"alice","groups":["system:authenticated"]}},"sourceIPs":["10.0.0.1"],"userAgent":"kubectl","objectRef":{{"resource":"{res}","namespace":"d","name":"p","apiVersion":"v1"{sub_field}}},"responseStatus":{{"metadata":{{}},"code":{code}}},"requestReceivedTimestamp":"2024-05-14T09:00:00.000000Z","stageTimestamp":"2024-05-14T09:00:00.000001Z","annotations":{ann}}}"#
+        ));
+    }
+    let dec = Decoder::default();
+    for with_slashes in [false, true] {
+        let mut b = Builder::new();
+        let text = if with_slashes { format!("{rules}{all_slashes}") } else { rules.to_string() };
+        b.add_file("synthetic.yaml", &text);
+        let set = b.build().expect("compiles");
+        assert!(set.unindexed().is_empty(), "{:?}", set.unindexed());
+        let mut c = IndexCheck::new(&set);
+        for r in &records {
+            dec.decode(r.as_bytes(), &mut c);
+        }
+        assert_eq!(c.events, cases.len(), "every synthetic record is an event");
+        let synthetic = c.verdicts.clone();
+        decode_corpus(&RuleSet::builtin(), &dec, &mut c);
+        assert!(c.diffs.is_empty(), "{}", c.diffs.join("\n"));
+        let fired = |id: &str| synthetic[set.find(id).unwrap()].0;
+        // `a/b` plain and with `\/`, `forbid` under an escaped key and escaped itself.
+        assert_eq!(fired("decision"), 4);
+        // Escaped `/`, escaped `o` (not where `tok` is a value).
+        assert_eq!(fired("tok"), 2);
+        assert_eq!(fired("tok-long"), 1);
+        assert_eq!(fired("prefix-only"), 1);
+        // create pods/exec, get pods/attach, get pods/exec.
+        assert_eq!(fired("exec-any"), 3);
+        assert_eq!(fired("exec-get"), 2);
+        // list pods/exec, get nodes/exec.
+        assert_eq!(fired("not-exec"), 2);
+        assert_eq!(fired("codes"), 4);
+        if with_slashes {
+            assert_eq!(fired("slashes"), 2);
+        }
+    }
+}

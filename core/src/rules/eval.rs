@@ -87,6 +87,12 @@ impl Literal {
         }
     }
 
+    /// Whether it holds a character JSON must escape (it never occurs
+    /// verbatim in JSON text).
+    pub(crate) fn escaped(&self) -> bool {
+        self.escaped
+    }
+
     /// Whether this literal occurs in `other` and they are escaped alike:
     /// where [`View::annotation_may_be`] rules this key out, `other`'s
     /// is ruled out too (the same escapes would hide both, and a text
@@ -359,7 +365,7 @@ impl<'r, 'e> View<'r, 'e> {
         Ok(self.rbac.get_or_init(|| summary).as_ref())
     }
 
-    fn is_exec(&self) -> bool {
+    pub(crate) fn is_exec(&self) -> bool {
         self.ev.resource() == Some("pods")
             && matches!(self.ev.subresource(), Some("exec" | "attach"))
             && matches!(self.ev.verb.as_deref(), Some("create" | "get"))
@@ -457,7 +463,7 @@ impl<'r, 'e> View<'r, 'e> {
     }
 
     /// `actor.kind`, computed once.
-    fn actor_kind(&self) -> Option<&'static str> {
+    pub(crate) fn actor_kind(&self) -> Option<&'static str> {
         *self.actor_kind.get_or_init(|| {
             let groups = self.ev.user.as_ref().and_then(|u| u.groups.as_deref());
             self.ev.username().map(|u| derive::actor_kind(u, groups))
@@ -1098,7 +1104,7 @@ fn quantify<T>(items: impl Iterator<Item = T>, all: bool, mut f: impl FnMut(T) -
 }
 
 /// Decimal text of `n` in `buf`.
-fn int_str(n: i64, buf: &mut [u8; 24]) -> &str {
+pub(crate) fn int_str(n: i64, buf: &mut [u8; 24]) -> &str {
     let mut i = buf.len();
     let neg = n < 0;
     let mut m = n.unsigned_abs();

@@ -8,7 +8,7 @@
 //!   `user.username`, `objectRef.namespace`, `objectRef.subresource`,
 //!   `objectRef.apiGroup`, `responseStatus.code`, `actor.kind`,
 //!   `actor.serviceaccount.{namespace,name}`, `outcome`, `authz.decision`,
-//!   `objectRef.resource`, `verb` — from a top-level `FIELD = x` /
+//!   `objectRef.resource`, `verb`, `exec` — from a top-level `FIELD = x` /
 //!   `FIELD in (…)` conjunct;
 //! * the presence of a rarely present field (impersonation, user extras,
 //!   annotations other than the authorizer's);
@@ -24,18 +24,22 @@
 //! pass per needle field) — the cost grows with the rules that could match,
 //! not with the size of the pack. Where an indexed field is unavailable for
 //! the event (blind), every rule filed under it is visited, so it can report
-//! blind. Annotation keys are first looked for in the annotations' text
-//! (`View::annotation_may_be`), so most events never build the map.
-//! Scalar fields are read straight from the event (`View::scalar_text`),
-//! and a value whose length or first byte no key has is not hashed.
+//! blind. Annotation keys are first looked for in the annotations' text —
+//! all of them at once by their slash-free pieces (`Index::annotation_pieces`),
+//! else one by one (`View::annotation_may_be`) — so most events never build
+//! the map. The scalar fields the keys use are read once per event,
+//! straight from the event (`Facts`), and a value whose length or first
+//! byte no key has is not hashed.
 
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 
-use super::eval::{Expr, FastHash, Got, Literal, Matcher, Val, View};
+use super::derive;
+use super::eval::{int_str, Expr, FastHash, Got, Literal, Matcher, Val, View};
 use super::fields::{Derived, FieldRef};
+use crate::event::{Field, FieldSet};
 
 type Map<V> = HashMap<String, V, BuildHasherDefault<FastHash>>;
 
@@ -57,6 +61,7 @@ fn single_fields() -> Vec<(FieldRef, f64)> {
         (FieldRef::Annotation(DECISION.to_string()), 2.0),
         (FieldRef::ObjResource, 30.0),
         (FieldRef::Verb, 7.0),
+        (FieldRef::Derived(Derived::Exec), 2.0),
     ]
 }
 
@@ -84,6 +89,12 @@ fn value_share(field: &FieldRef, v: &str, w: f64) -> f64 {
         FieldRef::Annotation(k) if k == DECISION => match v {
             "allow" => 0.95,
             _ => 0.05,
+        },
+        // Exec and attach sessions are a sliver of the traffic (0.9 % of
+        // the vanilla corpus, 12 % of its `pods` requests).
+        FieldRef::Derived(Derived::Exec) => match v {
+            "true" => 0.01,
+            _ => 0.99,
         },
         _ => 1.0 / w,
     }
@@ -157,7 +168,7 @@ enum Anchor {
 
 #[derive(Debug)]
 struct Needles {
-    field: FieldRef,
+    reader: Reader,
     insensitive: bool,
     /// Per pattern: where it must occur and which rules it selects.
     patterns: Vec<(String, Anchor, u32)>,
@@ -238,21 +249,313 @@ fn read<'c>(view: &'c View<'_, '_>, f: &FieldRef, buf: &'c mut [u8; 24]) -> Read
     }
 }
 
+/// A field the index reads straight from the event, once per event, with
+/// no dispatch on a [`FieldRef`] ([`Facts`]): what [`read`] gives for it.
+/// `Code` beyond the stack-spelled range and `ExecCommand` of an exec are
+/// left to [`read`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Slot {
+    Verb,
+    UserName,
+    ImpUserName,
+    Resource,
+    Subresource,
+    Namespace,
+    Name,
+    ApiGroup,
+    Outcome,
+    ActorKind,
+    SaNamespace,
+    SaName,
+    Code,
+    Exec,
+    ExecCommand,
+}
+
+const SLOTS: usize = 15;
+
+impl Slot {
+    fn of(f: &FieldRef) -> Option<Slot> {
+        use FieldRef as F;
+        Some(match f {
+            F::Verb => Slot::Verb,
+            F::UserName => Slot::UserName,
+            F::ImpUserName => Slot::ImpUserName,
+            F::ObjResource => Slot::Resource,
+            F::ObjSubresource => Slot::Subresource,
+            F::ObjNamespace => Slot::Namespace,
+            F::ObjName => Slot::Name,
+            F::ObjApiGroup => Slot::ApiGroup,
+            F::Outcome => Slot::Outcome,
+            F::Code => Slot::Code,
+            F::Derived(Derived::ActorKind) => Slot::ActorKind,
+            F::Derived(Derived::ActorSaNamespace) => Slot::SaNamespace,
+            F::Derived(Derived::ActorSaName) => Slot::SaName,
+            F::Derived(Derived::Exec) => Slot::Exec,
+            F::Derived(Derived::ExecCommand) => Slot::ExecCommand,
+            _ => return None,
+        })
+    }
+
+    fn bit(self) -> u32 {
+        1 << self as u32
+    }
+}
+
+/// The slots' texts for one event, read once (only the slots the index
+/// uses): `None` where absent, or where left to [`read`] (`slow`).
+struct Facts<'c> {
+    text: [Option<&'c str>; SLOTS],
+    /// Bit per slot: read it with [`read`].
+    slow: u32,
+}
+
+impl<'c> Facts<'c> {
+    fn new(view: &'c View<'_, '_>, used: u32, code_buf: &'c mut [u8; 24]) -> Facts<'c> {
+        let e = view.ev;
+        let oref = e.object_ref.as_ref();
+        let mut f = Facts { text: [None; SLOTS], slow: 0 };
+        let on = |s: Slot| used & s.bit() != 0;
+        let mut set = |s: Slot, t: Option<&'c str>| {
+            if let Some(x) = f.text.get_mut(s as usize) {
+                *x = t;
+            }
+        };
+        if on(Slot::Verb) {
+            set(Slot::Verb, e.verb.as_deref());
+        }
+        if on(Slot::UserName) {
+            set(Slot::UserName, e.username());
+        }
+        if on(Slot::ImpUserName) {
+            set(Slot::ImpUserName, e.impersonated_user.as_ref().and_then(|u| u.username.as_deref()));
+        }
+        if on(Slot::Resource) {
+            set(Slot::Resource, oref.and_then(|o| o.resource.as_deref()));
+        }
+        if on(Slot::Subresource) {
+            set(Slot::Subresource, oref.and_then(|o| o.subresource.as_deref()));
+        }
+        if on(Slot::Namespace) {
+            set(Slot::Namespace, oref.and_then(|o| o.namespace.as_deref()));
+        }
+        if on(Slot::Name) {
+            set(Slot::Name, oref.and_then(|o| o.name.as_deref()));
+        }
+        if on(Slot::ApiGroup) {
+            set(Slot::ApiGroup, oref.and_then(|o| o.api_group.as_deref()));
+        }
+        if on(Slot::Outcome) {
+            set(Slot::Outcome, Some(e.outcome.id()));
+        }
+        if on(Slot::ActorKind) {
+            set(Slot::ActorKind, view.actor_kind());
+        }
+        if on(Slot::SaNamespace) || on(Slot::SaName) {
+            let sa = e.username().and_then(derive::service_account);
+            set(Slot::SaNamespace, sa.map(|(ns, _)| ns));
+            set(Slot::SaName, sa.map(|(_, n)| n));
+        }
+        let exec = (on(Slot::Exec) || on(Slot::ExecCommand)) && view.is_exec();
+        if on(Slot::Exec) {
+            // Always present (`Val::Bool`).
+            set(Slot::Exec, Some(if exec { "true" } else { "false" }));
+        }
+        if on(Slot::Code) {
+            // `Val::Num(c as f64)`, which `with_text` spells as the integer
+            // below 1e15 (exact there); any other code is left to `read`.
+            match e.code() {
+                Some(c) if c.unsigned_abs() < 1_000_000_000_000_000 => set(Slot::Code, Some(code_str(c, code_buf))),
+                Some(_) => f.slow |= Slot::Code.bit(),
+                None => {}
+            }
+        }
+        // Absent but for exec/attach (then `View::get` decides).
+        if exec && on(Slot::ExecCommand) {
+            f.slow |= Slot::ExecCommand.bit();
+        }
+        f
+    }
+}
+
+/// The decimal texts of 100–999, one after another.
+static THREE_DIGITS: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| (100..1000).map(|n: u32| n.to_string()).collect());
+
+/// [`int_str`], with the three-digit codes (nearly all) taken from
+/// [`THREE_DIGITS`].
+fn code_str(c: i64, buf: &mut [u8; 24]) -> &str {
+    if let Ok(n @ 100..=999) = usize::try_from(c) {
+        let at = (n - 100) * 3;
+        if let Some(t) = THREE_DIGITS.get(at..at + 3) {
+            return t;
+        }
+    }
+    int_str(c, buf)
+}
+
+/// How the index reads one field: from the event's [`Facts`] when it has a
+/// slot, else with [`read`]; blind where it is absent and one of `needs` is
+/// unavailable (as [`View::get`]).
+#[derive(Debug)]
+struct Reader {
+    field: FieldRef,
+    slot: Option<Slot>,
+    needs: Vec<Field>,
+}
+
+impl Reader {
+    fn new(field: FieldRef) -> Reader {
+        Reader { slot: Slot::of(&field), needs: field.needs().iter().collect(), field }
+    }
+
+    #[inline(always)]
+    fn read<'c>(&self, ev: &Event<'c, '_, '_>, buf: &'c mut [u8; 24]) -> Read<'c> {
+        match self.slot {
+            Some(s) if ev.facts.slow & s.bit() == 0 => match ev.facts.text.get(s as usize).copied().flatten() {
+                Some(t) => Read::Text(std::borrow::Cow::Borrowed(t)),
+                None if self.needs.iter().any(|m| ev.unavailable.contains(*m)) => Read::Blind,
+                None => Read::Nothing,
+            },
+            _ => read(ev.view, &self.field, buf),
+        }
+    }
+
+    /// Whether the field is present (or blind, which counts as present, as
+    /// in [`View::get`]).
+    fn present(&self, ev: &Event<'_, '_, '_>) -> bool {
+        let absent = match &self.field {
+            // A list: present when it has an item.
+            FieldRef::ImpUserGroups => {
+                ev.view.ev.impersonated_user.as_ref().and_then(|u| u.groups.as_ref()).is_none_or(|g| g.is_empty())
+            }
+            f => {
+                let mut buf = [0u8; 24];
+                match self.slot {
+                    Some(_) => matches!(self.read(ev, &mut buf), Read::Nothing),
+                    None => return !matches!(ev.view.get(f), Got::Absent),
+                }
+            }
+        };
+        !absent || self.needs.iter().any(|m| ev.unavailable.contains(*m))
+    }
+}
+
+/// One event as the index reads it.
+struct Event<'c, 'r, 'e> {
+    view: &'c View<'r, 'e>,
+    unavailable: FieldSet,
+    facts: Facts<'c>,
+}
+
+/// A piece of `s` without a `/`: the last non-empty one (an annotation
+/// key's name, after the prefix it shares with other keys), `""` when all
+/// of `s` is slashes. In JSON text without a `\u` escape, a string whose
+/// unescaped text is `s` — when `s` holds nothing JSON must escape — is `s`
+/// with some `/` perhaps written `\/`: each such piece occurs in it
+/// verbatim.
+fn slash_free(s: &str) -> &str {
+    s.rsplit('/').find(|p| !p.is_empty()).unwrap_or_default()
+}
+
+/// Finds the `\u` escape (or a `\` followed by `u`).
+static ESCAPED_U: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+    std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"\\u"));
+
+/// A map's keys: a few compared one by one, more hashed.
+#[derive(Debug)]
+enum Keys {
+    Few(Vec<(String, Vec<u32>)>),
+    Many(Map<Vec<u32>>),
+}
+
+/// At most this many keys are compared one by one.
+const FEW_KEYS: usize = 4;
+
+impl Keys {
+    fn new(map: Map<Vec<u32>>) -> Keys {
+        if map.len() <= FEW_KEYS {
+            let mut v: Vec<(String, Vec<u32>)> = map.into_iter().collect();
+            v.sort();
+            Keys::Few(v)
+        } else {
+            Keys::Many(map)
+        }
+    }
+
+    fn get(&self, t: &str) -> Option<&[u32]> {
+        match self {
+            Keys::Few(v) => v.iter().find(|(k, _)| k == t).map(|(_, l)| l.as_slice()),
+            Keys::Many(m) => m.get(t).map(Vec::as_slice),
+        }
+    }
+}
+
+/// The rules filed under one single field's values.
+#[derive(Debug)]
+struct Single {
+    reader: Reader,
+    keys: Keys,
+    /// The shape of the keys.
+    shape: KeyShape,
+    /// Every rule filed here (visited where the field is blind).
+    all: Vec<u32>,
+    /// For an annotation: its key and the values among `keys`, to rule
+    /// them out from the annotations' text.
+    literals: Option<(Literal, Vec<Literal>)>,
+}
+
+/// The (verb, resource) pairs: a table of verbs × resources.
+#[derive(Debug, Default)]
+struct Pairs {
+    verbs: Vec<String>,
+    resources: Map<usize>,
+    shape: KeyShape,
+    /// `table[v * resources.len() + r]`.
+    table: Vec<Vec<u32>>,
+    all: Vec<u32>,
+}
+
+impl Pairs {
+    fn new(pair: Map<Map<Vec<u32>>>, mut all: Vec<u32>) -> Pairs {
+        let mut verbs: Vec<String> = pair.keys().cloned().collect();
+        verbs.sort();
+        let mut names: Vec<&String> = pair.values().flat_map(|m| m.keys()).collect();
+        names.sort();
+        names.dedup();
+        let resources: Map<usize> = names.iter().enumerate().map(|(i, r)| ((*r).clone(), i)).collect();
+        let mut table = vec![Vec::new(); verbs.len() * resources.len()];
+        for (v, verb) in verbs.iter().enumerate() {
+            for (r, l) in pair.get(verb).into_iter().flatten() {
+                if let Some(cell) = resources.get(r).and_then(|i| table.get_mut(v * resources.len() + i)) {
+                    cell.extend_from_slice(l);
+                }
+            }
+        }
+        all.dedup();
+        Pairs { shape: KeyShape::of(resources.keys()), verbs, resources, table, all }
+    }
+}
+
 /// The compiled index.
 #[derive(Debug, Default)]
 pub struct Index {
-    pair: Map<Map<Vec<u32>>>,
-    pair_all: Vec<u32>,
-    single: Vec<(FieldRef, Map<Vec<u32>>, Vec<u32>)>,
-    /// The shape of each `single` map's keys.
-    single_shapes: Vec<KeyShape>,
-    /// For each annotation among `single`: its key and the values its map
-    /// holds, to rule them out from the annotations' text.
-    single_literals: Vec<Option<(Literal, Vec<Literal>)>>,
+    pairs: Pairs,
+    verb: Option<Reader>,
+    /// The single fields with rules filed under them.
+    single: Vec<Single>,
     needles: Vec<Needles>,
     /// Rules filed under a rarely present field: visited when it is present
     /// (with the key of an annotation, as above).
-    presence: Vec<(FieldRef, Vec<u32>, Option<Literal>)>,
+    presence: Vec<(Reader, Vec<u32>, Option<Literal>)>,
+    /// For every literal above, a piece without a `/` (see
+    /// [`slash_free`]): where none of them occurs in the annotations' text
+    /// and the text holds no `\u` escape, every literal rules its
+    /// annotation out — one search per distinct piece (`forbid`,
+    /// `legacy-token` for the built-in pack) instead of one per literal and
+    /// per escape. `None` when a literal holds a character JSON escapes (it
+    /// never occurs verbatim) or is all slashes.
+    annotation_pieces: Option<Vec<memchr::memmem::Finder<'static>>>,
     /// For each `presence` entry with a literal: an earlier entry whose
     /// literal occurs in this one's (with the same escaping), so that where
     /// the earlier literal rules its annotation out, this one's is ruled
@@ -261,6 +564,19 @@ pub struct Index {
     presence_within: Vec<Option<usize>>,
     /// Rules with no indexable conjunct.
     pub always: Vec<u32>,
+    /// Bit per [`Slot`] some key reads.
+    used: u32,
+}
+
+/// The index while rules are filed.
+#[derive(Default)]
+struct Filed {
+    pair: Map<Map<Vec<u32>>>,
+    pair_all: Vec<u32>,
+    single: Vec<(FieldRef, Map<Vec<u32>>, Vec<u32>)>,
+    needles: Vec<Needles>,
+    presence: Vec<(FieldRef, Vec<u32>)>,
+    always: Vec<u32>,
 }
 
 /// The values a condition requires for `field` (see `required_values`).
@@ -365,9 +681,9 @@ impl Index {
     /// Build the index for `rules` (indices into the rule set).
     pub fn build(rules: &[(u32, &Expr)], required: Required<'_>) -> Index {
         let fields = single_fields();
-        let mut ix = Index {
+        let mut ix = Filed {
             single: fields.iter().map(|(f, _)| (f.clone(), Map::default(), Vec::new())).collect(),
-            ..Index::default()
+            ..Filed::default()
         };
         for &(i, expr) in rules {
             let Some(f) = filing(expr, &fields, required) else {
@@ -383,21 +699,50 @@ impl Index {
             n.ac = AhoCorasickBuilder::new().match_kind(MatchKind::Standard).build(&pats).ok();
             n.anchored = n.patterns.len() <= FEW_ANCHORED && n.patterns.iter().all(|(_, a, _)| *a != Anchor::Anywhere);
         }
-        for (f, map, all) in &mut ix.single {
-            ix.single_shapes.push(KeyShape::of(map.keys()));
-            all.dedup();
-            for l in map.values_mut() {
-                l.dedup();
-            }
-            ix.single_literals.push(match f {
-                FieldRef::Annotation(k) if !all.is_empty() => {
-                    Some((Literal::new(k), map.keys().map(|v| Literal::new(v)).collect()))
+        // What `View::annotation_may_be` searches for (the values where
+        // there are some, else the key), and whether any of it is escaped.
+        let mut pieces: Vec<String> = Vec::new();
+        let mut escaped = false;
+        let single = ix
+            .single
+            .into_iter()
+            .filter(|(_, _, all)| !all.is_empty())
+            .map(|(f, mut map, mut all)| {
+                all.dedup();
+                for l in map.values_mut() {
+                    l.dedup();
                 }
-                _ => None,
-            });
-        }
-        let lits: Vec<Option<&Literal>> = ix.presence.iter().map(|(_, _, l)| l.as_ref()).collect();
-        ix.presence_within = lits
+                let literals = match &f {
+                    FieldRef::Annotation(k) => {
+                        let (key, values): (Literal, Vec<Literal>) =
+                            (Literal::new(k), map.keys().map(|v| Literal::new(v)).collect());
+                        escaped |= key.escaped() || values.iter().any(Literal::escaped);
+                        pieces.extend(map.keys().map(|v| slash_free(v).to_string()));
+                        Some((key, values))
+                    }
+                    _ => None,
+                };
+                Single { shape: KeyShape::of(map.keys()), keys: Keys::new(map), reader: Reader::new(f), all, literals }
+            })
+            .collect();
+        let presence: Vec<(Reader, Vec<u32>, Option<Literal>)> = ix
+            .presence
+            .into_iter()
+            .map(|(f, rules)| {
+                let lit = match &f {
+                    FieldRef::Annotation(k) => {
+                        let key = Literal::new(k);
+                        escaped |= key.escaped();
+                        pieces.push(slash_free(k).to_string());
+                        Some(key)
+                    }
+                    _ => None,
+                };
+                (Reader::new(f), rules, lit)
+            })
+            .collect();
+        let lits: Vec<Option<&Literal>> = presence.iter().map(|(_, _, l)| l.as_ref()).collect();
+        let presence_within = lits
             .iter()
             .enumerate()
             .map(|(j, b)| {
@@ -405,9 +750,159 @@ impl Index {
                 lits.iter().take(j).position(|a| a.is_some_and(|a| a.within(b)))
             })
             .collect();
+        let mut ix = Index {
+            verb: (!ix.pair_all.is_empty()).then(|| Reader::new(FieldRef::Verb)),
+            pairs: Pairs::new(ix.pair, ix.pair_all),
+            single,
+            needles: ix.needles,
+            presence,
+            annotation_pieces: if escaped || pieces.is_empty() || pieces.iter().any(String::is_empty) {
+                None
+            } else {
+                // A piece holding another occurs only where that one does.
+                pieces.sort_by_key(String::len);
+                let mut kept: Vec<String> = Vec::new();
+                for p in pieces {
+                    if !kept.iter().any(|k| p.contains(k.as_str())) {
+                        kept.push(p);
+                    }
+                }
+                let pieces = kept;
+                Some(pieces.iter().map(|p| memchr::memmem::Finder::new(p.as_bytes()).into_owned()).collect())
+            },
+            presence_within,
+            always: ix.always,
+            used: 0,
+        };
+        let readers = ix.verb.iter().chain(ix.single.iter().map(|s| &s.reader));
+        let readers = readers.chain(ix.needles.iter().map(|n| &n.reader)).chain(ix.presence.iter().map(|p| &p.0));
+        ix.used = readers.filter_map(|r| r.slot).fold(0, |u, s| u | s.bit());
         ix
     }
 
+    /// The candidate rules for an event, ascending, into `out` (cleared).
+    pub fn candidates(&self, view: &View<'_, '_>, out: &mut Vec<u32>) {
+        out.clear();
+        out.extend_from_slice(&self.always);
+        let mut code_buf = [0u8; 24];
+        let ev = Event { view, unavailable: view.unavailable(), facts: Facts::new(view, self.used, &mut code_buf) };
+        // (verb, resource) pairs: the resource's row, then the verb's.
+        if let Some(verb) = &self.verb {
+            let mut buf = [0u8; 24];
+            match verb.read(&ev, &mut buf) {
+                Read::Blind => out.extend_from_slice(&self.pairs.all),
+                Read::Text(v) => {
+                    let p = &self.pairs;
+                    let r = view.ev.resource().filter(|r| p.shape.may_hold(r)).and_then(|r| p.resources.get(r));
+                    if let Some(r) = r {
+                        if let Some(l) =
+                            p.verbs.iter().position(|x| *x == v).and_then(|v| p.table.get(v * p.resources.len() + r))
+                        {
+                            out.extend_from_slice(l);
+                        }
+                    }
+                }
+                Read::Nothing => {}
+            }
+        }
+        // Which annotation keys the annotations may hold, read once when a
+        // key first asks (`None`: judge each from the text by its literal).
+        // Whether no literal below can occur in the annotations' text: then
+        // each rules its annotation out, as `View::annotation_may_be` would
+        // find. Looked for once, when a literal first asks.
+        let mut none_occurs: Option<bool> = None;
+        let mut none_occurs = || {
+            *none_occurs.get_or_insert_with(|| match (&self.annotation_pieces, &view.ev.annotations) {
+                (Some(pieces), Some(raw)) if !ev.unavailable.contains(Field::Annotations) => {
+                    let text = raw.get().as_bytes();
+                    ESCAPED_U.find(text).is_none() && pieces.iter().all(|p| p.find(text).is_none())
+                }
+                _ => false,
+            })
+        };
+        for s in &self.single {
+            if let Some((key, values)) = &s.literals {
+                if none_occurs() || !view.annotation_may_be(key, Some(values)) {
+                    continue;
+                }
+            }
+            let mut buf = [0u8; 24];
+            match s.reader.read(&ev, &mut buf) {
+                Read::Blind => out.extend_from_slice(&s.all),
+                Read::Text(t) if s.shape.may_hold(&t) => {
+                    if let Some(l) = s.keys.get(&t) {
+                        out.extend_from_slice(l);
+                    }
+                }
+                Read::Text(_) | Read::Nothing => {}
+            }
+        }
+        // Bit `j`: presence entry `j`'s literal ruled its annotation out.
+        let mut ruled_out = 0u64;
+        for (j, ((reader, rules, lit), within)) in self.presence.iter().zip(&self.presence_within).enumerate() {
+            if let Some(key) = lit {
+                let implied = within.is_some_and(|i| i < 64 && (ruled_out >> i) & 1 == 1);
+                if implied || none_occurs() || !view.annotation_may_be(key, None) {
+                    if j < 64 {
+                        ruled_out |= 1 << j;
+                    }
+                    continue;
+                }
+            }
+            if reader.present(&ev) {
+                out.extend_from_slice(rules);
+            }
+        }
+        for n in &self.needles {
+            let mut buf = [0u8; 24];
+            let v = match n.reader.read(&ev, &mut buf) {
+                Read::Blind => {
+                    out.extend_from_slice(&n.all);
+                    continue;
+                }
+                Read::Text(v) => v,
+                Read::Nothing => continue,
+            };
+            let hay = if n.insensitive { std::borrow::Cow::Owned(v.to_lowercase()) } else { v };
+            let Some(ac) = &n.ac else {
+                out.extend_from_slice(&n.all);
+                continue;
+            };
+            if n.anchored {
+                // What the automaton's overlapping matches select, below.
+                let h = hay.as_bytes();
+                for (p, anchor, rule) in &n.patterns {
+                    // The first (last) byte before the whole compare.
+                    let q = p.as_bytes();
+                    let ok = match anchor {
+                        Anchor::Start => h.first() == q.first() && h.starts_with(q),
+                        Anchor::End => h.last() == q.last() && h.ends_with(q),
+                        Anchor::Anywhere => hay.contains(p.as_str()),
+                    };
+                    if ok {
+                        out.push(*rule);
+                    }
+                }
+                continue;
+            }
+            for m in ac.find_overlapping_iter(hay.as_ref()) {
+                let (_, anchor, rule) = &n.patterns[m.pattern().as_usize()];
+                let ok = match anchor {
+                    Anchor::Anywhere => true,
+                    Anchor::Start => m.start() == 0,
+                    Anchor::End => m.end() == hay.len(),
+                };
+                if ok {
+                    out.push(*rule);
+                }
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+    }
+}
+
+impl Filed {
     /// File rule `i` under `key`.
     fn file(&mut self, i: u32, key: Key) {
         match key {
@@ -419,22 +914,16 @@ impl Index {
                 }
                 self.pair_all.push(i);
             }
-            Key::Presence(f) => match self.presence.iter_mut().find(|(g, _, _)| *g == f) {
-                Some((_, l, _)) => l.push(i),
-                None => {
-                    let lit = match &f {
-                        FieldRef::Annotation(k) => Some(Literal::new(k)),
-                        _ => None,
-                    };
-                    self.presence.push((f, vec![i], lit));
-                }
+            Key::Presence(f) => match self.presence.iter_mut().find(|(g, _)| *g == f) {
+                Some((_, l)) => l.push(i),
+                None => self.presence.push((f, vec![i])),
             },
             Key::Needle((field, ci, ns)) => {
-                let slot = match self.needles.iter().position(|n| n.field == field && n.insensitive == ci) {
+                let slot = match self.needles.iter().position(|n| n.reader.field == field && n.insensitive == ci) {
                     Some(p) => p,
                     None => {
                         self.needles.push(Needles {
-                            field,
+                            reader: Reader::new(field),
                             insensitive: ci,
                             patterns: Vec::new(),
                             ac: None,
@@ -461,112 +950,6 @@ impl Index {
             }
         }
     }
-
-    /// The candidate rules for an event, ascending, into `out` (cleared).
-    pub fn candidates(&self, view: &View<'_, '_>, out: &mut Vec<u32>) {
-        out.clear();
-        out.extend_from_slice(&self.always);
-        let ev = view.ev;
-        // (verb, resource) pairs.
-        if !self.pair_all.is_empty() {
-            let mut buf = [0u8; 24];
-            match (read(view, &FieldRef::Verb, &mut buf), ev.resource()) {
-                (Read::Blind, _) => out.extend_from_slice(&self.pair_all),
-                (Read::Text(v), Some(r)) => {
-                    if let Some(l) = self.pair.get(v.as_ref()).and_then(|m| m.get(r)) {
-                        out.extend_from_slice(l);
-                    }
-                }
-                _ => {}
-            }
-        }
-        for (((f, map, all), lits), shape) in self.single.iter().zip(&self.single_literals).zip(&self.single_shapes) {
-            if all.is_empty() {
-                continue;
-            }
-            if let Some((key, values)) = lits {
-                if !view.annotation_may_be(key, Some(values)) {
-                    continue;
-                }
-            }
-            let mut buf = [0u8; 24];
-            match read(view, f, &mut buf) {
-                Read::Blind => out.extend_from_slice(all),
-                Read::Text(t) if shape.may_hold(&t) => {
-                    if let Some(l) = map.get(t.as_ref()) {
-                        out.extend_from_slice(l);
-                    }
-                }
-                Read::Text(_) | Read::Nothing => {}
-            }
-        }
-        // Bit `j`: presence entry `j`'s literal ruled its annotation out.
-        let mut ruled_out = 0u64;
-        for (j, ((f, rules, lit), within)) in self.presence.iter().zip(&self.presence_within).enumerate() {
-            if let Some(key) = lit {
-                let implied = within.is_some_and(|i| i < 64 && (ruled_out >> i) & 1 == 1);
-                if implied || !view.annotation_may_be(key, None) {
-                    if j < 64 {
-                        ruled_out |= 1 << j;
-                    }
-                    continue;
-                }
-            }
-            let mut buf = [0u8; 24];
-            let present = match view.scalar_text(f, &mut buf) {
-                Some(Some(_)) => true,
-                // Blind counts as present, as in `View::get`.
-                Some(None) => f.needs().iter().any(|m| view.unavailable().contains(m)),
-                None => !matches!(view.get(f), Got::Absent),
-            };
-            if present {
-                out.extend_from_slice(rules);
-            }
-        }
-        for n in &self.needles {
-            let mut buf = [0u8; 24];
-            let v = match read(view, &n.field, &mut buf) {
-                Read::Blind => {
-                    out.extend_from_slice(&n.all);
-                    continue;
-                }
-                Read::Text(v) => v,
-                Read::Nothing => continue,
-            };
-            let hay = if n.insensitive { std::borrow::Cow::Owned(v.to_lowercase()) } else { v };
-            let Some(ac) = &n.ac else {
-                out.extend_from_slice(&n.all);
-                continue;
-            };
-            if n.anchored {
-                // What the automaton's overlapping matches select, below.
-                for (p, anchor, rule) in &n.patterns {
-                    let ok = match anchor {
-                        Anchor::Start => hay.starts_with(p.as_str()),
-                        Anchor::End => hay.ends_with(p.as_str()),
-                        Anchor::Anywhere => hay.contains(p.as_str()),
-                    };
-                    if ok {
-                        out.push(*rule);
-                    }
-                }
-                continue;
-            }
-            for m in ac.find_overlapping_iter(hay.as_ref()) {
-                let (_, anchor, rule) = &n.patterns[m.pattern().as_usize()];
-                let ok = match anchor {
-                    Anchor::Anywhere => true,
-                    Anchor::Start => m.start() == 0,
-                    Anchor::End => m.end() == hay.len(),
-                };
-                if ok {
-                    out.push(*rule);
-                }
-            }
-        }
-        out.sort_unstable();
-        out.dedup();
-    }
 }
 
 #[cfg(test)]
@@ -585,6 +968,24 @@ mod tests {
         assert!(shape.may_hold(&"k".repeat(100)));
         let none = KeyShape::of(std::iter::empty());
         assert!(!none.may_hold("") && !none.may_hold("a"));
+    }
+
+    #[test]
+    fn code_str_spells_codes_as_int_str_does() {
+        for c in [-1000, -100, -1, 0, 1, 99, 100, 101, 200, 999, 1000, 999_999_999_999_999] {
+            let (mut a, mut b) = ([0u8; 24], [0u8; 24]);
+            assert_eq!(code_str(c, &mut a), int_str(c, &mut b), "{c}");
+        }
+    }
+
+    #[test]
+    fn slash_free_piece_is_the_last_non_empty_one() {
+        assert_eq!(slash_free("authentication.k8s.io/legacy-token"), "legacy-token");
+        assert_eq!(slash_free("example.com/"), "example.com");
+        assert_eq!(slash_free("a//b/"), "b");
+        assert_eq!(slash_free("forbid"), "forbid");
+        assert_eq!(slash_free("//"), "");
+        assert_eq!(slash_free(""), "");
     }
 
     #[test]
