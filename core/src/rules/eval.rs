@@ -1169,8 +1169,28 @@ impl Expr {
     /// Evaluate over a view.
     pub fn eval(&self, v: &View<'_, '_>) -> Tri {
         match self {
-            Expr::And(xs) => xs.iter().fold(Tri::True, |acc, x| and(acc, || x.eval(v))),
-            Expr::Or(xs) => xs.iter().fold(Tri::False, |acc, x| or(acc, || x.eval(v))),
+            // Kleene `and`/`or`, left to right, stopping at the first
+            // deciding operand (`and`/`or` below, without walking the rest).
+            Expr::And(xs) => {
+                let mut acc = Tri::True;
+                for x in xs {
+                    acc = and(acc, || x.eval(v));
+                    if acc == Tri::False {
+                        break;
+                    }
+                }
+                acc
+            }
+            Expr::Or(xs) => {
+                let mut acc = Tri::False;
+                for x in xs {
+                    acc = or(acc, || x.eval(v));
+                    if acc == Tri::True {
+                        break;
+                    }
+                }
+                acc
+            }
             Expr::Not(x) => match x.eval(v) {
                 Tri::True => Tri::False,
                 Tri::False => Tri::True,
