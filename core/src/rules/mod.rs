@@ -14,6 +14,7 @@ mod eval;
 pub mod fields;
 mod index;
 pub mod lang;
+mod pieces;
 pub mod replay;
 pub mod state;
 pub mod vrl;
@@ -708,17 +709,20 @@ impl Builder {
                 let needles: Vec<String> =
                     vals.iter().map(|v| if ci { text(v).to_lowercase() } else { text(v) }).collect();
                 let ac = if needles.len() > 2 { AhoCorasick::new(&needles).ok() } else { None };
-                Matcher::Contains(needles, ac, ci)
+                // `icontains` lowercases the text, which may change it
+                // outside ASCII: no prefilter.
+                let pieces = if ci { None } else { pieces::Pieces::of_needles(&needles) };
+                Matcher::Contains(needles, pieces::Needles { ac, pieces }, ci)
             }
             Op::StartsWith => Matcher::StartsWith(vals.iter().map(text).collect()),
             Op::EndsWith => Matcher::EndsWith(vals.iter().map(text).collect()),
             Op::Glob => {
                 let alts: Vec<String> = vals.iter().map(|v| glob_to_regex(&text(v))).collect();
-                Matcher::Regex(regex_new(&format!("^(?:{})$", alts.join("|")))?)
+                Matcher::Regex(pieces::TextRegex::new(regex_new(&format!("^(?:{})$", alts.join("|")))?))
             }
             Op::Regex => {
                 let alts: Vec<String> = vals.iter().map(|v| format!("(?:{})", text(v))).collect();
-                Matcher::Regex(regex_new(&alts.join("|"))?)
+                Matcher::Regex(pieces::TextRegex::new(regex_new(&alts.join("|"))?))
             }
         })
     }
