@@ -246,3 +246,38 @@ fn summaries_agree_with_the_dom() {
     let dup = derive::summarize_pod(derive::pod_spec("pods", tape.root()).unwrap());
     assert_eq!((dup.container_names, dup.runs_as_root), (vec!["b".to_string()], true), "the last `containers` wins");
 }
+
+/// `Raw::shadow` describes the canonical text exactly, on every value and
+/// key of every admitted synthetic and fixture body: its length, and every
+/// run of piece bytes in it (no JSON structure, quotes, backslashes,
+/// whitespace, controls) occurs in the raw text or in the canonical
+/// spelling of the escaped strings — what the prefilter relies on.
+#[test]
+fn shadow_describes_the_canonical_text() {
+    let token = |b: u8| b > b' ' && !matches!(b, b'"' | b'\\' | b':' | b',' | b'{' | b'}' | b'[' | b']');
+    let mut bodies: Vec<String> = ADMITTED.iter().map(|s| s.to_string()).collect();
+    bodies.extend(fixture_bodies());
+    bodies.push(r#"{"a":"x\u0026y","b":"x\/y","c":"\u0009tab","a":"dropped\u0041"}"#.to_string());
+    let mut values = 0;
+    for t in &bodies {
+        let Some(tape) = check(t) else { continue };
+        for at in 0..tape.nodes.len() as u32 {
+            let v = Raw { tape: &tape, at };
+            let canon = v.canonical();
+            let sh = v.shadow().expect("admitted bodies have a shadow");
+            assert_eq!(sh.len, canon.len(), "{}", v.text());
+            for run in canon.as_bytes().split(|&b| !token(b)).filter(|r| !r.is_empty()) {
+                let found = |hay: &[u8]| memchr::memmem::find(hay, run).is_some();
+                assert!(
+                    found(v.text().as_bytes()) || found(sh.escaped.as_bytes()),
+                    "{:?} of {canon} neither in {} nor in {}",
+                    String::from_utf8_lossy(run),
+                    v.text(),
+                    sh.escaped
+                );
+            }
+            values += 1;
+        }
+    }
+    assert!(values > 1000, "{values}");
+}
