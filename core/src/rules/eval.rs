@@ -287,12 +287,15 @@ impl<'r, 'e> View<'r, 'e> {
         }
         let fresh;
         let mut shadow = None;
+        let mut root = false;
         for (b, cell) in [(Body::Request, &self.req_shadow), (Body::Response, &self.resp_shadow)] {
-            if matches!(self.body(b), Some(Obj::Raw(root)) if root.same(v)) {
+            if matches!(self.body(b), Some(Obj::Raw(r)) if r.same(v)) {
                 shadow = cell.get_or_init(|| v.shadow()).as_ref();
+                root = true;
+                break;
             }
         }
-        if shadow.is_none() {
+        if !root {
             fresh = v.shadow();
             shadow = fresh.as_ref();
         }
@@ -1017,7 +1020,7 @@ impl Matcher {
     /// (`pieces.rs`): for `contains` and `regex`/`glob` only.
     fn pieces(&self) -> Option<&Pieces> {
         match self {
-            Matcher::Contains(_, n, false) => n.pieces.as_ref(),
+            Matcher::Contains(needles, n, false) => n.pieces(needles),
             Matcher::Regex(r) => r.pieces(),
             _ => None,
         }

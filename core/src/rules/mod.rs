@@ -710,9 +710,8 @@ impl Builder {
                     vals.iter().map(|v| if ci { text(v).to_lowercase() } else { text(v) }).collect();
                 let ac = if needles.len() > 2 { AhoCorasick::new(&needles).ok() } else { None };
                 // `icontains` lowercases the text, which may change it
-                // outside ASCII: no prefilter.
-                let pieces = if ci { None } else { pieces::Pieces::of_needles(&needles) };
-                Matcher::Contains(needles, pieces::Needles { ac, pieces }, ci)
+                // outside ASCII: it gets no prefilter (`Matcher::pieces`).
+                Matcher::Contains(needles, pieces::Needles::new(ac), ci)
             }
             Op::StartsWith => Matcher::StartsWith(vals.iter().map(text).collect()),
             Op::EndsWith => Matcher::EndsWith(vals.iter().map(text).collect()),

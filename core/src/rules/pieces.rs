@@ -10,7 +10,9 @@
 //! (a class of many characters, an optional part, an empty branch) gives no
 //! pieces, and the matcher keeps its full path.
 
-use aho_corasick::AhoCorasick;
+use std::sync::OnceLock;
+
+use aho_corasick::{AhoCorasick, MatchKind};
 use regex::Regex;
 use regex_syntax::hir::{Class, Hir, HirKind};
 
@@ -69,7 +71,9 @@ impl Pieces {
         }
         list.sort();
         list.dedup();
-        let ac = AhoCorasick::new(&list).ok()?;
+        // Leftmost-first admits the vectorized (Teddy) searcher; any kind
+        // answers `is_match` alike.
+        let ac = AhoCorasick::builder().match_kind(MatchKind::LeftmostFirst).build(&list).ok()?;
         Some(Pieces { list, ac })
     }
 
@@ -84,17 +88,17 @@ impl Pieces {
     }
 }
 
-/// A compiled `regex` or `glob` with its pieces.
+/// A compiled `regex` or `glob` with its pieces, found when first needed
+/// (most regexes only ever see scalar fields).
 #[derive(Debug)]
 pub struct TextRegex {
     re: Regex,
-    pieces: Option<Pieces>,
+    pieces: OnceLock<Option<Pieces>>,
 }
 
 impl TextRegex {
     pub fn new(re: Regex) -> TextRegex {
-        let pieces = Pieces::of_regex(re.as_str());
-        TextRegex { re, pieces }
+        TextRegex { re, pieces: OnceLock::new() }
     }
 
     /// The pattern.
@@ -107,21 +111,39 @@ impl TextRegex {
     }
 
     pub fn pieces(&self) -> Option<&Pieces> {
-        self.pieces.as_ref()
+        self.pieces.get_or_init(|| Pieces::of_regex(self.re.as_str())).as_ref()
     }
 
     /// The same regex without its prefilter: the full path (tests).
     #[cfg(test)]
     pub(crate) fn strip(&mut self) {
-        self.pieces = None;
+        self.pieces = OnceLock::from(None);
     }
 }
 
-/// `contains` needles: an automaton for many, and their pieces.
-#[derive(Debug)]
+/// `contains` needles: an automaton for many, and their pieces (for
+/// case-sensitive needles), found when first needed.
+#[derive(Debug, Default)]
 pub struct Needles {
     pub ac: Option<AhoCorasick>,
-    pub pieces: Option<Pieces>,
+    pieces: OnceLock<Option<Pieces>>,
+}
+
+impl Needles {
+    pub fn new(ac: Option<AhoCorasick>) -> Needles {
+        Needles { ac, pieces: OnceLock::new() }
+    }
+
+    /// The pieces of `needles` (the ones these were made for).
+    pub fn pieces(&self, needles: &[String]) -> Option<&Pieces> {
+        self.pieces.get_or_init(|| Pieces::of_needles(needles)).as_ref()
+    }
+
+    /// No prefilter: the full path (tests).
+    #[cfg(test)]
+    pub(crate) fn strip(&mut self) {
+        self.pieces = OnceLock::from(None);
+    }
 }
 
 /// How useful a piece is: `class` 0 for what most bodies hold (`true`,

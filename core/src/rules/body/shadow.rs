@@ -8,136 +8,112 @@
 //! text or in [`Shadow::escaped`]: in the canonical text every two tokens
 //! are separated by structure or quotes, so the piece lies inside one
 //! string's contents or one number or literal; numbers, literals and
-//! strings without escapes are written as read, the rest are in `escaped`.
-//! Dropped duplicate members only remove text.
+//! strings without escapes are written as read, escaped strings as
+//! `escaped` holds them. Sorting keys moves tokens but changes neither
+//! them nor the length.
+//!
+//! Values with duplicate keys or escaped keys get no shadow (`None`): the
+//! caller then makes the text as before. Both are rare, and leaving them
+//! out keeps this one pass over the tape.
 
-use std::borrow::Cow;
-
-use super::{write_str, Kind, Node, Raw};
+use super::{write_str, Entry, Kind, Raw};
 
 /// The canonical text of a value, described without being built.
 #[derive(Debug, Default)]
 pub struct Shadow {
     /// `canonical().len()`, exactly.
     pub len: usize,
-    /// The canonical spelling (quotes included) of every escaped string,
-    /// key or value, that the canonical text holds, one after another.
+    /// The canonical spelling (quotes included) of every escaped string
+    /// value in the text, one after another.
     pub escaped: String,
 }
 
-/// Above this many members, duplicates are found by sorting.
-const QUADRATIC: usize = 16;
+/// Above this many members, duplicate keys are found by sorting.
+const PAIRWISE: usize = 16;
 
-impl<'a> Raw<'a> {
-    /// The [`Shadow`] of this value; `None` where a string cannot be read
-    /// (the tape admitted it, so never in practice; the caller then builds
-    /// the text).
+impl Raw<'_> {
+    /// The [`Shadow`] of this value; `None` if an object in it has a
+    /// duplicate or escaped key.
     pub fn shadow(self) -> Option<Shadow> {
+        let nodes = &self.tape.nodes;
+        let text = self.tape.text;
+        let at = self.at as usize;
+        let end = nodes.get(at)?.next as usize;
         let mut sh = Shadow::default();
-        let mut keys = Vec::new();
-        sh.len = measure(self, &mut sh, &mut keys)?;
+        let mut len = 0usize;
+        let mut i = at;
+        while i < end {
+            let e = *nodes.get(i)?;
+            match e.kind {
+                Kind::Object => {
+                    // Brackets, and per member a colon and (but the first) a comma.
+                    let members = object_members(nodes, text, i, e)?;
+                    len += 2 + (2 * members).saturating_sub(1);
+                }
+                Kind::Array => {
+                    let mut n = 0usize;
+                    let mut j = i + 1;
+                    while j < e.next as usize {
+                        n += 1;
+                        j = nodes.get(j)?.next as usize;
+                    }
+                    len += 2 + n.saturating_sub(1);
+                }
+                // Keys are checked unescaped by `object_members`, so an
+                // escaped entry here is a value.
+                Kind::Escaped => {
+                    let s = self.at(i as u32).string()?;
+                    let before = sh.escaped.len();
+                    write_str(&s, &mut sh.escaped);
+                    len += sh.escaped.len() - before;
+                }
+                Kind::Str | Kind::Int | Kind::True | Kind::False | Kind::Null => len += (e.end - e.start) as usize,
+            }
+            i += 1;
+        }
+        sh.len = len;
         Some(sh)
     }
 }
 
-/// The canonical length of `v`, its escaped strings added to `sh`; `keys`
-/// holds the member names of the objects being measured, innermost last.
-fn measure<'a>(v: Raw<'a>, sh: &mut Shadow, keys: &mut Vec<Cow<'a, str>>) -> Option<usize> {
-    Some(match v.kind() {
-        Kind::Str | Kind::Int | Kind::True | Kind::False | Kind::Null => v.text().len(),
-        Kind::Escaped => escaped(v, sh)?,
-        Kind::Array => {
-            let mut len = 2;
-            let mut n = 0usize;
-            let mut ok = true;
-            v.each(|x| {
-                n += 1;
-                match measure(x, sh, keys) {
-                    Some(l) => len += l,
-                    None => ok = false,
-                }
-            });
-            if !ok {
+/// The number of members of the object `e` at `i`; `None` if a key is
+/// escaped or repeated.
+fn object_members(nodes: &[Entry], text: &str, i: usize, e: Entry) -> Option<usize> {
+    let key = |k: &Entry| text.get(k.start as usize..k.end as usize);
+    let mut n = 0usize;
+    let mut j = i + 1;
+    while j < e.next as usize {
+        let k = nodes.get(j)?;
+        if k.kind != Kind::Str {
+            return None;
+        }
+        n += 1;
+        // The value after the key, then past its subtree.
+        j = nodes.get(j + 1)?.next as usize;
+    }
+    if n > PAIRWISE {
+        let mut keys = Vec::with_capacity(n);
+        let mut j = i + 1;
+        while j < e.next as usize {
+            keys.push(key(nodes.get(j)?)?);
+            j = nodes.get(j + 1)?.next as usize;
+        }
+        keys.sort_unstable();
+        return keys.windows(2).all(|w| w.first() != w.last()).then_some(n);
+    }
+    // Pairwise, lengths first (keys are plain: equal text, equal name).
+    let mut j = i + 1;
+    while j < e.next as usize {
+        let k = nodes.get(j)?;
+        let mut l = nodes.get(j + 1)?.next as usize;
+        while l < e.next as usize {
+            let o = nodes.get(l)?;
+            if o.end - o.start == k.end - k.start && key(o) == key(k) {
                 return None;
             }
-            len + n.saturating_sub(1)
+            l = nodes.get(l + 1)?.next as usize;
         }
-        Kind::Object => {
-            let base = keys.len();
-            let mut ok = true;
-            v.members(|k, _| match k.string() {
-                Some(s) => keys.push(s),
-                None => ok = false,
-            });
-            let end = keys.len();
-            let sorted = if ok { dropped_by_sorting(keys.get(base..).unwrap_or_default()) } else { None };
-            let mut len = 2;
-            let mut n = 0usize;
-            let mut i = base;
-            v.members(|k, x| {
-                let me = i;
-                i += 1;
-                if !ok {
-                    return;
-                }
-                // A member is written only if no later one has its name.
-                let dropped = match &sorted {
-                    Some(d) => d.get(me - base).copied().unwrap_or(false),
-                    None => {
-                        let name = keys.get(me);
-                        keys.get(me + 1..end).unwrap_or_default().iter().any(|l| Some(l) == name)
-                    }
-                };
-                if dropped {
-                    return;
-                }
-                n += 1;
-                let kl = match k.kind() {
-                    Kind::Escaped => escaped(k, sh),
-                    _ => Some(k.text().len()),
-                };
-                match (kl, measure(x, sh, keys)) {
-                    (Some(kl), Some(xl)) => len += kl + 1 + xl,
-                    _ => ok = false,
-                }
-            });
-            keys.truncate(base);
-            if !ok {
-                return None;
-            }
-            len + n.saturating_sub(1)
-        }
-    })
-}
-
-/// An escaped string's canonical spelling, added to `sh`; its length.
-fn escaped(v: Raw<'_>, sh: &mut Shadow) -> Option<usize> {
-    let s = v.string()?;
-    let before = sh.escaped.len();
-    write_str(&s, &mut sh.escaped);
-    Some(sh.escaped.len() - before)
-}
-
-/// For objects of more than [`QUADRATIC`] members: for each member,
-/// whether a later one has its name (a `Value` keeps the last); `None`
-/// for smaller objects (compared pairwise instead).
-fn dropped_by_sorting(names: &[Cow<'_, str>]) -> Option<Vec<bool>> {
-    let n = names.len();
-    if n <= QUADRATIC {
-        return None;
+        j = nodes.get(j + 1)?.next as usize;
     }
-    let mut dropped = vec![false; n];
-    let mut order: Vec<usize> = (0..n).collect();
-    // Stable: equal names stay in member order, so the last is kept.
-    order.sort_by(|&a, &b| names.get(a).cmp(&names.get(b)));
-    for w in order.windows(2) {
-        if let [a, b] = *w {
-            if names.get(a) == names.get(b) {
-                if let Some(slot) = dropped.get_mut(a) {
-                    *slot = true;
-                }
-            }
-        }
-    }
-    Some(dropped)
+    Some(n)
 }
