@@ -1034,7 +1034,10 @@ impl Matcher {
     /// length of the rule's own value (equality, prefixes, suffixes) or hash
     /// the value once (sets), and are not charged.
     fn one(&self, v: &Val<'_>, view: &View<'_, '_>) -> Option<bool> {
-        if let (Val::Raw(r), Some(pieces)) = (v, self.pieces()) {
+        if let Some((r, pieces)) = match v {
+            Val::Raw(r) => self.pieces().map(|p| (r, p)),
+            _ => None,
+        } {
             if let Some(len) = view.ruled_out(*r, pieces) {
                 // No match is possible; the budget is charged as if the
                 // text had been made (below) and scanned (`Contains`,

@@ -79,7 +79,8 @@ impl Raw<'_> {
 /// The number of members of the object `e` at `i`; `None` if a key is
 /// escaped or repeated.
 fn object_members(nodes: &[Entry], text: &str, i: usize, e: Entry) -> Option<usize> {
-    let key = |k: &Entry| text.get(k.start as usize..k.end as usize);
+    let bytes = text.as_bytes();
+    let key = |k: &Entry| bytes.get(k.start as usize..k.end as usize);
     let mut n = 0usize;
     let mut j = i + 1;
     while j < e.next as usize {
@@ -91,6 +92,9 @@ fn object_members(nodes: &[Entry], text: &str, i: usize, e: Entry) -> Option<usi
         // The value after the key, then past its subtree.
         j = nodes.get(j + 1)?.next as usize;
     }
+    if n < 2 {
+        return Some(n);
+    }
     if n > PAIRWISE {
         let mut keys = Vec::with_capacity(n);
         let mut j = i + 1;
@@ -101,14 +105,17 @@ fn object_members(nodes: &[Entry], text: &str, i: usize, e: Entry) -> Option<usi
         keys.sort_unstable();
         return keys.windows(2).all(|w| w.first() != w.last()).then_some(n);
     }
-    // Pairwise, lengths first (keys are plain: equal text, equal name).
+    // Pairwise, lengths and first letters first (keys are plain: equal
+    // text, equal name).
+    let first = |k: &Entry| bytes.get(k.start as usize + 1).copied();
     let mut j = i + 1;
     while j < e.next as usize {
         let k = nodes.get(j)?;
+        let (kl, kf) = (k.end - k.start, first(k));
         let mut l = nodes.get(j + 1)?.next as usize;
         while l < e.next as usize {
             let o = nodes.get(l)?;
-            if o.end - o.start == k.end - k.start && key(o) == key(k) {
+            if o.end - o.start == kl && first(o) == kf && key(o) == key(k) {
                 return None;
             }
             l = nodes.get(l + 1)?.next as usize;
