@@ -1034,19 +1034,22 @@ impl Matcher {
     /// length of the rule's own value (equality, prefixes, suffixes) or hash
     /// the value once (sets), and are not charged.
     fn one(&self, v: &Val<'_>, view: &View<'_, '_>) -> Option<bool> {
-        if let Some((r, pieces)) = match v {
-            Val::Raw(r) => self.pieces().map(|p| (r, p)),
-            _ => None,
-        } {
-            if let Some(len) = view.ruled_out(*r, pieces) {
-                // No match is possible; the budget is charged as if the
-                // text had been made (below) and scanned (`Contains`,
-                // `Regex`), so that `blind (match budget)` answers agree.
-                return if view.charge(len) && view.charge(len) { Some(false) } else { None };
+        // An object or array: its text (a whole body's is made once per
+        // event, `json_text`), charged, then matched as a string.
+        let t = match v {
+            Val::Raw(r) => {
+                if let Some(len) = self.pieces().and_then(|p| view.ruled_out(*r, p)) {
+                    // No match is possible; the budget is charged as if the
+                    // text had been made and scanned (`Contains`, `Regex`),
+                    // so that `blind (match budget)` answers agree.
+                    return if view.charge(len) && view.charge(len) { Some(false) } else { None };
+                }
+                Some(view.raw_text(*r))
             }
-        }
-        if let Some(t) = view.container_text(v) {
-            // A whole body's text is made once per event (`json_text`).
+            Val::Json(j) => Some(view.json_text(j)),
+            _ => None,
+        };
+        if let Some(t) = t {
             return if view.charge(t.len()) { self.one(&Val::Str(t), view) } else { None };
         }
         // Integers (response codes) are compared as text without allocating.
