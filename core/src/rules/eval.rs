@@ -278,11 +278,10 @@ impl<'r, 'e> View<'r, 'e> {
     /// in it (see `body::Shadow`), without building the text; `None` when
     /// one may, or the length is not known.
     fn ruled_out(&self, v: Raw<'_>, pieces: &Pieces) -> Option<usize> {
-        let raw = v.text();
-        // With a backslash, a piece may be spelled escaped in the raw text
-        // (`\u0041`, `\/`); the shadow holds every escaped string's
-        // canonical spelling, so both are searched.
-        if pieces.any_in(raw.as_bytes()) {
+        // A piece may be spelled escaped in the raw text (`\u0041`, `\/`):
+        // the shadow holds every escaped string's canonical spelling,
+        // searched below.
+        if pieces.any_in(v.text().as_bytes()) {
             return None;
         }
         let fresh;
