@@ -21,6 +21,9 @@ use serde_json::Value;
 
 use crate::json::cursor::Cursor;
 
+mod shadow;
+pub use shadow::Shadow;
+
 /// A body [`check`] accepted, indexed: one entry per value and per object
 /// key, in text order, each with the index just past its subtree, so that
 /// navigation steps over siblings without reading them again.

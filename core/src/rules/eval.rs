@@ -12,14 +12,13 @@ use std::borrow::Cow;
 use std::cell::{Cell, OnceCell};
 use std::collections::HashSet;
 
-use aho_corasick::AhoCorasick;
-use regex::Regex;
 use serde_json::Value;
 
 use super::body::{self, Node, Raw, Tape};
 use super::derive::{self, PodSummary, RbacSummary};
 use super::fields::{Body, Derived, FieldRef, PodField, RbacField, Step};
 use super::lang::Op;
+use super::pieces::{Needles, Pieces, TextRegex};
 use crate::event::{AuditEvent, Field, FieldSet};
 
 /// One value read from an event.
@@ -141,6 +140,9 @@ pub struct View<'r, 'e> {
     /// made once per event however many rules ask.
     req_text: OnceCell<String>,
     resp_text: OnceCell<String>,
+    /// What a prefilter needs of a whole body's canonical text, made once.
+    req_shadow: OnceCell<Option<body::Shadow>>,
+    resp_shadow: OnceCell<Option<body::Shadow>>,
     pod: OnceCell<Option<PodSummary>>,
     rbac: OnceCell<Option<RbacSummary>>,
     exec_cmd: OnceCell<Option<String>>,
@@ -192,6 +194,8 @@ impl<'r, 'e> View<'r, 'e> {
             resp: OnceCell::new(),
             req_text: OnceCell::new(),
             resp_text: OnceCell::new(),
+            req_shadow: OnceCell::new(),
+            resp_shadow: OnceCell::new(),
             pod: OnceCell::new(),
             rbac: OnceCell::new(),
             exec_cmd: OnceCell::new(),
@@ -299,6 +303,37 @@ impl<'r, 'e> View<'r, 'e> {
             }
         }
         Cow::Owned(v.canonical())
+    }
+
+    /// The canonical length of `v`'s text when none of `pieces` can occur
+    /// in it (see `body::Shadow`), without building the text; `None` when
+    /// one may, or the length is not known.
+    fn ruled_out(&self, v: Raw<'_>, pieces: &Pieces) -> Option<usize> {
+        // A piece may be spelled escaped in the raw text (`\u0041`, `\/`):
+        // the shadow holds every escaped string's canonical spelling,
+        // searched below.
+        if pieces.any_in(v.text().as_bytes()) {
+            return None;
+        }
+        let fresh;
+        let mut shadow = None;
+        let mut root = false;
+        for (b, cell) in [(Body::Request, &self.req_shadow), (Body::Response, &self.resp_shadow)] {
+            if matches!(self.body(b), Some(Obj::Raw(r)) if r.same(v)) {
+                shadow = cell.get_or_init(|| v.shadow()).as_ref();
+                root = true;
+                break;
+            }
+        }
+        if !root {
+            fresh = v.shadow();
+            shadow = fresh.as_ref();
+        }
+        let sh = shadow?;
+        if !sh.escaped.is_empty() && pieces.any_in(sh.escaped.as_bytes()) {
+            return None;
+        }
+        Some(sh.len)
     }
 
     /// The text of an object or array value, if `v` is one.
@@ -1004,13 +1039,23 @@ pub enum Matcher {
     /// Numeric comparison.
     Cmp(Op, f64),
     /// Substring needles (`contains`; `icontains` lowercases both sides).
-    Contains(Vec<String>, Option<AhoCorasick>, bool),
+    Contains(Vec<String>, Needles, bool),
     StartsWith(Vec<String>),
     EndsWith(Vec<String>),
-    Regex(Regex),
+    Regex(TextRegex),
 }
 
 impl Matcher {
+    /// The literal pieces that rule this matcher out on a body's text
+    /// (`pieces.rs`): for `contains` and `regex`/`glob` only.
+    fn pieces(&self) -> Option<&Pieces> {
+        match self {
+            Matcher::Contains(needles, n, false) => n.pieces(needles),
+            Matcher::Regex(r) => r.pieces(),
+            _ => None,
+        }
+    }
+
     /// Whether `v` matches; `None` when the rule's match budget ran out
     /// first. Charged to the budget: the length of the text a `contains`,
     /// `icontains`, `glob` or `regex` scans, and the length of the JSON text
@@ -1019,8 +1064,22 @@ impl Matcher {
     /// length of the rule's own value (equality, prefixes, suffixes) or hash
     /// the value once (sets), and are not charged.
     fn one(&self, v: &Val<'_>, view: &View<'_, '_>) -> Option<bool> {
-        if let Some(t) = view.container_text(v) {
-            // A whole body's text is made once per event (`json_text`).
+        // An object or array: its text (a whole body's is made once per
+        // event, `json_text`), charged, then matched as a string.
+        let t = match v {
+            Val::Raw(r) => {
+                if let Some(len) = self.pieces().and_then(|p| view.ruled_out(*r, p)) {
+                    // No match is possible; the budget is charged as if the
+                    // text had been made and scanned (`Contains`, `Regex`),
+                    // so that `blind (match budget)` answers agree.
+                    return if view.charge(len) && view.charge(len) { Some(false) } else { None };
+                }
+                Some(view.raw_text(*r))
+            }
+            Val::Json(j) => Some(view.json_text(j)),
+            _ => None,
+        };
+        if let Some(t) = t {
             return if view.charge(t.len()) { self.one(&Val::Str(t), view) } else { None };
         }
         // Integers (response codes) are compared as text without allocating.
@@ -1054,13 +1113,13 @@ impl Matcher {
                 },
                 None => false,
             },
-            Matcher::Contains(needles, ac, insensitive) => {
+            Matcher::Contains(needles, n, insensitive) => {
                 let t = v.text();
                 if !view.charge(t.len()) {
                     return None;
                 }
                 let hay: Cow<'_, str> = if *insensitive { Cow::Owned(t.to_lowercase()) } else { t };
-                match ac {
+                match &n.ac {
                     Some(ac) => ac.is_match(hay.as_ref()),
                     None => needles.iter().any(|n| hay.contains(n.as_str())),
                 }
@@ -1245,6 +1304,9 @@ impl Expr {
         }
     }
 }
+
+#[cfg(test)]
+mod prefilter_tests;
 
 #[cfg(test)]
 mod scalar_tests {

@@ -15,6 +15,7 @@ pub mod fields;
 mod index;
 pub mod lang;
 mod memo;
+mod pieces;
 pub mod replay;
 pub mod state;
 pub mod vrl;
@@ -720,17 +721,19 @@ impl Builder {
                 let needles: Vec<String> =
                     vals.iter().map(|v| if ci { text(v).to_lowercase() } else { text(v) }).collect();
                 let ac = if needles.len() > 2 { AhoCorasick::new(&needles).ok() } else { None };
-                Matcher::Contains(needles, ac, ci)
+                // `icontains` lowercases the text, which may change it
+                // outside ASCII: it gets no prefilter (`Matcher::pieces`).
+                Matcher::Contains(needles, pieces::Needles::new(ac), ci)
             }
             Op::StartsWith => Matcher::StartsWith(vals.iter().map(text).collect()),
             Op::EndsWith => Matcher::EndsWith(vals.iter().map(text).collect()),
             Op::Glob => {
                 let alts: Vec<String> = vals.iter().map(|v| glob_to_regex(&text(v))).collect();
-                Matcher::Regex(regex_new(&format!("^(?:{})$", alts.join("|")))?)
+                Matcher::Regex(pieces::TextRegex::new(regex_new(&format!("^(?:{})$", alts.join("|")))?))
             }
             Op::Regex => {
                 let alts: Vec<String> = vals.iter().map(|v| format!("(?:{})", text(v))).collect();
-                Matcher::Regex(regex_new(&alts.join("|"))?)
+                Matcher::Regex(pieces::TextRegex::new(regex_new(&alts.join("|"))?))
             }
         })
     }

@@ -246,3 +246,56 @@ fn summaries_agree_with_the_dom() {
     let dup = derive::summarize_pod(derive::pod_spec("pods", tape.root()).unwrap());
     assert_eq!((dup.container_names, dup.runs_as_root), (vec!["b".to_string()], true), "the last `containers` wins");
 }
+
+/// `Raw::shadow` describes the canonical text exactly, on every value and
+/// key of every admitted synthetic and fixture body: its length, and every
+/// run of piece bytes in it (no JSON structure, quotes, backslashes,
+/// whitespace, controls) occurs in the raw text or in the canonical
+/// spelling of the escaped strings — what the prefilter relies on.
+#[test]
+fn shadow_describes_the_canonical_text() {
+    let token = |b: u8| b > b' ' && !matches!(b, b'"' | b'\\' | b':' | b',' | b'{' | b'}' | b'[' | b']');
+    let mut bodies: Vec<String> = ADMITTED.iter().map(|s| s.to_string()).collect();
+    bodies.extend(fixture_bodies());
+    bodies.push(r#"{"a":"x\u0026y","b":"x\/y","c":"\u0009tab","d":["\u0041",{"e":"\"q\""}]}"#.to_string());
+    bodies.push(r#"{"a":"x\u0026y","b":"x\/y","a":"dropped\u0041"}"#.to_string());
+    let (mut values, mut left) = (0, 0);
+    for t in &bodies {
+        let Some(tape) = check(t) else { continue };
+        for at in 0..tape.nodes.len() as u32 {
+            let v = Raw { tape: &tape, at };
+            let canon = v.canonical();
+            let Some(sh) = v.shadow() else {
+                // Left to the full path: escaped or duplicate keys only.
+                let dom: Value = serde_json::from_str(v.text()).unwrap();
+                let raw_nodes = v.entry().next - at;
+                assert!(v.text().contains('\\') || dom_nodes(&dom) < raw_nodes as usize, "{}", v.text());
+                left += 1;
+                continue;
+            };
+            assert_eq!(sh.len, canon.len(), "{}", v.text());
+            for run in canon.as_bytes().split(|&b| !token(b)).filter(|r| !r.is_empty()) {
+                let found = |hay: &[u8]| memchr::memmem::find(hay, run).is_some();
+                assert!(
+                    found(v.text().as_bytes()) || found(sh.escaped.as_bytes()),
+                    "{:?} of {canon} neither in {} nor in {}",
+                    String::from_utf8_lossy(run),
+                    v.text(),
+                    sh.escaped
+                );
+            }
+            values += 1;
+        }
+    }
+    assert!(values > 1000, "{values}");
+    assert!(left > 3 && left < values / 50, "{left} of {values} left to the full path");
+}
+
+/// The entries a tape would hold for `v` (one per value and per key).
+fn dom_nodes(v: &Value) -> usize {
+    match v {
+        Value::Object(m) => 1 + m.values().map(|x| 1 + dom_nodes(x)).sum::<usize>(),
+        Value::Array(a) => 1 + a.iter().map(dom_nodes).sum::<usize>(),
+        _ => 1,
+    }
+}
