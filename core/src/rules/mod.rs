@@ -807,7 +807,23 @@ impl Rule {
 
     /// What detection evaluates: the plan, else the condition.
     fn eval(&self, view: &View<'_, '_>) -> Tri {
-        self.plan.as_ref().unwrap_or(&self.expr).eval(view)
+        let e = self.plan.as_ref().unwrap_or(&self.expr);
+        // A shared sub-condition among the top-level conjuncts (often the
+        // exceptions: `… and not (platform identities)`) is checked first:
+        // if it is false, so is the rule, whatever the order. Shared ones
+        // are pure (`memo.rs`) and their result is kept, so checking them
+        // first changes neither the answer nor any budget another part of
+        // the rule sees (nothing of the rule is evaluated after a false
+        // top-level conjunct), and evaluating the rule in order afterwards
+        // reads the kept result.
+        if let Expr::And(xs) = e {
+            for x in xs {
+                if matches!(x, Expr::Memo(..)) && x.eval(view) == Tri::False {
+                    return Tri::False;
+                }
+            }
+        }
+        e.eval(view)
     }
 
     /// The values `field` (a condition field name) must take for the rule
