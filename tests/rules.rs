@@ -223,44 +223,12 @@ rules:
 #[test]
 fn memoised_sub_conditions_give_the_same_verdicts() {
     use kaudit_core::Decoder;
-    struct Check<'s> {
-        set: &'s RuleSet,
-        out: Detections,
-        events: usize,
-        fired: usize,
-        diffs: Vec<String>,
-    }
-    impl Sink for Check<'_> {
-        fn event(&mut self, ev: &AuditEvent<'_>) {
-            self.events += 1;
-            self.set.detect_into(ev, &mut self.out);
-            self.fired += self.out.hits.len();
-            for (i, r) in self.set.rules().iter().enumerate() {
-                if r.state.is_some() {
-                    continue;
-                }
-                let want = self.set.verdict_unplanned(i, ev);
-                let got = if self.out.hits.contains(&(i as u32)) {
-                    Verdict::Fire
-                } else if let Some((_, f)) = self.out.blind.iter().find(|(j, _)| *j == i as u32) {
-                    Verdict::Blind(*f)
-                } else {
-                    Verdict::Quiet
-                };
-                if want != got {
-                    self.diffs.push(format!("{} on {:?}: planned {got:?}, unplanned {want:?}", r.id, ev.audit_id));
-                }
-            }
-        }
-        fn skipped(&mut self, _: Unit<'_>, _: &'static str) {}
-        fn error(&mut self, _: Unit<'_>, _: &kaudit_core::Error) {}
-    }
     let dec = Decoder::default();
     let set = RuleSet::builtin();
-    let mut c = Check { set: &set, out: Detections::default(), events: 0, fired: 0, diffs: Vec::new() };
+    let mut c = IndexCheck::stateless(&set, RuleSet::verdict_unplanned);
     decode_corpus(&set, &dec, &mut c);
     assert!(c.events > 500, "{}", c.events);
-    assert!(c.fired > 0);
+    assert!(c.fired() > 0);
     assert!(c.diffs.is_empty(), "{}", c.diffs.join("\n"));
 
     // At a budget that makes rules blind, rule by rule (the index answers
@@ -296,49 +264,27 @@ fn memoised_sub_conditions_give_the_same_verdicts() {
 #[test]
 fn index_gives_the_same_results_as_evaluating_every_rule() {
     use kaudit_core::Decoder;
-    struct Check<'s> {
-        set: &'s RuleSet,
-        out: Detections,
-        events: usize,
-        diffs: Vec<String>,
-    }
-    impl Sink for Check<'_> {
-        fn event(&mut self, ev: &AuditEvent<'_>) {
-            self.events += 1;
-            self.set.detect_into(ev, &mut self.out);
-            for (i, r) in self.set.rules().iter().enumerate() {
-                if r.state.is_some() {
-                    continue;
-                }
-                let want = self.set.verdict(i, ev);
-                let got = if self.out.hits.contains(&(i as u32)) {
-                    Verdict::Fire
-                } else if let Some((_, f)) = self.out.blind.iter().find(|(j, _)| *j == i as u32) {
-                    Verdict::Blind(*f)
-                } else {
-                    Verdict::Quiet
-                };
-                if want != got {
-                    self.diffs.push(format!("{} on {:?}: indexed {got:?}, full {want:?}", r.id, ev.audit_id));
-                }
-            }
-        }
-        fn skipped(&mut self, _: Unit<'_>, _: &'static str) {}
-        fn error(&mut self, _: Unit<'_>, _: &kaudit_core::Error) {}
-    }
     let set = RuleSet::builtin();
     let dec = Decoder::default();
-    let mut c = Check { set: &set, out: Detections::default(), events: 0, diffs: Vec::new() };
+    let mut c = IndexCheck::stateless(&set, RuleSet::verdict);
     decode_corpus(&set, &dec, &mut c);
     assert!(c.events > 500, "{}", c.events);
     assert!(c.diffs.is_empty(), "{}", c.diffs.join("\n"));
 }
 
+/// What a rule evaluated alone gives on an event (`RuleSet::verdict`, or
+/// `RuleSet::verdict_unplanned`).
+type AloneVerdict = fn(&RuleSet, usize, &AuditEvent<'_>) -> Verdict;
+
 /// A sink that checks, event by event, that indexed detection
 /// (`detect_into`) gives every rule the verdict of evaluating it alone
-/// (`verdict`), and counts each rule's fire and blind verdicts.
+/// (`verdict` unless told otherwise), and counts each rule's fire and
+/// blind verdicts.
 struct IndexCheck<'s> {
     set: &'s RuleSet,
+    want: AloneVerdict,
+    /// Leave stateful rules out (`detect_into` evaluates stateless ones).
+    stateless_only: bool,
     out: Detections,
     events: usize,
     /// (fire, blind) per rule.
@@ -349,7 +295,24 @@ struct IndexCheck<'s> {
 impl<'s> IndexCheck<'s> {
     fn new(set: &'s RuleSet) -> Self {
         let n = set.rules().len();
-        IndexCheck { set, out: Detections::default(), events: 0, verdicts: vec![(0, 0); n], diffs: Vec::new() }
+        IndexCheck {
+            set,
+            want: RuleSet::verdict,
+            stateless_only: false,
+            out: Detections::default(),
+            events: 0,
+            verdicts: vec![(0, 0); n],
+            diffs: Vec::new(),
+        }
+    }
+
+    /// Only the stateless rules, each against `want`.
+    fn stateless(set: &'s RuleSet, want: AloneVerdict) -> Self {
+        IndexCheck { want, stateless_only: true, ..IndexCheck::new(set) }
+    }
+
+    fn fired(&self) -> usize {
+        self.verdicts.iter().map(|v| v.0).sum()
     }
 }
 
@@ -358,7 +321,10 @@ impl Sink for IndexCheck<'_> {
         self.events += 1;
         self.set.detect_into(ev, &mut self.out);
         for (i, r) in self.set.rules().iter().enumerate() {
-            let want = self.set.verdict(i, ev);
+            if self.stateless_only && r.state.is_some() {
+                continue;
+            }
+            let want = (self.want)(self.set, i, ev);
             let got = if self.out.hits.contains(&(i as u32)) {
                 Verdict::Fire
             } else if let Some((_, f)) = self.out.blind.iter().find(|(j, _)| *j == i as u32) {

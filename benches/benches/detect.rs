@@ -92,33 +92,9 @@ fn bench(c: &mut Criterion) {
     g.sample_size(10).measurement_time(Duration::from_secs(8)).throughput(Throughput::Bytes(bytes.len() as u64));
     g.bench_function("normalize", |b| {
         let mut n = Normalizer::new(Options::default());
-        b.iter(|| {
-            // Output taken in pieces as `scan_builtin` below does (and the
-            // CLI): one whole pass's output in one buffer misses the cache
-            // on every write (BENCHMARKS.md, #2).
-            for r in &lines {
-                n.record(&dec, &bytes[r.clone()]);
-                if n.output().len() > 1 << 22 {
-                    n.clear_output();
-                }
-            }
-            black_box(n.output().len());
-            n.clear_output();
-        })
+        b.iter(|| normalize_pass(&mut n, &dec, &bytes, &lines))
     });
-    g.bench_function("scan_builtin", |b| {
-        let opts = ScanOptions { write_events: true, ..ScanOptions::default() };
-        b.iter(|| {
-            let mut s = Scanner::new(&builtin, opts);
-            for r in &lines {
-                s.record(&dec, &bytes[r.clone()]);
-                if s.output().len() > 1 << 22 {
-                    s.clear_output();
-                }
-            }
-            black_box(s.output().len());
-        })
-    });
+    g.bench_function("scan_builtin", |b| b.iter(|| scan_pass(&builtin, &dec, &bytes, &lines)));
     g.finish();
     interleaved(&bytes, &lines, &dec, &builtin);
 
@@ -140,6 +116,33 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
+/// One `detect/normalize` pass. Output is taken in pieces as the scan
+/// below does (and the CLI): one whole pass's output in one buffer misses
+/// the cache on every write (BENCHMARKS.md, #2).
+fn normalize_pass(n: &mut Normalizer, dec: &Decoder, bytes: &[u8], lines: &[std::ops::Range<usize>]) {
+    for r in lines {
+        n.record(dec, &bytes[r.clone()]);
+        if n.output().len() > 1 << 22 {
+            n.clear_output();
+        }
+    }
+    black_box(n.output().len());
+    n.clear_output();
+}
+
+/// One `detect/scan_builtin` pass: a new scanner (fresh stateful state).
+fn scan_pass(rules: &RuleSet, dec: &Decoder, bytes: &[u8], lines: &[std::ops::Range<usize>]) {
+    let opts = ScanOptions { write_events: true, ..ScanOptions::default() };
+    let mut s = Scanner::new(rules, opts);
+    for r in lines {
+        s.record(dec, &bytes[r.clone()]);
+        if s.output().len() > 1 << 22 {
+            s.clear_output();
+        }
+    }
+    black_box(s.output().len());
+}
+
 /// `detect/normalize` and `detect/scan_builtin` again, one pass of each in
 /// turns (the order swapped every round), printing minima, medians and the
 /// overhead: this VM's speed changes by up to 1.7x within seconds, so the
@@ -153,39 +156,24 @@ fn interleaved(bytes: &[u8], lines: &[std::ops::Range<usize>], dec: &Decoder, bu
     }
     let rounds = std::env::var("KAUDIT_BENCH_ROUNDS").ok().and_then(|v| v.parse::<usize>().ok()).unwrap_or(31).max(1);
     let mut n = Normalizer::new(Options::default());
-    let opts = ScanOptions { write_events: true, ..ScanOptions::default() };
-    let norm = |n: &mut Normalizer| {
+    let mut norm = || {
         let t = std::time::Instant::now();
-        for r in lines {
-            n.record(dec, &bytes[r.clone()]);
-            if n.output().len() > 1 << 22 {
-                n.clear_output();
-            }
-        }
-        black_box(n.output().len());
-        n.clear_output();
+        normalize_pass(&mut n, dec, bytes, lines);
         t.elapsed().as_secs_f64()
     };
     let scan = || {
         let t = std::time::Instant::now();
-        let mut s = Scanner::new(builtin, opts);
-        for r in lines {
-            s.record(dec, &bytes[r.clone()]);
-            if s.output().len() > 1 << 22 {
-                s.clear_output();
-            }
-        }
-        black_box(s.output().len());
+        scan_pass(builtin, dec, bytes, lines);
         t.elapsed().as_secs_f64()
     };
     let (mut a, mut b) = (Vec::new(), Vec::new());
     for i in 0..rounds {
         if i % 2 == 0 {
-            a.push(norm(&mut n));
+            a.push(norm());
             b.push(scan());
         } else {
             b.push(scan());
-            a.push(norm(&mut n));
+            a.push(norm());
         }
     }
     // Per-round ratios: both passes of a round ran at nearly the same speed.

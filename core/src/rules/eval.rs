@@ -1230,6 +1230,8 @@ impl Expr {
         match self {
             // Kleene `and`/`or`, left to right, stopping at the first
             // deciding operand (`and`/`or` below, without walking the rest).
+            // Two loops, not one over both: a shared loop tests the kind per
+            // operand, +0.9 M instructions on the detect corpus.
             Expr::And(xs) => {
                 let mut acc = Tri::True;
                 for x in xs {

@@ -101,6 +101,22 @@ fn same_leaf(a: &Expr, b: &Expr) -> bool {
     }
 }
 
+const AND: u8 = 0;
+const OR: u8 = 1;
+const NOT: u8 = 2;
+
+/// An `and`/`or`/`not` as its kind and operands, looking through memos;
+/// `Err` with the leaf (a test or `exists`) otherwise.
+fn parts(e: &Expr) -> Result<(u8, &[Expr]), &Expr> {
+    match e {
+        Expr::And(xs) => Ok((AND, xs)),
+        Expr::Or(xs) => Ok((OR, xs)),
+        Expr::Not(x) => Ok((NOT, std::slice::from_ref(x.as_ref()))),
+        Expr::Memo(_, x) => parts(x),
+        Expr::Test { .. } | Expr::Exists(_) => Err(e),
+    }
+}
+
 /// Structural ids of pure sub-conditions: equal ids, equal conditions.
 /// A leaf is looked up by its hash and compared with the leaves already
 /// seen under it; an `and`/`or`/`not` by its kind and its children's ids
@@ -115,11 +131,6 @@ struct Ids<'e> {
 }
 
 impl<'e> Ids<'e> {
-    fn fresh(&mut self) -> u32 {
-        self.next += 1;
-        self.next - 1
-    }
-
     fn leaf(&mut self, e: &'e Expr) -> Option<u32> {
         if let Some(&id) = self.known.get(&(e as *const Expr)) {
             return id;
@@ -133,22 +144,23 @@ impl<'e> Ids<'e> {
         if !pure(e) {
             return None;
         }
-        let h = leaf_hash(e);
-        if let Some(&(_, id)) = self.leaves.get(&h).and_then(|v| v.iter().find(|(r, _)| same_leaf(r, e))) {
+        let next = self.next;
+        let seen = self.leaves.entry(leaf_hash(e)).or_default();
+        if let Some(&(_, id)) = seen.iter().find(|(r, _)| same_leaf(r, e)) {
             return Some(id);
         }
-        let id = self.fresh();
-        self.leaves.entry(h).or_default().push((e, id));
-        Some(id)
+        seen.push((e, next));
+        self.next += 1;
+        Some(next)
     }
 
     fn node(&mut self, tag: u8, kids: &[Option<u32>]) -> Option<u32> {
         let kids: Vec<u32> = kids.iter().copied().collect::<Option<_>>()?;
-        if let Some(&id) = self.nodes.get(&(tag, kids.clone())) {
-            return Some(id);
+        let next = self.next;
+        let id = *self.nodes.entry((tag, kids)).or_insert(next);
+        if id == next {
+            self.next += 1;
         }
-        let id = self.fresh();
-        self.nodes.insert((tag, kids), id);
         Some(id)
     }
 
@@ -156,12 +168,9 @@ impl<'e> Ids<'e> {
     /// node, children first. Every child gets its id (and its own shared
     /// parts counted), even when a sibling makes this node impure.
     fn id(&mut self, e: &'e Expr, f: &mut dyn FnMut(u32)) -> Option<u32> {
-        let (tag, xs): (u8, &'e [Expr]) = match e {
-            Expr::And(xs) => (0, xs),
-            Expr::Or(xs) => (1, xs),
-            Expr::Not(x) => (2, std::slice::from_ref(x.as_ref())),
-            Expr::Memo(_, x) => return self.id(x, f),
-            Expr::Test { .. } | Expr::Exists(_) => return self.leaf(e),
+        let (tag, xs) = match parts(e) {
+            Ok(p) => p,
+            Err(leaf) => return self.leaf(leaf),
         };
         let kids: Vec<Option<u32>> = xs.iter().map(|x| self.id(x, f)).collect();
         let id = self.node(tag, &kids)?;
@@ -174,12 +183,9 @@ impl<'e> Ids<'e> {
 /// when there is none in it, so nothing is copied — and `e`'s id if it is
 /// pure (the ids `Ids::id` gave, computed again bottom-up).
 fn plan<'e>(e: &'e Expr, ids: &mut Ids<'e>, slots: &HashMap<u32, u8>) -> (Option<Expr>, Option<u32>) {
-    let (tag, xs): (u8, &'e [Expr]) = match e {
-        Expr::And(xs) => (0, xs),
-        Expr::Or(xs) => (1, xs),
-        Expr::Not(x) => (2, std::slice::from_ref(x.as_ref())),
-        Expr::Memo(_, x) => return plan(x, ids, slots),
-        Expr::Test { .. } | Expr::Exists(_) => return (None, ids.leaf(e)),
+    let (tag, xs) = match parts(e) {
+        Ok(p) => p,
+        Err(leaf) => return (None, ids.leaf(leaf)),
     };
     let (kids, kid_ids): (Vec<Option<Expr>>, Vec<Option<u32>>) = xs.iter().map(|x| plan(x, ids, slots)).unzip();
     let id = ids.node(tag, &kid_ids);
@@ -188,16 +194,14 @@ fn plan<'e>(e: &'e Expr, ids: &mut Ids<'e>, slots: &HashMap<u32, u8>) -> (Option
         return (None, id);
     }
     let mut kids: Vec<Expr> = kids.into_iter().zip(xs).map(|(k, x)| k.unwrap_or_else(|| x.clone())).collect();
-    let inner = match (tag, kids.pop()) {
-        (2, Some(x)) if kids.is_empty() => Expr::Not(Box::new(x)),
-        (_, last) => {
-            kids.extend(last);
-            if tag == 0 {
-                Expr::And(kids)
-            } else {
-                Expr::Or(kids)
-            }
-        }
+    let inner = match tag {
+        AND => Expr::And(kids),
+        OR => Expr::Or(kids),
+        // A `not` has one operand; without it, keep the condition as is.
+        _ => match kids.pop() {
+            Some(x) => Expr::Not(Box::new(x)),
+            None => return (None, id),
+        },
     };
     match slot {
         Some(s) => (Some(Expr::Memo(s, Box::new(inner))), id),

@@ -1072,17 +1072,7 @@ impl RuleSet {
 
     /// Evaluate one rule on one event (no index), as tests and coverage do.
     pub fn verdict(&self, rule: usize, ev: &AuditEvent<'_>) -> Verdict {
-        let view = View::new(ev);
-        let r = &self.rules[rule];
-        if let Some(f) = r.declared.iter().find(|f| view.unavailable().contains(*f)) {
-            return Verdict::Blind(f);
-        }
-        view.start_rule(self.match_budget);
-        match r.eval(&view) {
-            Tri::True => Verdict::Fire,
-            Tri::False => Verdict::Quiet,
-            Tri::Blind(f) => Verdict::Blind(f),
-        }
+        self.verdict_by(rule, ev, Rule::eval)
     }
 
     #[doc(hidden)]
@@ -1090,13 +1080,17 @@ impl RuleSet {
     /// plan (no shared sub-condition memoised): for the test that checks
     /// the plans change nothing.
     pub fn verdict_unplanned(&self, rule: usize, ev: &AuditEvent<'_>) -> Verdict {
+        self.verdict_by(rule, ev, |r, view| r.expr.eval(view))
+    }
+
+    fn verdict_by(&self, rule: usize, ev: &AuditEvent<'_>, eval: impl Fn(&Rule, &View<'_, '_>) -> Tri) -> Verdict {
         let view = View::new(ev);
         let r = &self.rules[rule];
         if let Some(f) = r.declared.iter().find(|f| view.unavailable().contains(*f)) {
             return Verdict::Blind(f);
         }
         view.start_rule(self.match_budget);
-        match r.expr.eval(&view) {
+        match eval(r, &view) {
             Tri::True => Verdict::Fire,
             Tri::False => Verdict::Quiet,
             Tri::Blind(f) => Verdict::Blind(f),
