@@ -10,7 +10,9 @@
 //! bench does — or, with FLUSH_BYTES > 0, whenever the output reaches that
 //! size (as the CLI does with its 1 MiB writer). With `validate`, each pass
 //! runs the bench's floor instead (`serde_json` validation of every line);
-//! with `decode`, decoding alone (a sink that only counts events).
+//! with `decode`, decoding alone (a sink that only counts events); with
+//! `scan`, the `detect/scan_builtin` pass (a new `Scanner` with the built-in
+//! pack each pass, events written with their detections).
 //! Prints the fastest and the median pass in MB/s, by wall clock and by the
 //! thread's CPU time (`/proc/thread-self/schedstat`, Linux; on a loaded
 //! machine the CPU time leaves out the time the thread waited for a core).
@@ -51,6 +53,8 @@ fn main() {
     let lines: Vec<&[u8]> = corpus.split(|&b| b == b'\n').filter(|l| !l.is_empty()).collect();
     let dec = Decoder::default();
     let mut n = Normalizer::new(Options::default());
+    let builtin = kaudit_core::rules::RuleSet::builtin();
+    let scan_opts = kaudit_core::scan::ScanOptions { write_events: true, ..Default::default() };
     let mut written = 0;
     let mut times = Vec::with_capacity(passes);
     let mut cpu = Vec::with_capacity(passes);
@@ -66,6 +70,19 @@ fn main() {
                 dec.decode(black_box(line), &mut sink);
             }
             written += black_box(sink.0);
+            done(&mut times);
+            continue;
+        }
+        if mode == "scan" {
+            let mut s = kaudit_core::scan::Scanner::new(&builtin, scan_opts);
+            for line in &lines {
+                s.record(&dec, black_box(line));
+                if flush > 0 && s.output().len() >= flush {
+                    written += black_box(s.output()).len();
+                    s.clear_output();
+                }
+            }
+            written += black_box(s.output()).len();
             done(&mut times);
             continue;
         }
