@@ -76,6 +76,18 @@ pub struct Scanner<'r, O: Observer = KeepAll> {
     written: u64,
 }
 
+/// `*slot = Some(t)`, reusing the string already there (no allocation per
+/// hit as times advance).
+fn set_text(slot: &mut Option<String>, t: &str) {
+    match slot {
+        Some(s) => {
+            s.clear();
+            s.push_str(t);
+        }
+        None => *slot = Some(t.to_owned()),
+    }
+}
+
 fn event_time<'a>(ev: &'a AuditEvent<'_>) -> Option<&'a str> {
     ev.stage_timestamp.as_deref().or(ev.request_received_timestamp.as_deref())
 }
@@ -194,10 +206,10 @@ impl<O: Observer> Sink for Scanner<'_, O> {
             s.hits += 1;
             if let Some(t) = event_time(ev) {
                 if s.first.as_deref().is_none_or(|f| t < f) {
-                    s.first = Some(t.to_owned());
+                    set_text(&mut s.first, t);
                 }
                 if s.last.as_deref().is_none_or(|l| t > l) {
-                    s.last = Some(t.to_owned());
+                    set_text(&mut s.last, t);
                 }
             }
             if s.example_actor.is_none() {
@@ -249,24 +261,10 @@ impl<O: Observer> Sink for Scanner<'_, O> {
 pub fn write_detections(rules: &RuleSet, det: &Detections, blind: bool, out: &mut Vec<u8>) {
     out.extend_from_slice(b",\"detections\":[");
     for (n, &i) in det.hits.iter().enumerate() {
-        let r = &rules.rules()[i as usize];
         if n > 0 {
             out.push(b',');
         }
-        out.extend_from_slice(b"{\"rule\":");
-        write_str(out, &r.id);
-        out.extend_from_slice(b",\"title\":");
-        write_str(out, &r.title);
-        out.extend_from_slice(b",\"severity\":");
-        write_str(out, r.severity.as_str());
-        out.extend_from_slice(b",\"tags\":[");
-        for (k, t) in r.tags.iter().enumerate() {
-            if k > 0 {
-                out.push(b',');
-            }
-            write_str(out, t);
-        }
-        out.extend_from_slice(b"]}");
+        out.extend_from_slice(rules.detection_json(i as usize));
     }
     out.push(b']');
     if blind {
@@ -317,6 +315,45 @@ mod tests {
             self.seen.push((ev.audit_id.as_deref().unwrap_or("").to_owned(), det.hits.clone()));
             ev.stage_timestamp.as_deref().is_some_and(|t| t >= self.since)
         }
+    }
+
+    #[test]
+    fn detections_are_written_from_each_rules_prepared_object() {
+        let src = "rules:
+  - id: quote-id
+    title: a \\\"quoted\\\" title
+    description: test rule
+    severity: high
+    tags: [attack.t1078, \"x\\\\y\"]
+    condition: code = 403
+  - id: plain
+    title: plain
+    description: test rule
+    severity: low
+    condition: code >= 400
+";
+        let mut b = Builder::new();
+        b.add_file("t.yaml", src);
+        let set = b.build().expect("rules compile");
+        let mut det = Detections::default();
+        det.hits = vec![0, 1];
+        let mut out = b"{\"x\":1".to_vec();
+        write_detections(&set, &det, false, &mut out);
+        out.push(b'}');
+        let v: serde_json::Value = serde_json::from_slice(&out).expect("valid JSON");
+        let d = &v["detections"];
+        for (k, r) in set.rules().iter().enumerate() {
+            assert_eq!(d[k]["rule"], r.id.as_str());
+            assert_eq!(d[k]["title"], r.title.as_str());
+            assert_eq!(d[k]["severity"], r.severity.as_str());
+            let tags: Vec<&str> = d[k]["tags"].as_array().expect("tags").iter().filter_map(|t| t.as_str()).collect();
+            assert_eq!(tags, r.tags);
+        }
+        // A plain YAML scalar keeps its backslashes: the title holds both
+        // characters JSON must escape.
+        assert_eq!(set.rules()[0].title, "a \\\"quoted\\\" title");
+        assert_eq!(set.rules()[0].tags, ["attack.t1078", "x\\y"]);
+        assert!(set.detection_json(7).is_empty());
     }
 
     #[test]

@@ -1082,64 +1082,71 @@ impl Matcher {
         if let Some(t) = t {
             return if view.charge(t.len()) { self.one(&Val::Str(t), view) } else { None };
         }
-        // Integers (response codes) are compared as text without allocating.
-        let mut buf = [0u8; 24];
-        let int_text;
-        let v = match v {
+        let s = match v {
+            Val::Str(s) => return self.one_str(s, view),
+            // Integers (response codes) are compared as text without
+            // allocating.
             Val::Num(n) if n.fract() == 0.0 && n.abs() < 1e15 => {
-                int_text = int_str(*n as i64, &mut buf);
-                &Val::Str(Cow::Borrowed(int_text))
+                let mut buf = [0u8; 24];
+                return self.one_str(int_str(*n as i64, &mut buf), view);
             }
             other => other,
         };
         Some(match self {
-            Matcher::Eq(s, n) => match (n, v) {
+            Matcher::Eq(t, n) => match (n, s) {
                 (Some(n), Val::Num(x)) => x == n,
-                (Some(n), Val::Str(t)) if t.parse::<f64>().ok() == Some(*n) => true,
-                _ => v.text() == s.as_str(),
+                _ => s.text() == t.as_str(),
             },
-            Matcher::Small(items) => {
-                let t = v.text();
-                items.iter().any(|x| x.as_str() == t.as_ref())
-            }
-            Matcher::Set(set) => set.contains(v.text().as_ref()),
-            Matcher::Cmp(op, n) => match v.num() {
-                Some(x) => match op {
-                    Op::Lt => x < *n,
-                    Op::Le => x <= *n,
-                    Op::Gt => x > *n,
-                    Op::Ge => x >= *n,
-                    _ => false,
-                },
-                None => false,
-            },
+            Matcher::Cmp(op, n) => s.num().is_some_and(|x| cmp(*op, x, *n)),
+            _ => return self.one_str(&s.text(), view),
+        })
+    }
+
+    /// [`Matcher::one`] on a string value: the path nearly every test takes
+    /// (scalar fields, list items), without wrapping the text in a [`Val`].
+    fn one_str(&self, t: &str, view: &View<'_, '_>) -> Option<bool> {
+        Some(match self {
+            // Text first: the number is parsed only when the texts differ.
+            Matcher::Eq(s, n) => t == s.as_str() || n.is_some_and(|n| t.parse::<f64>().ok() == Some(n)),
+            Matcher::Small(items) => items.iter().any(|x| x.as_str() == t),
+            Matcher::Set(set) => set.contains(t),
+            Matcher::Cmp(op, n) => t.parse::<f64>().ok().is_some_and(|x| cmp(*op, x, *n)),
             Matcher::Contains(needles, n, insensitive) => {
-                let t = v.text();
                 if !view.charge(t.len()) {
                     return None;
                 }
-                let hay: Cow<'_, str> = if *insensitive { Cow::Owned(t.to_lowercase()) } else { t };
+                let lower;
+                let hay = if *insensitive {
+                    lower = t.to_lowercase();
+                    lower.as_str()
+                } else {
+                    t
+                };
                 match &n.ac {
-                    Some(ac) => ac.is_match(hay.as_ref()),
+                    Some(ac) => ac.is_match(hay),
                     None => needles.iter().any(|n| hay.contains(n.as_str())),
                 }
             }
-            Matcher::StartsWith(ns) => {
-                let t = v.text();
-                ns.iter().any(|n| t.starts_with(n.as_str()))
-            }
-            Matcher::EndsWith(ns) => {
-                let t = v.text();
-                ns.iter().any(|n| t.ends_with(n.as_str()))
-            }
+            Matcher::StartsWith(ns) => ns.iter().any(|n| t.starts_with(n.as_str())),
+            Matcher::EndsWith(ns) => ns.iter().any(|n| t.ends_with(n.as_str())),
             Matcher::Regex(r) => {
-                let t = v.text();
                 if !view.charge(t.len()) {
                     return None;
                 }
-                r.is_match(&t)
+                r.is_match(t)
             }
         })
+    }
+}
+
+/// `x OP n` for the ordering operators (false for any other).
+fn cmp(op: Op, x: f64, n: f64) -> bool {
+    match op {
+        Op::Lt => x < n,
+        Op::Le => x <= n,
+        Op::Gt => x > n,
+        Op::Ge => x >= n,
+        _ => false,
     }
 }
 
@@ -1276,15 +1283,15 @@ impl Expr {
             },
             Expr::Test { field, m, all, negate } => {
                 let r = match v.scalar_str(field) {
-                    Some(Some(s)) => m.one(&Val::Str(Cow::Borrowed(s)), v),
+                    Some(Some(s)) => m.one_str(s, v),
                     Some(None) => return v.absent(field),
                     None => match v.get(field) {
                         Got::Blind(f) => return Tri::Blind(f),
                         Got::Absent => return Tri::False,
                         Got::One(x) => m.one(&x, v),
                         Got::Many(xs) => quantify(xs.iter(), *all, |x| m.one(x, v)),
-                        Got::Strs(xs) => quantify(xs.iter(), *all, |x| m.one(&Val::Str(Cow::Borrowed(x.as_str())), v)),
-                        Got::Owned(xs) => quantify(xs.iter(), *all, |x| m.one(&Val::Str(Cow::Borrowed(x.as_str())), v)),
+                        Got::Strs(xs) => quantify(xs.iter(), *all, |x| m.one_str(x.as_str(), v)),
+                        Got::Owned(xs) => quantify(xs.iter(), *all, |x| m.one_str(x.as_str(), v)),
                     },
                 };
                 match r {
@@ -1429,5 +1436,40 @@ mod scalar_tests {
             dec.decode(rec.as_bytes(), &mut c);
         }
         assert_eq!(c.0, cases.len(), "every synthetic record is an event");
+    }
+}
+
+#[cfg(test)]
+mod matcher_tests {
+    use super::*;
+
+    /// `one_str` (the string path) answers as `one` did on the same value
+    /// before it existed: numbers by value, texts by text, others as text.
+    #[test]
+    fn equality_on_strings_and_numbers_compares_text_then_value() {
+        let ev = AuditEvent::default();
+        let view = View::new(&ev);
+        let eq = Matcher::Eq("200".into(), Some(200.0));
+        for t in ["200", "200.0", "2e2", "0200"] {
+            assert_eq!(eq.one_str(t, &view), Some(true), "{t}");
+        }
+        for t in ["20", "abc", "", "200 "] {
+            assert_eq!(eq.one_str(t, &view), Some(false), "{t}");
+        }
+        assert_eq!(eq.one(&Val::Num(200.0), &view), Some(true));
+        assert_eq!(eq.one(&Val::Num(201.0), &view), Some(false));
+        // A fraction is compared by value; a word by text only.
+        let half = Matcher::Eq("0.5".into(), Some(0.5));
+        assert_eq!(half.one(&Val::Num(0.5), &view), Some(true));
+        assert_eq!(half.one_str(".5", &view), Some(true));
+        let word = Matcher::Eq("true".into(), None);
+        assert_eq!(word.one(&Val::Bool(true), &view), Some(true));
+        assert_eq!(word.one_str("True", &view), Some(false));
+        let ge = Matcher::Cmp(Op::Ge, 400.0);
+        assert_eq!(ge.one_str("403", &view), Some(true));
+        assert_eq!(ge.one_str("399", &view), Some(false));
+        assert_eq!(ge.one_str("x", &view), Some(false));
+        assert_eq!(ge.one(&Val::Num(500.0), &view), Some(true));
+        assert_eq!(ge.one(&Val::Bool(true), &view), Some(false));
     }
 }

@@ -200,6 +200,10 @@ pub struct RuleSet {
     stateful_declared: Vec<u32>,
     /// Bytes one rule's text matchers may scan on one event.
     match_budget: usize,
+    /// Per rule, its detection object as JSON
+    /// (`{"rule":…,"title":…,"severity":…,"tags":[…]}`), written once here
+    /// rather than escaped again for every hit ([`RuleSet::detection_json`]).
+    detection_json: Vec<Box<[u8]>>,
 }
 
 impl Default for RuleSet {
@@ -213,8 +217,30 @@ impl Default for RuleSet {
             stateful_index: index::Index::default(),
             stateful_declared: Vec::new(),
             match_budget: DEFAULT_MATCH_BUDGET,
+            detection_json: Vec::new(),
         }
     }
+}
+
+/// A rule's detection object as JSON (see `RuleSet::detection_json`).
+fn detection_json(r: &Rule) -> Box<[u8]> {
+    use crate::json::write_str;
+    let mut out = Vec::new();
+    out.extend_from_slice(b"{\"rule\":");
+    write_str(&mut out, &r.id);
+    out.extend_from_slice(b",\"title\":");
+    write_str(&mut out, &r.title);
+    out.extend_from_slice(b",\"severity\":");
+    write_str(&mut out, r.severity.as_str());
+    out.extend_from_slice(b",\"tags\":[");
+    for (k, t) in r.tags.iter().enumerate() {
+        if k > 0 {
+            out.push(b',');
+        }
+        write_str(&mut out, t);
+    }
+    out.extend_from_slice(b"]}");
+    out.into_boxed_slice()
 }
 
 /// A set of rule files being assembled before compilation.
@@ -872,6 +898,7 @@ impl RuleSet {
         set.stateful_declared = (0..set.stateful.len() as u32)
             .filter(|&k| set.stateful.get(k as usize).is_some_and(|&i| !rules[i as usize].declared.is_empty()))
             .collect();
+        set.detection_json = rules.iter().map(detection_json).collect();
         let conds: Vec<&Expr> = rules.iter().map(|r| &r.expr).collect();
         let plans = memo::plans(&conds);
         set.rules = rules;
@@ -948,6 +975,13 @@ impl RuleSet {
     /// The rules, in load order.
     pub fn rules(&self) -> &[Rule] {
         &self.rules
+    }
+
+    /// Rule `i`'s detection object as JSON:
+    /// `{"rule":ID,"title":TITLE,"severity":SEVERITY,"tags":[TAG,…]}`
+    /// (empty for an index out of range).
+    pub fn detection_json(&self, i: usize) -> &[u8] {
+        self.detection_json.get(i).map_or(&[], |b| b)
     }
 
     /// Evaluate every candidate rule on `ev`.
