@@ -491,7 +491,7 @@ impl<'r, 'e> View<'r, 'e> {
     /// A scalar field [`View::scalar_text`] found absent: blind on the first
     /// of its needs that is unavailable (as [`View::get`]), else false.
     fn absent(&self, f: &FieldRef) -> Tri {
-        match f.needs().iter().find(|m| self.unavailable.contains(*m)) {
+        match f.needs().first_common(self.unavailable) {
             Some(m) => Tri::Blind(m),
             None => Tri::False,
         }
@@ -511,7 +511,7 @@ impl<'r, 'e> View<'r, 'e> {
         // is present is used (GKE's rebuilt path still serves requestURI.path).
         let got = self.read(f);
         if matches!(got, Got::Absent) || matches!(f, FieldRef::RequestUri | FieldRef::Derived(Derived::ExecCommand)) {
-            if let Some(missing) = f.needs().iter().find(|m| self.unavailable.contains(*m)) {
+            if let Some(missing) = f.needs().first_common(self.unavailable) {
                 // requestURI without its query cannot answer questions on the query.
                 return Got::Blind(missing);
             }

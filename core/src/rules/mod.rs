@@ -1008,7 +1008,7 @@ impl RuleSet {
         let stateless = cands.partition_point(|&i| i < self.stateful_base);
         for &i in cands.get(..stateless).unwrap_or_default() {
             let r = &self.rules[i as usize];
-            if let Some(f) = r.declared.iter().find(|f| view.unavailable().contains(*f)) {
+            if let Some(f) = r.declared.first_common(view.unavailable()) {
                 out.blind.push((i, f));
                 continue;
             }
@@ -1120,7 +1120,7 @@ impl RuleSet {
     fn verdict_by(&self, rule: usize, ev: &AuditEvent<'_>, eval: impl Fn(&Rule, &View<'_, '_>) -> Tri) -> Verdict {
         let view = View::new(ev);
         let r = &self.rules[rule];
-        if let Some(f) = r.declared.iter().find(|f| view.unavailable().contains(*f)) {
+        if let Some(f) = r.declared.first_common(view.unavailable()) {
             return Verdict::Blind(f);
         }
         view.start_rule(self.match_budget);
@@ -1290,7 +1290,7 @@ impl RuleSet {
             let k = k as usize;
             // The condition and a sequence's first step share the budget.
             view.start_rule(self.match_budget);
-            let matched = match r.declared.iter().find(|f| view.unavailable().contains(*f)) {
+            let matched = match r.declared.first_common(view.unavailable()) {
                 Some(f) => Tri::Blind(f),
                 None if cond => r.eval(view),
                 None => Tri::False,
