@@ -1039,10 +1039,14 @@ pub enum Matcher {
     /// Numeric comparison.
     Cmp(Op, f64),
     /// Substring needles (`contains`; `icontains` lowercases both sides).
-    Contains(Vec<String>, Needles, bool),
+    /// The automaton and the regex are boxed: they are large and rarely
+    /// read, and every condition node is as large as its largest matcher
+    /// (a rule's nodes are read one after another on every candidate
+    /// event, so the fewer cache lines they span the better).
+    Contains(Vec<String>, Box<Needles>, bool),
     StartsWith(Vec<String>),
     EndsWith(Vec<String>),
-    Regex(TextRegex),
+    Regex(Box<TextRegex>),
 }
 
 impl Matcher {
@@ -1471,5 +1475,14 @@ mod matcher_tests {
         assert_eq!(ge.one_str("x", &view), Some(false));
         assert_eq!(ge.one(&Val::Num(500.0), &view), Some(true));
         assert_eq!(ge.one(&Val::Bool(true), &view), Some(false));
+    }
+}
+#[cfg(test)]
+mod size_tests {
+    /// A condition node stays small (see `Matcher`): 152 bytes before the
+    /// large matchers were boxed.
+    #[test]
+    fn condition_nodes_stay_small() {
+        assert!(std::mem::size_of::<super::Expr>() <= 96, "{}", std::mem::size_of::<super::Expr>());
     }
 }

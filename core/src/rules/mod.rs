@@ -749,17 +749,17 @@ impl Builder {
                 let ac = if needles.len() > 2 { AhoCorasick::new(&needles).ok() } else { None };
                 // `icontains` lowercases the text, which may change it
                 // outside ASCII: it gets no prefilter (`Matcher::pieces`).
-                Matcher::Contains(needles, pieces::Needles::new(ac), ci)
+                Matcher::Contains(needles, Box::new(pieces::Needles::new(ac)), ci)
             }
             Op::StartsWith => Matcher::StartsWith(vals.iter().map(text).collect()),
             Op::EndsWith => Matcher::EndsWith(vals.iter().map(text).collect()),
             Op::Glob => {
                 let alts: Vec<String> = vals.iter().map(|v| glob_to_regex(&text(v))).collect();
-                Matcher::Regex(pieces::TextRegex::new(regex_new(&format!("^(?:{})$", alts.join("|")))?))
+                Matcher::Regex(Box::new(pieces::TextRegex::new(regex_new(&format!("^(?:{})$", alts.join("|")))?)))
             }
             Op::Regex => {
                 let alts: Vec<String> = vals.iter().map(|v| format!("(?:{})", text(v))).collect();
-                Matcher::Regex(pieces::TextRegex::new(regex_new(&alts.join("|"))?))
+                Matcher::Regex(Box::new(pieces::TextRegex::new(regex_new(&alts.join("|"))?)))
             }
         })
     }
