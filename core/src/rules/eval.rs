@@ -134,6 +134,25 @@ pub enum Tri {
 pub struct View<'r, 'e> {
     pub ev: &'r AuditEvent<'e>,
     unavailable: FieldSet,
+    /// What only some events need (bodies, their texts and summaries,
+    /// the exec command, user extras, annotations), made on first use in
+    /// one allocation: a view that needs none of it is small to make and
+    /// to drop (most events).
+    lazy: OnceCell<Box<Lazy<'r>>>,
+    /// `actor.kind`, computed once.
+    actor_kind: OnceCell<Option<&'static str>>,
+    /// The event time for stateful rules, parsed once.
+    time: OnceCell<Option<super::state::Micros>>,
+    /// Bytes the rule being evaluated may still scan (its match budget).
+    budget_left: Cell<usize>,
+    /// Results of shared sub-conditions (`memo.rs`): 0 not yet evaluated,
+    /// 1 true, 2 false, 3 + `Field` blind.
+    memo: [Cell<u8>; super::memo::SLOTS],
+}
+
+/// The parts of a [`View`] only some events need (see `View::lazy`).
+#[derive(Default)]
+struct Lazy<'r> {
     req: OnceCell<Option<Doc<'r>>>,
     resp: OnceCell<Option<Doc<'r>>>,
     /// The compact text of each whole body (for whole-body text matchers),
@@ -148,19 +167,10 @@ pub struct View<'r, 'e> {
     exec_cmd: OnceCell<Option<String>>,
     /// `user.extra`, parsed once.
     extra: OnceCell<Vec<(String, Vec<String>)>>,
-    /// `actor.kind`, computed once.
-    actor_kind: OnceCell<Option<&'static str>>,
-    /// The event time for stateful rules, parsed once.
-    time: OnceCell<Option<super::state::Micros>>,
     /// Whether the annotations' text holds a `\u` escape, and a `\/` one.
     annotation_escapes: OnceCell<(bool, bool)>,
     /// Annotations, parsed once: keys and values unescaped.
     annotations: OnceCell<Vec<(crate::json::Str<'r>, MapVal<'r>)>>,
-    /// Bytes the rule being evaluated may still scan (its match budget).
-    budget_left: Cell<usize>,
-    /// Results of shared sub-conditions (`memo.rs`): 0 not yet evaluated,
-    /// 1 true, 2 false, 3 + `Field` blind.
-    memo: [Cell<u8>; super::memo::SLOTS],
 }
 
 impl<'r, 'e> View<'r, 'e> {
@@ -190,23 +200,17 @@ impl<'r, 'e> View<'r, 'e> {
         View {
             ev,
             unavailable,
-            req: OnceCell::new(),
-            resp: OnceCell::new(),
-            req_text: OnceCell::new(),
-            resp_text: OnceCell::new(),
-            req_shadow: OnceCell::new(),
-            resp_shadow: OnceCell::new(),
-            pod: OnceCell::new(),
-            rbac: OnceCell::new(),
-            exec_cmd: OnceCell::new(),
-            annotations: OnceCell::new(),
-            annotation_escapes: OnceCell::new(),
+            lazy: OnceCell::new(),
             actor_kind: OnceCell::new(),
             time: OnceCell::new(),
-            extra: OnceCell::new(),
             budget_left: Cell::new(usize::MAX),
             memo: [const { Cell::new(0) }; super::memo::SLOTS],
         }
+    }
+
+    /// The lazily made parts, made now if not yet.
+    fn lazy(&self) -> &Lazy<'r> {
+        self.lazy.get_or_init(Box::default)
     }
 
     /// The stored result of shared sub-condition `slot`, if evaluated.
@@ -262,8 +266,8 @@ impl<'r, 'e> View<'r, 'e> {
     /// else as a DOM; `None` when the event has no such body.
     fn doc(&self, b: Body) -> Option<&Doc<'r>> {
         let (cell, raw) = match b {
-            Body::Request => (&self.req, &self.ev.request_object),
-            Body::Response => (&self.resp, &self.ev.response_object),
+            Body::Request => (&self.lazy().req, &self.ev.request_object),
+            Body::Response => (&self.lazy().resp, &self.ev.response_object),
         };
         cell.get_or_init(|| {
             let text = raw.as_ref()?.get();
@@ -287,7 +291,7 @@ impl<'r, 'e> View<'r, 'e> {
     /// The compact JSON text (sorted keys) of an object or array read from
     /// this view; a whole body's text is made once and kept.
     pub(crate) fn json_text<'c>(&'c self, v: &'c Value) -> Cow<'c, str> {
-        for (b, cell) in [(Body::Request, &self.req_text), (Body::Response, &self.resp_text)] {
+        for (b, cell) in [(Body::Request, &self.lazy().req_text), (Body::Response, &self.lazy().resp_text)] {
             if matches!(self.body(b), Some(Obj::Dom(root)) if std::ptr::eq(root, v)) {
                 return Cow::Borrowed(cell.get_or_init(|| v.to_string()));
             }
@@ -297,7 +301,7 @@ impl<'r, 'e> View<'r, 'e> {
 
     /// [`View::json_text`] of a value read from a body's text.
     pub(crate) fn raw_text<'c>(&'c self, v: Raw<'c>) -> Cow<'c, str> {
-        for (b, cell) in [(Body::Request, &self.req_text), (Body::Response, &self.resp_text)] {
+        for (b, cell) in [(Body::Request, &self.lazy().req_text), (Body::Response, &self.lazy().resp_text)] {
             if matches!(self.body(b), Some(Obj::Raw(root)) if root.same(v)) {
                 return Cow::Borrowed(cell.get_or_init(|| v.canonical()));
             }
@@ -318,7 +322,7 @@ impl<'r, 'e> View<'r, 'e> {
         let fresh;
         let mut shadow = None;
         let mut root = false;
-        for (b, cell) in [(Body::Request, &self.req_shadow), (Body::Response, &self.resp_shadow)] {
+        for (b, cell) in [(Body::Request, &self.lazy().req_shadow), (Body::Response, &self.lazy().resp_shadow)] {
             if matches!(self.body(b), Some(Obj::Raw(r)) if r.same(v)) {
                 shadow = cell.get_or_init(|| v.shadow()).as_ref();
                 root = true;
@@ -372,7 +376,7 @@ impl<'r, 'e> View<'r, 'e> {
     }
 
     fn pod(&self) -> Result<Option<&PodSummary>, Field> {
-        if let Some(p) = self.pod.get() {
+        if let Some(p) = self.lazy().pod.get() {
             return Ok(p.as_ref());
         }
         let obj = self.object_body()?;
@@ -381,11 +385,11 @@ impl<'r, 'e> View<'r, 'e> {
             Obj::Raw(r) => derive::pod_spec(res, r).map(derive::summarize_pod),
             Obj::Dom(v) => derive::pod_spec(res, v).map(derive::summarize_pod),
         });
-        Ok(self.pod.get_or_init(|| summary).as_ref())
+        Ok(self.lazy().pod.get_or_init(|| summary).as_ref())
     }
 
     fn rbac(&self) -> Result<Option<&RbacSummary>, Field> {
-        if let Some(r) = self.rbac.get() {
+        if let Some(r) = self.lazy().rbac.get() {
             return Ok(r.as_ref());
         }
         let is_rbac = self.ev.resource().is_some_and(|r| derive::RBAC_RESOURCES.contains(&r));
@@ -397,7 +401,7 @@ impl<'r, 'e> View<'r, 'e> {
         } else {
             None
         };
-        Ok(self.rbac.get_or_init(|| summary).as_ref())
+        Ok(self.lazy().rbac.get_or_init(|| summary).as_ref())
     }
 
     pub(crate) fn is_exec(&self) -> bool {
@@ -414,12 +418,14 @@ impl<'r, 'e> View<'r, 'e> {
     /// every one of the values, does not occur in it verbatim. Reading the
     /// annotation then gives absent, or a value not among `values`.
     pub(crate) fn annotation_may_be(&self, key: &Literal, values: Option<&[Literal]>) -> bool {
-        if self.annotations.get().is_some() || self.unavailable.contains(Field::Annotations) {
+        if self.lazy.get().is_some_and(|l| l.annotations.get().is_some())
+            || self.unavailable.contains(Field::Annotations)
+        {
             return true;
         }
         let Some(raw) = self.ev.annotations.as_ref() else { return true };
         let text = raw.get().as_bytes();
-        let (u, slash) = *self.annotation_escapes.get_or_init(|| {
+        let (u, slash) = *self.lazy().annotation_escapes.get_or_init(|| {
             // A backslash followed by `u`, or by `/`, wherever it is (the
             // second of a `\\` too: `true` is always a safe answer). Where
             // there is a `\u` every literal counts as hidden, so `\/` is
@@ -557,7 +563,7 @@ impl<'r, 'e> View<'r, 'e> {
             },
             F::UserGroups => strs(ev.user.as_ref().and_then(|u| u.groups.as_ref())),
             F::UserExtra(k) => {
-                let extra = self.extra.get_or_init(|| {
+                let extra = self.lazy().extra.get_or_init(|| {
                     let raw = ev.user.as_ref().and_then(|u| u.extra.as_ref());
                     let map: Option<std::collections::BTreeMap<String, Vec<String>>> =
                         raw.and_then(|x| serde_json::from_str(x.get()).ok());
@@ -596,6 +602,7 @@ impl<'r, 'e> View<'r, 'e> {
             F::StageTimestamp => s(&ev.stage_timestamp),
             F::Annotation(k) => {
                 let list = self
+                    .lazy()
                     .annotations
                     .get_or_init(|| ev.annotations.as_ref().map_or_else(Vec::new, |a| parse_string_map(a.get())));
                 match list.iter().find(|(key, _)| key.as_str() == k.as_str()) {
@@ -641,7 +648,7 @@ impl<'r, 'e> View<'r, 'e> {
                 if !self.is_exec() {
                     return Got::Absent;
                 }
-                let cmd = self.exec_cmd.get_or_init(|| {
+                let cmd = self.lazy().exec_cmd.get_or_init(|| {
                     let argv = derive::query_values(ev.request_uri.as_deref()?, "command");
                     (!argv.is_empty()).then(|| argv.join(" "))
                 });
@@ -1484,5 +1491,12 @@ mod size_tests {
     #[test]
     fn condition_nodes_stay_small() {
         assert!(std::mem::size_of::<super::Expr>() <= 96, "{}", std::mem::size_of::<super::Expr>());
+    }
+
+    /// A view is made and dropped for every event: what only some events
+    /// need is behind one lazily made box (712 bytes before it was).
+    #[test]
+    fn a_view_stays_small() {
+        assert!(std::mem::size_of::<super::View<'_, '_>>() <= 160, "{}", std::mem::size_of::<super::View<'_, '_>>());
     }
 }
