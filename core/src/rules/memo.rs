@@ -296,11 +296,9 @@ rules:
         let set = crate::rules::RuleSet::builtin();
         let mut slots = Vec::new();
         let mut rules = 0;
-        for r in set.rules() {
+        for p in &set.plans {
             let before = slots.len();
-            if let Some(p) = &r.plan {
-                memos(p, &mut slots);
-            }
+            memos(&p.expr, &mut slots);
             rules += usize::from(slots.len() > before);
         }
         slots.sort_unstable();

@@ -112,11 +112,6 @@ pub struct Rule {
     /// File the rule came from.
     pub file: String,
     expr: Expr,
-    /// `expr` with the sub-conditions it shares with other rules of its set
-    /// memoised (`memo.rs`): what detection evaluates. Set when the rule
-    /// set is indexed; `None` until then and for a rule that shares
-    /// nothing (it evaluates `expr`).
-    plan: Option<Expr>,
     /// The stateful part (`window` or `sequence`), if any.
     pub state: Option<state::Spec>,
 }
@@ -204,6 +199,42 @@ pub struct RuleSet {
     /// (`{"rule":…,"title":…,"severity":…,"tags":[…]}`), written once here
     /// rather than escaped again for every hit ([`RuleSet::detection_json`]).
     detection_json: Vec<Box<[u8]>>,
+    /// Per rule, what detection evaluates ([`Plan`]), one after another.
+    plans: Vec<Plan>,
+}
+
+/// What detection evaluates of a rule: its declared requirements and its
+/// condition with the sub-conditions it shares with other rules of the set
+/// memoised (`memo.rs`; the condition itself where it shares nothing).
+/// Kept apart from the [`Rule`] (which is mostly text) and made one after
+/// another when the set is indexed, so that the candidates of an event read
+/// few, nearby cache lines.
+#[derive(Debug)]
+struct Plan {
+    declared: FieldSet,
+    expr: Expr,
+}
+
+impl Plan {
+    fn eval(&self, view: &View<'_, '_>) -> Tri {
+        let e = &self.expr;
+        // A shared sub-condition among the top-level conjuncts (often the
+        // exceptions: `… and not (platform identities)`) is checked first:
+        // if it is false, so is the rule, whatever the order. Shared ones
+        // are pure (`memo.rs`) and their result is kept, so checking them
+        // first changes neither the answer nor any budget another part of
+        // the rule sees (nothing of the rule is evaluated after a false
+        // top-level conjunct), and evaluating the rule in order afterwards
+        // reads the kept result.
+        if let Expr::And(xs) = e {
+            for x in xs {
+                if matches!(x, Expr::Memo(..)) && x.eval(view) == Tri::False {
+                    return Tri::False;
+                }
+            }
+        }
+        e.eval(view)
+    }
 }
 
 impl Default for RuleSet {
@@ -218,6 +249,7 @@ impl Default for RuleSet {
             stateful_declared: Vec::new(),
             match_budget: DEFAULT_MATCH_BUDGET,
             detection_json: Vec::new(),
+            plans: Vec::new(),
         }
     }
 }
@@ -491,7 +523,6 @@ impl Builder {
             tests,
             file: file.to_string(),
             expr,
-            plan: None,
             state,
         })
     }
@@ -831,27 +862,6 @@ impl Rule {
         &self.expr
     }
 
-    /// What detection evaluates: the plan, else the condition.
-    fn eval(&self, view: &View<'_, '_>) -> Tri {
-        let e = self.plan.as_ref().unwrap_or(&self.expr);
-        // A shared sub-condition among the top-level conjuncts (often the
-        // exceptions: `… and not (platform identities)`) is checked first:
-        // if it is false, so is the rule, whatever the order. Shared ones
-        // are pure (`memo.rs`) and their result is kept, so checking them
-        // first changes neither the answer nor any budget another part of
-        // the rule sees (nothing of the rule is evaluated after a false
-        // top-level conjunct), and evaluating the rule in order afterwards
-        // reads the kept result.
-        if let Expr::And(xs) = e {
-            for x in xs {
-                if matches!(x, Expr::Memo(..)) && x.eval(view) == Tri::False {
-                    return Tri::False;
-                }
-            }
-        }
-        e.eval(view)
-    }
-
     /// The values `field` (a condition field name) must take for the rule
     /// to match, when the condition's top level requires `FIELD = x` or
     /// `FIELD in (…)` (the analysis the index uses; every `or` branch must
@@ -901,10 +911,15 @@ impl RuleSet {
         set.detection_json = rules.iter().map(detection_json).collect();
         let conds: Vec<&Expr> = rules.iter().map(|r| &r.expr).collect();
         let plans = memo::plans(&conds);
+        // Copied, in rule order, now that the rest of the set is made: the
+        // plans' nodes end up near one another.
+        set.plans = rules
+            .iter()
+            .zip(&plans)
+            .map(|(r, p)| Plan { declared: r.declared, expr: p.as_ref().unwrap_or(&r.expr).clone() })
+            .collect();
+        drop(plans);
         set.rules = rules;
-        for (r, p) in set.rules.iter_mut().zip(plans) {
-            r.plan = p;
-        }
         set
     }
 
@@ -1007,13 +1022,13 @@ impl RuleSet {
         // Stateless entries come first (the index sorts its candidates).
         let stateless = cands.partition_point(|&i| i < self.stateful_base);
         for &i in cands.get(..stateless).unwrap_or_default() {
-            let r = &self.rules[i as usize];
-            if let Some(f) = r.declared.first_common(view.unavailable()) {
+            let Some(p) = self.plans.get(i as usize) else { continue };
+            if let Some(f) = p.declared.first_common(view.unavailable()) {
                 out.blind.push((i, f));
                 continue;
             }
             view.start_rule(self.match_budget);
-            match r.eval(view) {
+            match p.eval(view) {
                 Tri::True => out.hits.push(i),
                 Tri::False => {}
                 Tri::Blind(f) => out.blind.push((i, f)),
@@ -1106,7 +1121,7 @@ impl RuleSet {
 
     /// Evaluate one rule on one event (no index), as tests and coverage do.
     pub fn verdict(&self, rule: usize, ev: &AuditEvent<'_>) -> Verdict {
-        self.verdict_by(rule, ev, Rule::eval)
+        self.verdict_by(rule, ev, |_, view| self.plans.get(rule).map_or(Tri::False, |p| p.eval(view)))
     }
 
     #[doc(hidden)]
@@ -1285,14 +1300,14 @@ impl RuleSet {
                 cond = true;
                 di += 1;
             }
-            let r = &self.rules[i as usize];
+            let (Some(r), Some(p)) = (self.rules.get(i as usize), self.plans.get(i as usize)) else { continue };
             let Some(spec) = &r.state else { continue };
             let k = k as usize;
             // The condition and a sequence's first step share the budget.
             view.start_rule(self.match_budget);
-            let matched = match r.declared.first_common(view.unavailable()) {
+            let matched = match p.declared.first_common(view.unavailable()) {
                 Some(f) => Tri::Blind(f),
-                None if cond => r.eval(view),
+                None if cond => p.eval(view),
                 None => Tri::False,
             };
             f(k, i, spec, state::prepare(spec, view, matched, first));

@@ -25,10 +25,10 @@ fn strip(e: &mut Expr) {
 fn stripped(mut set: RuleSet) -> RuleSet {
     for r in &mut set.rules {
         strip(&mut r.expr);
-        // What detection evaluates (`memo.rs`), where the rule has one.
-        if let Some(p) = &mut r.plan {
-            strip(p);
-        }
+    }
+    // What detection evaluates (`memo.rs`).
+    for p in &mut set.plans {
+        strip(&mut p.expr);
     }
     set
 }
@@ -197,19 +197,19 @@ impl Sink for Compare<'_> {
     fn event(&mut self, ev: &AuditEvent<'_>) {
         self.events += 1;
         let budgets = budgets(ev);
-        for (i, (a, b)) in self.with.rules.iter().zip(&self.without.rules).enumerate() {
+        for (i, (a, b)) in self.with.plans.iter().zip(&self.without.plans).enumerate() {
+            let id = &self.with.rules[i].id;
             for &budget in &budgets {
                 let (va, vb) = (View::new(ev), View::new(ev));
                 va.start_rule(budget);
                 vb.start_rule(budget);
-                // What detection evaluates: the plan where the rule has one.
+                // What detection evaluates: the plans.
                 let (ta, tb) = (a.eval(&va), b.eval(&vb));
-                assert_eq!(ta, tb, "rule {} ({i}) at budget {budget} on {:?}", a.id, ev.request_object);
+                assert_eq!(ta, tb, "rule {id} ({i}) at budget {budget} on {:?}", ev.request_object);
                 assert_eq!(
                     va.budget_left.get(),
                     vb.budget_left.get(),
-                    "budget left, rule {} at budget {budget} on {:?}",
-                    a.id,
+                    "budget left, rule {id} at budget {budget} on {:?}",
                     ev.request_object
                 );
                 self.evaluations += 1;
