@@ -12,7 +12,10 @@
 //! runs the bench's floor instead (`serde_json` validation of every line);
 //! with `decode`, decoding alone (a sink that only counts events); with
 //! `scan`, the `detect/scan_builtin` pass (a new `Scanner` with the built-in
-//! pack each pass, events written with their detections).
+//! pack each pass, events written with their detections); with `overhead`,
+//! a normalize pass and a scan pass in turns (the order swapped every
+//! round), printing the detection overhead by minima and by the median of
+//! the per-round ratios, as the `detect` bench's `detect/overhead` does.
 //! Prints the fastest and the median pass in MB/s, by wall clock and by the
 //! thread's CPU time (`/proc/thread-self/schedstat`, Linux; on a loaded
 //! machine the CPU time leaves out the time the thread waited for a core).
@@ -58,6 +61,58 @@ fn main() {
     let mut written = 0;
     let mut times = Vec::with_capacity(passes);
     let mut cpu = Vec::with_capacity(passes);
+    if mode == "overhead" {
+        let scan_pass = |written: &mut usize| {
+            let t = Instant::now();
+            let mut s = kaudit_core::scan::Scanner::new(&builtin, scan_opts);
+            for line in &lines {
+                s.record(&dec, black_box(line));
+                if flush > 0 && s.output().len() >= flush {
+                    *written += black_box(s.output()).len();
+                    s.clear_output();
+                }
+            }
+            *written += black_box(s.output()).len();
+            t.elapsed().as_secs_f64()
+        };
+        let mut norm_pass = |written: &mut usize| {
+            let t = Instant::now();
+            for line in &lines {
+                n.record(&dec, black_box(line));
+                if flush > 0 && n.output().len() >= flush {
+                    *written += black_box(n.output()).len();
+                    n.clear_output();
+                }
+            }
+            *written += black_box(n.output()).len();
+            n.clear_output();
+            t.elapsed().as_secs_f64()
+        };
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        for i in 0..passes {
+            if i % 2 == 0 {
+                a.push(norm_pass(&mut written));
+                b.push(scan_pass(&mut written));
+            } else {
+                b.push(scan_pass(&mut written));
+                a.push(norm_pass(&mut written));
+            }
+        }
+        let mut r: Vec<f64> = a.iter().zip(&b).map(|(x, y)| y / x).collect();
+        for v in [&mut a, &mut b, &mut r] {
+            v.sort_by(f64::total_cmp);
+        }
+        let med = |v: &[f64]| v.get(v.len() / 2).copied().unwrap_or(f64::NAN);
+        let (a0, b0) = (a.first().copied().unwrap_or(f64::NAN), b.first().copied().unwrap_or(f64::NAN));
+        eprintln!(
+            "{passes} rounds: normalize min {:.2} ms, scan min {:.2} ms; overhead {:+.1} % (minima), {:+.1} % (median ratio); {written} bytes out",
+            a0 * 1e3,
+            b0 * 1e3,
+            100.0 * (b0 / a0 - 1.0),
+            100.0 * (med(&r) - 1.0)
+        );
+        return;
+    }
     for _ in 0..passes {
         let (t, c) = (Instant::now(), cpu_ns());
         let mut done = |times: &mut Vec<f64>| {
