@@ -409,15 +409,35 @@ impl Reader {
         Reader { slot: Slot::of(&field), needs: field.needs().iter().collect(), field }
     }
 
+    /// The field as the event's [`Facts`] give it, with no copy: its
+    /// text, absent, blind, or `Probe::Slow` where the facts do not hold
+    /// it (read it with [`read`]).
     #[inline(always)]
-    fn read<'c>(&self, ev: &Event<'c, '_, '_>, buf: &'c mut [u8; 24]) -> Read<'c> {
+    fn probe<'c>(&self, ev: &Event<'c, '_, '_>) -> Probe<'c> {
         match self.slot {
             Some(s) if ev.facts.slow & s.bit() == 0 => match ev.facts.text.get(s as usize).copied().flatten() {
-                Some(t) => Read::Text(std::borrow::Cow::Borrowed(t)),
-                None if self.needs.iter().any(|m| ev.unavailable.contains(*m)) => Read::Blind,
-                None => Read::Nothing,
+                Some(t) => Probe::Text(t),
+                None if self.blind_where_absent(ev) => Probe::Blind,
+                None => Probe::Nothing,
             },
-            _ => read(ev.view, &self.field, buf),
+            _ => Probe::Slow,
+        }
+    }
+
+    /// Whether an absent value is blind: one of `needs` is unavailable.
+    #[inline(always)]
+    fn blind_where_absent(&self, ev: &Event<'_, '_, '_>) -> bool {
+        !ev.unavailable.is_empty() && self.needs.iter().any(|m| ev.unavailable.contains(*m))
+    }
+
+    /// [`Reader::probe`], with what the facts do not hold read with
+    /// [`read`] (into `buf`).
+    fn read<'c>(&self, ev: &Event<'c, '_, '_>, buf: &'c mut [u8; 24]) -> Read<'c> {
+        match self.probe(ev) {
+            Probe::Text(t) => Read::Text(std::borrow::Cow::Borrowed(t)),
+            Probe::Nothing => Read::Nothing,
+            Probe::Blind => Read::Blind,
+            Probe::Slow => read(ev.view, &self.field, buf),
         }
     }
 
@@ -429,16 +449,28 @@ impl Reader {
             FieldRef::ImpUserGroups => {
                 ev.view.ev.impersonated_user.as_ref().and_then(|u| u.groups.as_ref()).is_none_or(|g| g.is_empty())
             }
-            f => {
-                let mut buf = [0u8; 24];
-                match self.slot {
-                    Some(_) => matches!(self.read(ev, &mut buf), Read::Nothing),
-                    None => return !matches!(ev.view.get(f), Got::Absent),
+            f => match self.probe(ev) {
+                Probe::Text(_) | Probe::Blind => return true,
+                Probe::Nothing => return false,
+                Probe::Slow if self.slot.is_some() => {
+                    let mut buf = [0u8; 24];
+                    matches!(self.read(ev, &mut buf), Read::Nothing)
                 }
-            }
+                Probe::Slow => return !matches!(ev.view.get(f), Got::Absent),
+            },
         };
-        !absent || self.needs.iter().any(|m| ev.unavailable.contains(*m))
+        !absent || self.blind_where_absent(ev)
     }
+}
+
+/// A field as [`Reader::probe`] finds it in the event's [`Facts`].
+#[derive(Clone, Copy)]
+enum Probe<'c> {
+    Text(&'c str),
+    Nothing,
+    Blind,
+    /// Not in the facts: read it with [`read`].
+    Slow,
 }
 
 /// One event as the index reads it.
@@ -505,6 +537,13 @@ struct Single {
     literals: Option<(Literal, Vec<Literal>)>,
 }
 
+/// Sort a list of rules and drop repeats: the lists the index adds are
+/// ascending without repeats, so that one list alone needs no sorting.
+fn tidy(l: &mut Vec<u32>) {
+    l.sort_unstable();
+    l.dedup();
+}
+
 /// The (verb, resource) pairs: a table of verbs × resources.
 #[derive(Debug, Default)]
 struct Pairs {
@@ -532,7 +571,8 @@ impl Pairs {
                 }
             }
         }
-        all.dedup();
+        tidy(&mut all);
+        table.iter_mut().for_each(tidy);
         Pairs { shape: KeyShape::of(resources.keys()), verbs, resources, table, all }
     }
 }
@@ -708,10 +748,8 @@ impl Index {
             .into_iter()
             .filter(|(_, _, all)| !all.is_empty())
             .map(|(f, mut map, mut all)| {
-                all.dedup();
-                for l in map.values_mut() {
-                    l.dedup();
-                }
+                tidy(&mut all);
+                map.values_mut().for_each(tidy);
                 let literals = match &f {
                     FieldRef::Annotation(k) => {
                         let (key, values): (Literal, Vec<Literal>) =
@@ -725,10 +763,12 @@ impl Index {
                 Single { shape: KeyShape::of(map.keys()), keys: Keys::new(map), reader: Reader::new(f), all, literals }
             })
             .collect();
+        ix.needles.iter_mut().for_each(|n| tidy(&mut n.all));
         let presence: Vec<(Reader, Vec<u32>, Option<Literal>)> = ix
             .presence
             .into_iter()
-            .map(|(f, rules)| {
+            .map(|(f, mut rules)| {
+                tidy(&mut rules);
                 let lit = match &f {
                     FieldRef::Annotation(k) => {
                         let key = Literal::new(k);
@@ -750,6 +790,7 @@ impl Index {
                 lits.iter().take(j).position(|a| a.is_some_and(|a| a.within(b)))
             })
             .collect();
+        tidy(&mut ix.always);
         let mut ix = Index {
             verb: (!ix.pair_all.is_empty()).then(|| Reader::new(FieldRef::Verb)),
             pairs: Pairs::new(ix.pair, ix.pair_all),
@@ -786,27 +827,25 @@ impl Index {
         out.extend_from_slice(&self.always);
         let mut code_buf = [0u8; 24];
         let ev = Event { view, unavailable: view.unavailable(), facts: Facts::new(view, self.used, &mut code_buf) };
+        // Every list below is ascending without repeats: `out` needs
+        // sorting only where more than one list (or a needle) added rules.
+        let mut added = Added { lists: usize::from(!self.always.is_empty()), out };
         // (verb, resource) pairs: the resource's row, then the verb's.
         if let Some(verb) = &self.verb {
-            let mut buf = [0u8; 24];
-            match verb.read(&ev, &mut buf) {
-                Read::Blind => out.extend_from_slice(&self.pairs.all),
-                Read::Text(v) => {
-                    let p = &self.pairs;
-                    let r = view.ev.resource().filter(|r| p.shape.may_hold(r)).and_then(|r| p.resources.get(r));
-                    if let Some(r) = r {
-                        if let Some(l) =
-                            p.verbs.iter().position(|x| *x == v).and_then(|v| p.table.get(v * p.resources.len() + r))
-                        {
-                            out.extend_from_slice(l);
-                        }
+            match verb.probe(&ev) {
+                Probe::Text(v) => self.pairs.add(view, v, &mut added),
+                Probe::Blind => added.list(&self.pairs.all),
+                Probe::Nothing => {}
+                Probe::Slow => {
+                    let mut buf = [0u8; 24];
+                    match verb.read(&ev, &mut buf) {
+                        Read::Blind => added.list(&self.pairs.all),
+                        Read::Text(v) => self.pairs.add(view, &v, &mut added),
+                        Read::Nothing => {}
                     }
                 }
-                Read::Nothing => {}
             }
         }
-        // Which annotation keys the annotations may hold, read once when a
-        // key first asks (`None`: judge each from the text by its literal).
         // Whether no literal below can occur in the annotations' text: then
         // each rules its annotation out, as `View::annotation_may_be` would
         // find. Looked for once, when a literal first asks.
@@ -826,15 +865,15 @@ impl Index {
                     continue;
                 }
             }
-            let mut buf = [0u8; 24];
-            match s.reader.read(&ev, &mut buf) {
-                Read::Blind => out.extend_from_slice(&s.all),
-                Read::Text(t) if s.shape.may_hold(&t) => {
-                    if let Some(l) = s.keys.get(&t) {
-                        out.extend_from_slice(l);
+            match s.reader.probe(&ev) {
+                Probe::Text(t) => {
+                    if let Some(l) = s.get(t) {
+                        added.list(l);
                     }
                 }
-                Read::Text(_) | Read::Nothing => {}
+                Probe::Blind => added.list(&s.all),
+                Probe::Nothing => {}
+                Probe::Slow => s.slow(&ev, &mut added),
             }
         }
         // Bit `j`: presence entry `j`'s literal ruled its annotation out.
@@ -850,43 +889,126 @@ impl Index {
                 }
             }
             if reader.present(&ev) {
-                out.extend_from_slice(rules);
+                added.list(rules);
             }
         }
         for n in &self.needles {
-            let mut buf = [0u8; 24];
-            let v = match n.reader.read(&ev, &mut buf) {
-                Read::Blind => {
-                    out.extend_from_slice(&n.all);
-                    continue;
-                }
-                Read::Text(v) => v,
-                Read::Nothing => continue,
-            };
-            let hay = if n.insensitive { std::borrow::Cow::Owned(v.to_lowercase()) } else { v };
-            let Some(ac) = &n.ac else {
-                out.extend_from_slice(&n.all);
-                continue;
-            };
-            if n.anchored {
-                // What the automaton's overlapping matches select, below.
-                let h = hay.as_bytes();
-                for (p, anchor, rule) in &n.patterns {
-                    // The first (last) byte before the whole compare.
-                    let q = p.as_bytes();
-                    let ok = match anchor {
-                        Anchor::Start => h.first() == q.first() && h.starts_with(q),
-                        Anchor::End => h.last() == q.last() && h.ends_with(q),
-                        Anchor::Anywhere => hay.contains(p.as_str()),
-                    };
-                    if ok {
-                        out.push(*rule);
+            match n.reader.probe(&ev) {
+                Probe::Text(v) => n.add(v, &mut added),
+                Probe::Blind => added.list(&n.all),
+                Probe::Nothing => {}
+                Probe::Slow => {
+                    let mut buf = [0u8; 24];
+                    match n.reader.read(&ev, &mut buf) {
+                        Read::Blind => added.list(&n.all),
+                        Read::Text(v) => n.add(&v, &mut added),
+                        Read::Nothing => {}
                     }
                 }
-                continue;
             }
-            for m in ac.find_overlapping_iter(hay.as_ref()) {
-                let (_, anchor, rule) = &n.patterns[m.pattern().as_usize()];
+        }
+        if added.lists > 1 {
+            out.sort_unstable();
+            out.dedup();
+        }
+    }
+}
+
+/// The candidates so far, and how many lists (each ascending, without
+/// repeats) went in.
+struct Added<'o> {
+    lists: usize,
+    out: &'o mut Vec<u32>,
+}
+
+impl Added<'_> {
+    #[inline(always)]
+    fn list(&mut self, l: &[u32]) {
+        if !l.is_empty() {
+            self.out.extend_from_slice(l);
+            self.lists += 1;
+        }
+    }
+}
+
+impl Pairs {
+    /// Add the rules filed under (`verb`, the event's resource).
+    #[inline(always)]
+    fn add(&self, view: &View<'_, '_>, verb: &str, added: &mut Added<'_>) {
+        let Some(r) = view.ev.resource().filter(|r| self.shape.may_hold(r)).and_then(|r| self.resources.get(r)) else {
+            return;
+        };
+        let first = verb.as_bytes().first();
+        let Some(v) = self.verbs.iter().position(|x| x.as_bytes().first() == first && *x == verb) else { return };
+        if let Some(l) = self.table.get(v * self.resources.len() + r) {
+            added.list(l);
+        }
+    }
+}
+
+impl Single {
+    /// The rules filed under the value `t`.
+    #[inline(always)]
+    fn get(&self, t: &str) -> Option<&[u32]> {
+        if self.shape.may_hold(t) {
+            self.keys.get(t)
+        } else {
+            None
+        }
+    }
+
+    /// What [`Reader::probe`] leaves to [`read`].
+    #[cold]
+    #[inline(never)]
+    fn slow(&self, ev: &Event<'_, '_, '_>, added: &mut Added<'_>) {
+        let mut buf = [0u8; 24];
+        match self.reader.read(ev, &mut buf) {
+            Read::Blind => added.list(&self.all),
+            Read::Text(t) => {
+                if let Some(l) = self.get(&t) {
+                    added.list(l);
+                }
+            }
+            Read::Nothing => {}
+        }
+    }
+}
+
+impl Needles {
+    /// Add the rules whose needles occur in `v`, one by one (several
+    /// patterns may select one rule: `out` is sorted afterwards).
+    fn add(&self, v: &str, added: &mut Added<'_>) {
+        let lowered;
+        let hay = if self.insensitive {
+            lowered = v.to_lowercase();
+            lowered.as_str()
+        } else {
+            v
+        };
+        let Some(ac) = &self.ac else {
+            added.list(&self.all);
+            return;
+        };
+        let out = &mut *added.out;
+        let before = out.len();
+        if self.anchored {
+            // What the automaton's overlapping matches select, below.
+            let h = hay.as_bytes();
+            for (p, anchor, rule) in &self.patterns {
+                // The first (last) byte before the whole compare.
+                let q = p.as_bytes();
+                let ok = match anchor {
+                    Anchor::Start => h.first() == q.first() && h.starts_with(q),
+                    Anchor::End => h.last() == q.last() && h.ends_with(q),
+                    Anchor::Anywhere => hay.contains(p.as_str()),
+                };
+                if ok {
+                    out.push(*rule);
+                }
+            }
+        } else {
+            for m in ac.find_overlapping_iter(hay) {
+                let Some((_, anchor, rule)) = self.patterns.get(m.pattern().as_usize()) else { continue };
                 let ok = match anchor {
                     Anchor::Anywhere => true,
                     Anchor::Start => m.start() == 0,
@@ -897,8 +1019,10 @@ impl Index {
                 }
             }
         }
-        out.sort_unstable();
-        out.dedup();
+        // Pushed one by one: count them as two lists, so they are sorted.
+        if out.len() > before {
+            added.lists += 2;
+        }
     }
 }
 
