@@ -31,11 +31,14 @@
 //! straight from the event (`Facts`), and a value whose length or first
 //! byte no key has is not hashed.
 
+mod annotations;
+
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 
+use self::annotations::Leading;
 use super::derive;
 use super::eval::{int_str, Expr, FastHash, Got, Literal, Matcher, Val, View};
 use super::fields::{Derived, FieldRef};
@@ -176,6 +179,10 @@ struct Needles {
     /// Every pattern is anchored (at the start or the end) and they are
     /// few: comparing each is cheaper than an automaton pass.
     anchored: bool,
+    /// For anchored, case-sensitive patterns: the first bytes of those
+    /// anchored at the start, the last bytes of those at the end — a text
+    /// with neither matches none.
+    edges: Option<([u64; 4], [u64; 4])>,
     all: Vec<u32>,
 }
 
@@ -190,6 +197,8 @@ struct KeyShape {
     lens: u64,
     /// Bit `b`: a key that starts with byte `b`.
     first: [u64; 4],
+    /// Bit `b`: a key that ends with byte `b`.
+    last: [u64; 4],
 }
 
 impl KeyShape {
@@ -197,10 +206,9 @@ impl KeyShape {
         let mut k = KeyShape::default();
         for key in keys {
             k.lens |= 1 << key.len().min(63);
-            if let Some(&b) = key.as_bytes().first() {
-                if let Some(w) = k.first.get_mut(usize::from(b >> 6)) {
-                    *w |= 1 << (b & 63);
-                }
+            if let (Some(&b), Some(&e)) = (key.as_bytes().first(), key.as_bytes().last()) {
+                set_byte(&mut k.first, b);
+                set_byte(&mut k.last, e);
             }
         }
         k
@@ -211,11 +219,27 @@ impl KeyShape {
         if (self.lens >> t.len().min(63)) & 1 == 0 {
             return false;
         }
-        match t.as_bytes().first() {
-            None => true,
-            Some(&b) => self.first.get(usize::from(b >> 6)).is_some_and(|w| (w >> (b & 63)) & 1 != 0),
+        match (t.as_bytes().first(), t.as_bytes().last()) {
+            (Some(&b), Some(&e)) => has_byte(&self.first, b) && has_byte(&self.last, e),
+            _ => true,
         }
     }
+}
+
+/// Set bit `b` of a 256-bit set.
+fn set_byte(set: &mut [u64; 4], b: u8) {
+    if let Some(w) = set.get_mut(usize::from(b >> 6)) {
+        *w |= 1 << (b & 63);
+    }
+}
+
+/// Whether bit `b` of a 256-bit set is set.
+#[inline(always)]
+fn has_byte(set: &[u64; 4], b: u8) -> bool {
+    set.get(usize::from(b >> 6)).is_some_and(|w| (w >> (b & 63)) & 1 != 0)
+}
+
+impl KeyShape {
 }
 
 /// A field read for the index: blind, absent (or not one text), or its text.
@@ -490,6 +514,19 @@ fn slash_free(s: &str) -> &str {
     s.rsplit('/').find(|p| !p.is_empty()).unwrap_or_default()
 }
 
+/// Finders for `pieces`, but a piece holding another (it occurs only
+/// where that one does).
+fn finders(mut pieces: Vec<String>) -> Vec<memchr::memmem::Finder<'static>> {
+    pieces.sort_by_key(String::len);
+    let mut kept: Vec<String> = Vec::new();
+    for p in pieces {
+        if !kept.iter().any(|k| p.contains(k.as_str())) {
+            kept.push(p);
+        }
+    }
+    kept.iter().map(|p| memchr::memmem::Finder::new(p.as_bytes()).into_owned()).collect()
+}
+
 /// Finds the `\u` escape (or a `\` followed by `u`).
 static ESCAPED_U: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
     std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"\\u"));
@@ -533,8 +570,10 @@ struct Single {
     /// Every rule filed here (visited where the field is blind).
     all: Vec<u32>,
     /// For an annotation: its key and the values among `keys`, to rule
-    /// them out from the annotations' text.
+    /// them out from the annotations' text — first from its first member
+    /// (`lead`).
     literals: Option<(Literal, Vec<Literal>)>,
+    lead: Option<Leading>,
 }
 
 /// Sort a list of rules and drop repeats: the lists the index adds are
@@ -594,8 +633,10 @@ pub struct Index {
     /// annotation out — one search per distinct piece (`forbid`,
     /// `legacy-token` for the built-in pack) instead of one per literal and
     /// per escape. `None` when a literal holds a character JSON escapes (it
-    /// never occurs verbatim) or is all slashes.
-    annotation_pieces: Option<Vec<memchr::memmem::Finder<'static>>>,
+    /// never occurs verbatim) or is all slashes. The singles' pieces and
+    /// the presence entries' are searched apart: a single's literal is
+    /// mostly ruled out by the text's first member (`Single::lead`).
+    annotation_pieces: Option<[Vec<memchr::memmem::Finder<'static>>; 2]>,
     /// For each `presence` entry with a literal: an earlier entry whose
     /// literal occurs in this one's (with the same escaping), so that where
     /// the earlier literal rules its annotation out, this one's is ruled
@@ -738,10 +779,24 @@ impl Index {
             let pats: Vec<&str> = n.patterns.iter().map(|(p, _, _)| p.as_str()).collect();
             n.ac = AhoCorasickBuilder::new().match_kind(MatchKind::Standard).build(&pats).ok();
             n.anchored = n.patterns.len() <= FEW_ANCHORED && n.patterns.iter().all(|(_, a, _)| *a != Anchor::Anywhere);
+            n.edges = (n.anchored && !n.insensitive && n.ac.is_some()).then(|| {
+                let (mut first, mut last) = ([0u64; 4], [0u64; 4]);
+                for (p, anchor, _) in &n.patterns {
+                    match (anchor, p.as_bytes().first(), p.as_bytes().last()) {
+                        (Anchor::Start, Some(&b), _) => set_byte(&mut first, b),
+                        (Anchor::End, _, Some(&e)) => set_byte(&mut last, e),
+                        // Empty patterns are never filed (`needle_conjunct`);
+                        // all bits set keeps the check exact regardless.
+                        _ => (first, last) = ([u64::MAX; 4], [u64::MAX; 4]),
+                    }
+                }
+                (first, last)
+            });
         }
         // What `View::annotation_may_be` searches for (the values where
         // there are some, else the key), and whether any of it is escaped.
-        let mut pieces: Vec<String> = Vec::new();
+        // The singles' pieces, then the presence entries'.
+        let mut pieces: [Vec<String>; 2] = [Vec::new(), Vec::new()];
         let mut escaped = false;
         let single = ix
             .single
@@ -750,17 +805,21 @@ impl Index {
             .map(|(f, mut map, mut all)| {
                 tidy(&mut all);
                 map.values_mut().for_each(tidy);
+                let mut lead = None;
                 let literals = match &f {
                     FieldRef::Annotation(k) => {
                         let (key, values): (Literal, Vec<Literal>) =
                             (Literal::new(k), map.keys().map(|v| Literal::new(v)).collect());
                         escaped |= key.escaped() || values.iter().any(Literal::escaped);
-                        pieces.extend(map.keys().map(|v| slash_free(v).to_string()));
+                        pieces[0].extend(map.keys().map(|v| slash_free(v).to_string()));
+                        let vs: Vec<&str> = map.keys().map(String::as_str).collect();
+                        lead = Leading::new(k, &vs);
                         Some((key, values))
                     }
                     _ => None,
                 };
-                Single { shape: KeyShape::of(map.keys()), keys: Keys::new(map), reader: Reader::new(f), all, literals }
+                let shape = KeyShape::of(map.keys());
+                Single { shape, keys: Keys::new(map), reader: Reader::new(f), all, literals, lead }
             })
             .collect();
         ix.needles.iter_mut().for_each(|n| tidy(&mut n.all));
@@ -773,7 +832,7 @@ impl Index {
                     FieldRef::Annotation(k) => {
                         let key = Literal::new(k);
                         escaped |= key.escaped();
-                        pieces.push(slash_free(k).to_string());
+                        pieces[1].push(slash_free(k).to_string());
                         Some(key)
                     }
                     _ => None,
@@ -797,19 +856,13 @@ impl Index {
             single,
             needles: ix.needles,
             presence,
-            annotation_pieces: if escaped || pieces.is_empty() || pieces.iter().any(String::is_empty) {
+            annotation_pieces: if escaped
+                || pieces.iter().all(Vec::is_empty)
+                || pieces.iter().flatten().any(String::is_empty)
+            {
                 None
             } else {
-                // A piece holding another occurs only where that one does.
-                pieces.sort_by_key(String::len);
-                let mut kept: Vec<String> = Vec::new();
-                for p in pieces {
-                    if !kept.iter().any(|k| p.contains(k.as_str())) {
-                        kept.push(p);
-                    }
-                }
-                let pieces = kept;
-                Some(pieces.iter().map(|p| memchr::memmem::Finder::new(p.as_bytes()).into_owned()).collect())
+                Some(pieces.map(finders))
             },
             presence_within,
             always: ix.always,
@@ -846,22 +899,21 @@ impl Index {
                 }
             }
         }
-        // Whether no literal below can occur in the annotations' text: then
-        // each rules its annotation out, as `View::annotation_may_be` would
-        // find. Looked for once, when a literal first asks.
-        let mut none_occurs: Option<bool> = None;
-        let mut none_occurs = || {
-            *none_occurs.get_or_insert_with(|| match (&self.annotation_pieces, &view.ev.annotations) {
-                (Some(pieces), Some(raw)) if !ev.unavailable.contains(Field::Annotations) => {
-                    let text = raw.get().as_bytes();
-                    ESCAPED_U.find(text).is_none() && pieces.iter().all(|p| p.find(text).is_none())
-                }
-                _ => false,
-            })
+        // Whether no literal below of a group (the singles', the presence
+        // entries') can occur in the annotations' text: then each rules
+        // its annotation out, as `View::annotation_may_be` would find.
+        // Looked for once, when a literal first asks.
+        let text = match (&view.ev.annotations, ev.unavailable.contains(Field::Annotations)) {
+            (Some(raw), false) => Some(raw.get().as_bytes()),
+            _ => None,
         };
+        let mut pieces = Pieces { finders: self.annotation_pieces.as_ref(), text, escaped_u: None, none: [None; 2] };
         for s in &self.single {
             if let Some((key, values)) = &s.literals {
-                if none_occurs() || !view.annotation_may_be(key, Some(values)) {
+                if s.lead.as_ref().zip(text).is_some_and(|(l, t)| l.rules_out(t))
+                    || pieces.none_occur(0)
+                    || !view.annotation_may_be(key, Some(values))
+                {
                     continue;
                 }
             }
@@ -881,7 +933,7 @@ impl Index {
         for (j, ((reader, rules, lit), within)) in self.presence.iter().zip(&self.presence_within).enumerate() {
             if let Some(key) = lit {
                 let implied = within.is_some_and(|i| i < 64 && (ruled_out >> i) & 1 == 1);
-                if implied || none_occurs() || !view.annotation_may_be(key, None) {
+                if implied || pieces.none_occur(1) || !view.annotation_may_be(key, None) {
                     if j < 64 {
                         ruled_out |= 1 << j;
                     }
@@ -894,7 +946,11 @@ impl Index {
         }
         for n in &self.needles {
             match n.reader.probe(&ev) {
-                Probe::Text(v) => n.add(v, &mut added),
+                Probe::Text(v) => {
+                    if n.may_match(v) {
+                        n.add(v, &mut added);
+                    }
+                }
                 Probe::Blind => added.list(&n.all),
                 Probe::Nothing => {}
                 Probe::Slow => {
@@ -911,6 +967,29 @@ impl Index {
             out.sort_unstable();
             out.dedup();
         }
+    }
+}
+
+/// The annotations' text searched for the pieces of one group of
+/// literals (`Index::annotation_pieces`), and for `\u`, once each.
+struct Pieces<'a> {
+    finders: Option<&'a [Vec<memchr::memmem::Finder<'static>>; 2]>,
+    /// The text, where annotations are available.
+    text: Option<&'a [u8]>,
+    escaped_u: Option<bool>,
+    none: [Option<bool>; 2],
+}
+
+impl Pieces<'_> {
+    /// Whether no piece of group `g`, and no `\u`, occurs in the text.
+    fn none_occur(&mut self, g: usize) -> bool {
+        let (Some(finders), Some(text)) = (self.finders.and_then(|f| f.get(g)), self.text) else { return false };
+        let Some(slot) = self.none.get_mut(g) else { return false };
+        let escaped_u = &mut self.escaped_u;
+        *slot.get_or_insert_with(|| {
+            !*escaped_u.get_or_insert_with(|| ESCAPED_U.find(text).is_some())
+                && finders.iter().all(|p| p.find(text).is_none())
+        })
     }
 }
 
@@ -975,6 +1054,15 @@ impl Single {
 }
 
 impl Needles {
+    /// `false` only where no pattern can match `v` (see `edges`).
+    #[inline(always)]
+    fn may_match(&self, v: &str) -> bool {
+        match (self.edges.as_ref(), v.as_bytes().first(), v.as_bytes().last()) {
+            (Some((first, last)), Some(&b), Some(&e)) => has_byte(first, b) || has_byte(last, e),
+            _ => true,
+        }
+    }
+
     /// Add the rules whose needles occur in `v`, one by one (several
     /// patterns may select one rule: `out` is sorted afterwards).
     fn add(&self, v: &str, added: &mut Added<'_>) {
@@ -1052,6 +1140,7 @@ impl Filed {
                             patterns: Vec::new(),
                             ac: None,
                             anchored: false,
+                            edges: None,
                             all: Vec::new(),
                         });
                         self.needles.len() - 1
@@ -1081,7 +1170,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn key_shape_admits_every_key_and_rules_out_by_length_and_first_byte() {
+    fn key_shape_admits_every_key_and_rules_out_by_length_first_and_last_byte() {
         let long = "k".repeat(70);
         let keys: Vec<String> = ["", "a", "ab", "xbc", "é", long.as_str()].iter().map(|s| s.to_string()).collect();
         let shape = KeyShape::of(keys.iter());
@@ -1089,6 +1178,8 @@ mod tests {
         // No key starts with `b`; none has 4 bytes; 63 bytes and more share a bit.
         assert!(!shape.may_hold("bc"));
         assert!(!shape.may_hold("abcd"));
+        // Two bytes, starting with `a`, but no key ends with `d`.
+        assert!(!shape.may_hold("ad"));
         assert!(shape.may_hold(&"k".repeat(100)));
         let none = KeyShape::of(std::iter::empty());
         assert!(!none.may_hold("") && !none.may_hold("a"));
