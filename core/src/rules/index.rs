@@ -239,8 +239,7 @@ fn has_byte(set: &[u64; 4], b: u8) -> bool {
     set.get(usize::from(b >> 6)).is_some_and(|w| (w >> (b & 63)) & 1 != 0)
 }
 
-impl KeyShape {
-}
+impl KeyShape {}
 
 /// A field read for the index: blind, absent (or not one text), or its text.
 enum Read<'c> {
