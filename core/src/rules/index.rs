@@ -25,11 +25,16 @@
 //! not with the size of the pack. Where an indexed field is unavailable for
 //! the event (blind), every rule filed under it is visited, so it can report
 //! blind. Annotation keys are first looked for in the annotations' text —
-//! all of them at once by their slash-free pieces (`Index::annotation_pieces`),
-//! else one by one (`View::annotation_may_be`) — so most events never build
-//! the map. The scalar fields the keys use are read once per event,
-//! straight from the event (`Facts`), and a value whose length or first
-//! byte no key has is not hashed.
+//! an annotation's values from the text's first member (`Leading`: the
+//! authorizer's decision comes first), then all of a group at once by
+//! their slash-free pieces (`Index::annotation_pieces`), else one by one
+//! (`View::annotation_may_be`) — so most events never build the map. The
+//! scalar fields the keys use are read once per event, straight from the
+//! event (`Facts`); a value whose length, first or last byte no key has is
+//! not looked up, and more than four keys are found in an open-addressed
+//! table hashed on a few of the value's bytes. Each list of rules is
+//! ascending without repeats, so that the candidates are sorted only where
+//! more than one list (or a needle) added some.
 
 mod annotations;
 
