@@ -984,13 +984,13 @@ impl Index {
         }
         // Bit `j`: presence entry `j`'s literal ruled its annotation out.
         let mut ruled_out = 0u64;
-        for (j, ((reader, rules, lit), within)) in self.presence.iter().zip(&self.presence_within).enumerate() {
+        let bit = |i: usize| u32::try_from(i).ok().and_then(|i| 1u64.checked_shl(i)).unwrap_or(0);
+        for (j, (reader, rules, lit)) in self.presence.iter().enumerate() {
             if let Some(key) = lit {
-                let implied = within.is_some_and(|i| i < 64 && (ruled_out >> i) & 1 == 1);
+                let within = self.presence_within.get(j).copied().flatten();
+                let implied = within.is_some_and(|i| ruled_out & bit(i) != 0);
                 if implied || pieces.none_occur(1) || !view.annotation_may_be(key, None) {
-                    if j < 64 {
-                        ruled_out |= 1 << j;
-                    }
+                    ruled_out |= bit(j);
                     continue;
                 }
             }
