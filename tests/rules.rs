@@ -657,3 +657,110 @@ rules:
         }
     }
 }
+
+/// Session 7's index (issue #3): a decision value ruled out from the
+/// annotations' first member, the singles' and the presence entries'
+/// pieces searched apart, values of more than four keys in an
+/// open-addressed table, key shapes by last byte, anchored needles
+/// rejected by their first and last bytes, service accounts split without
+/// `memchr` — none of that changes a verdict (synthetic rules and events:
+/// the decision first, duplicated, escaped, not first, after whitespace,
+/// too long to look at; names that share length and first, middle and last
+/// bytes; odd service-account user names; plus every fixture and embedded
+/// rule test event).
+#[test]
+fn index_first_member_key_tables_and_needle_edges_give_the_same_results_as_evaluating_every_rule() {
+    use kaudit_core::rules::Builder;
+    use kaudit_core::Decoder;
+    let rules = r#"
+rules:
+  - {id: forbid, title: t, severity: low, condition: "authz.decision = forbid"}
+  - {id: tok, title: t, severity: low, condition: "annotations[example.com/legacy-token] exists"}
+  - {id: names, title: t, severity: low, condition: "objectRef.name in (abXcd, abYcd, abZcd, a, b, ccc, dd)"}
+  - {id: starts, title: t, severity: low, condition: "objectRef.namespace startswith (sys, kube-)"}
+  - {id: ends, title: t, severity: low, condition: "objectRef.namespace endswith (-x, y)"}
+  - {id: sa-name, title: t, severity: low, condition: "actor.serviceaccount.name in (n1, n2, n3, n4, n5, '')"}
+  - {id: sa-ns, title: t, severity: low, condition: "actor.serviceaccount.namespace = ns"}
+"#;
+    let long = "a".repeat(80);
+    // (annotations, object name, namespace, user name)
+    let cases: Vec<(String, &str, &str, &str)> = vec![
+        (
+            r#"{"authorization.k8s.io/decision":"forbid","authorization.k8s.io/reason":"x"}"#.into(),
+            "abXcd",
+            "sys",
+            "alice",
+        ),
+        (
+            r#"{"authorization.k8s.io/decision":"allow","authorization.k8s.io/decision":"forbid"}"#.into(),
+            "abWcd",
+            "d",
+            "alice",
+        ),
+        (r#"{"authorization.k8s.io/decision":"forbi\u0064"}"#.into(), "abZcd", "kube-x", "alice"),
+        (r#"{"a":"b","authorization.k8s.io/decision":"forbid"}"#.into(), "a", "y", "system:serviceaccount:ns:n1"),
+        (r#"{ "authorization.k8s.io/decision":"forbid"}"#.into(), "b", "x-y", "system:serviceaccount:ns:"),
+        (
+            format!(r#"{{"authorization.k8s.io/decision":"{long}","x":"forbid"}}"#),
+            "c",
+            "kub",
+            "system:serviceaccount::n2",
+        ),
+        (
+            r#"{"authorization.k8s.io/decision":"allow","example.com/legacy-token":"1"}"#.into(),
+            "ccc",
+            "-x",
+            "system:serviceaccount:a:b:c",
+        ),
+        (
+            r#"{"authorization.k8s.io/decision":"allow","example.com\/legacy-toke\u006e":"1"}"#.into(),
+            "dd",
+            "",
+            "system:serviceaccount:nocolon",
+        ),
+        (
+            r#"{"authorization.k8s.io/decision":"allow","r":"legacy-token \"forbid\""}"#.into(),
+            "",
+            "s",
+            "system:serviceaccount:ns:n5",
+        ),
+        (r#"{}"#.into(), "é", "sysé", "system:serviceaccount:é:n4"),
+    ];
+    let records: Vec<String> = cases
+        .iter()
+        .enumerate()
+        .map(|(i, (ann, name, ns, user))| {
+            format!(
+                r#"{{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Metadata","auditID":"synthetic-{i}","stage":"ResponseComplete","requestURI":"/api/v1/namespaces/d/pods/p","verb":"get","user":{{"username":"{user}","groups":["system:authenticated"]}},"sourceIPs":["10.0.0.1"],"userAgent":"kubectl","objectRef":{{"resource":"pods","namespace":"{ns}","name":"{name}","apiVersion":"v1"}},"responseStatus":{{"metadata":{{}},"code":200}},"requestReceivedTimestamp":"2024-05-14T09:00:00.000000Z","stageTimestamp":"2024-05-14T09:00:00.000001Z","annotations":{ann}}}"#
+            )
+        })
+        .collect();
+    let dec = Decoder::default();
+    let mut b = Builder::new();
+    b.add_file("synthetic.yaml", rules);
+    let set = b.build().expect("compiles");
+    assert!(set.unindexed().is_empty(), "{:?}", set.unindexed());
+    let mut c = IndexCheck::new(&set);
+    for r in &records {
+        dec.decode(r.as_bytes(), &mut c);
+    }
+    assert_eq!(c.events, cases.len(), "every synthetic record is an event");
+    let synthetic = c.verdicts.clone();
+    decode_corpus(&RuleSet::builtin(), &dec, &mut c);
+    assert!(c.diffs.is_empty(), "{}", c.diffs.join("\n"));
+    let fired = |id: &str| synthetic[set.find(id).unwrap()].0;
+    // First, escaped, not first, after whitespace (the duplicate reads as
+    // its first member, `allow`; the long value is no `forbid`).
+    assert_eq!(fired("forbid"), 4);
+    // Plain and escaped key (not as a value).
+    assert_eq!(fired("tok"), 2);
+    assert_eq!(fired("names"), 6);
+    // sys, kube-x, sysé (not kub).
+    assert_eq!(fired("starts"), 3);
+    // kube-x, y, x-y, -x (not s).
+    assert_eq!(fired("ends"), 4);
+    // n1, "" (ns:), n2, n5, n4.
+    assert_eq!(fired("sa-name"), 5);
+    // ns:n1, ns:, ns:n5.
+    assert_eq!(fired("sa-ns"), 3);
+}

@@ -25,17 +25,25 @@
 //! not with the size of the pack. Where an indexed field is unavailable for
 //! the event (blind), every rule filed under it is visited, so it can report
 //! blind. Annotation keys are first looked for in the annotations' text —
-//! all of them at once by their slash-free pieces (`Index::annotation_pieces`),
-//! else one by one (`View::annotation_may_be`) — so most events never build
-//! the map. The scalar fields the keys use are read once per event,
-//! straight from the event (`Facts`), and a value whose length or first
-//! byte no key has is not hashed.
+//! an annotation's values from the text's first member (`Leading`: the
+//! authorizer's decision comes first), then all of a group at once by
+//! their slash-free pieces (`Index::annotation_pieces`), else one by one
+//! (`View::annotation_may_be`) — so most events never build the map. The
+//! scalar fields the keys use are read once per event, straight from the
+//! event (`Facts`); a value whose length, first or last byte no key has is
+//! not looked up, and more than four keys are found in an open-addressed
+//! table hashed on a few of the value's bytes. Each list of rules is
+//! ascending without repeats, so that the candidates are sorted only where
+//! more than one list (or a needle) added some.
+
+mod annotations;
 
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 
+use self::annotations::Leading;
 use super::derive;
 use super::eval::{int_str, Expr, FastHash, Got, Literal, Matcher, Val, View};
 use super::fields::{Derived, FieldRef};
@@ -176,6 +184,10 @@ struct Needles {
     /// Every pattern is anchored (at the start or the end) and they are
     /// few: comparing each is cheaper than an automaton pass.
     anchored: bool,
+    /// For anchored, case-sensitive patterns: the first bytes of those
+    /// anchored at the start, the last bytes of those at the end — a text
+    /// with neither matches none.
+    edges: Option<([u64; 4], [u64; 4])>,
     all: Vec<u32>,
 }
 
@@ -190,6 +202,8 @@ struct KeyShape {
     lens: u64,
     /// Bit `b`: a key that starts with byte `b`.
     first: [u64; 4],
+    /// Bit `b`: a key that ends with byte `b`.
+    last: [u64; 4],
 }
 
 impl KeyShape {
@@ -197,10 +211,9 @@ impl KeyShape {
         let mut k = KeyShape::default();
         for key in keys {
             k.lens |= 1 << key.len().min(63);
-            if let Some(&b) = key.as_bytes().first() {
-                if let Some(w) = k.first.get_mut(usize::from(b >> 6)) {
-                    *w |= 1 << (b & 63);
-                }
+            if let (Some(&b), Some(&e)) = (key.as_bytes().first(), key.as_bytes().last()) {
+                set_byte(&mut k.first, b);
+                set_byte(&mut k.last, e);
             }
         }
         k
@@ -211,12 +224,27 @@ impl KeyShape {
         if (self.lens >> t.len().min(63)) & 1 == 0 {
             return false;
         }
-        match t.as_bytes().first() {
-            None => true,
-            Some(&b) => self.first.get(usize::from(b >> 6)).is_some_and(|w| (w >> (b & 63)) & 1 != 0),
+        match (t.as_bytes().first(), t.as_bytes().last()) {
+            (Some(&b), Some(&e)) => has_byte(&self.first, b) && has_byte(&self.last, e),
+            _ => true,
         }
     }
 }
+
+/// Set bit `b` of a 256-bit set.
+fn set_byte(set: &mut [u64; 4], b: u8) {
+    if let Some(w) = set.get_mut(usize::from(b >> 6)) {
+        *w |= 1 << (b & 63);
+    }
+}
+
+/// Whether bit `b` of a 256-bit set is set.
+#[inline(always)]
+fn has_byte(set: &[u64; 4], b: u8) -> bool {
+    set.get(usize::from(b >> 6)).is_some_and(|w| (w >> (b & 63)) & 1 != 0)
+}
+
+impl KeyShape {}
 
 /// A field read for the index: blind, absent (or not one text), or its text.
 enum Read<'c> {
@@ -352,7 +380,7 @@ impl<'c> Facts<'c> {
             set(Slot::ActorKind, view.actor_kind());
         }
         if on(Slot::SaNamespace) || on(Slot::SaName) {
-            let sa = e.username().and_then(derive::service_account);
+            let sa = e.username().and_then(service_account);
             set(Slot::SaNamespace, sa.map(|(ns, _)| ns));
             set(Slot::SaName, sa.map(|(_, n)| n));
         }
@@ -376,6 +404,14 @@ impl<'c> Facts<'c> {
         }
         f
     }
+}
+
+/// [`derive::service_account`], the namespace's end found by a plain loop
+/// (it is a few bytes away: cheaper than the generic `memchr`).
+fn service_account(username: &str) -> Option<(&str, &str)> {
+    let rest = username.strip_prefix(derive::SERVICE_ACCOUNT_PREFIX)?;
+    let at = rest.bytes().position(|b| b == b':')?;
+    Some((rest.get(..at)?, rest.get(at + 1..)?))
 }
 
 /// The decimal texts of 100–999, one after another.
@@ -409,15 +445,35 @@ impl Reader {
         Reader { slot: Slot::of(&field), needs: field.needs().iter().collect(), field }
     }
 
+    /// The field as the event's [`Facts`] give it, with no copy: its
+    /// text, absent, blind, or `Probe::Slow` where the facts do not hold
+    /// it (read it with [`read`]).
     #[inline(always)]
-    fn read<'c>(&self, ev: &Event<'c, '_, '_>, buf: &'c mut [u8; 24]) -> Read<'c> {
+    fn probe<'c>(&self, ev: &Event<'c, '_, '_>) -> Probe<'c> {
         match self.slot {
             Some(s) if ev.facts.slow & s.bit() == 0 => match ev.facts.text.get(s as usize).copied().flatten() {
-                Some(t) => Read::Text(std::borrow::Cow::Borrowed(t)),
-                None if self.needs.iter().any(|m| ev.unavailable.contains(*m)) => Read::Blind,
-                None => Read::Nothing,
+                Some(t) => Probe::Text(t),
+                None if self.blind_where_absent(ev) => Probe::Blind,
+                None => Probe::Nothing,
             },
-            _ => read(ev.view, &self.field, buf),
+            _ => Probe::Slow,
+        }
+    }
+
+    /// Whether an absent value is blind: one of `needs` is unavailable.
+    #[inline(always)]
+    fn blind_where_absent(&self, ev: &Event<'_, '_, '_>) -> bool {
+        !ev.unavailable.is_empty() && self.needs.iter().any(|m| ev.unavailable.contains(*m))
+    }
+
+    /// [`Reader::probe`], with what the facts do not hold read with
+    /// [`read`] (into `buf`).
+    fn read<'c>(&self, ev: &Event<'c, '_, '_>, buf: &'c mut [u8; 24]) -> Read<'c> {
+        match self.probe(ev) {
+            Probe::Text(t) => Read::Text(std::borrow::Cow::Borrowed(t)),
+            Probe::Nothing => Read::Nothing,
+            Probe::Blind => Read::Blind,
+            Probe::Slow => read(ev.view, &self.field, buf),
         }
     }
 
@@ -429,16 +485,28 @@ impl Reader {
             FieldRef::ImpUserGroups => {
                 ev.view.ev.impersonated_user.as_ref().and_then(|u| u.groups.as_ref()).is_none_or(|g| g.is_empty())
             }
-            f => {
-                let mut buf = [0u8; 24];
-                match self.slot {
-                    Some(_) => matches!(self.read(ev, &mut buf), Read::Nothing),
-                    None => return !matches!(ev.view.get(f), Got::Absent),
+            f => match self.probe(ev) {
+                Probe::Text(_) | Probe::Blind => return true,
+                Probe::Nothing => return false,
+                Probe::Slow if self.slot.is_some() => {
+                    let mut buf = [0u8; 24];
+                    matches!(self.read(ev, &mut buf), Read::Nothing)
                 }
-            }
+                Probe::Slow => return !matches!(ev.view.get(f), Got::Absent),
+            },
         };
-        !absent || self.needs.iter().any(|m| ev.unavailable.contains(*m))
+        !absent || self.blind_where_absent(ev)
     }
+}
+
+/// A field as [`Reader::probe`] finds it in the event's [`Facts`].
+#[derive(Clone, Copy)]
+enum Probe<'c> {
+    Text(&'c str),
+    Nothing,
+    Blind,
+    /// Not in the facts: read it with [`read`].
+    Slow,
 }
 
 /// One event as the index reads it.
@@ -458,15 +526,47 @@ fn slash_free(s: &str) -> &str {
     s.rsplit('/').find(|p| !p.is_empty()).unwrap_or_default()
 }
 
+/// Finders for `pieces`, but a piece holding another (it occurs only
+/// where that one does).
+fn finders(mut pieces: Vec<String>) -> Vec<memchr::memmem::Finder<'static>> {
+    pieces.sort_by_key(String::len);
+    let mut kept: Vec<String> = Vec::new();
+    for p in pieces {
+        if !kept.iter().any(|k| p.contains(k.as_str())) {
+            kept.push(p);
+        }
+    }
+    kept.iter().map(|p| memchr::memmem::Finder::new(p.as_bytes()).into_owned()).collect()
+}
+
 /// Finds the `\u` escape (or a `\` followed by `u`).
 static ESCAPED_U: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
     std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"\\u"));
 
-/// A map's keys: a few compared one by one, more hashed.
+/// A map's keys: a few compared one by one, more in an open-addressed
+/// table hashed on a few bytes of the text (cheaper than hashing it all).
 #[derive(Debug)]
 enum Keys {
     Few(Vec<(String, Vec<u32>)>),
-    Many(Map<Vec<u32>>),
+    Many {
+        keys: Vec<(String, Vec<u32>)>,
+        /// Per slot: an index into `keys` plus one, 0 where empty; at
+        /// least a quarter empty, so a probe ends.
+        slots: Vec<u32>,
+    },
+}
+
+/// The slot [`Keys::Many`] starts probing at for `t`, from its length and
+/// its first, middle and last bytes (`mask`: the table's size less one).
+#[inline(always)]
+fn key_slot(t: &[u8], mask: usize) -> usize {
+    let byte = |i: usize| u32::from(t.get(i).copied().unwrap_or_default());
+    let n = t.len();
+    let h = (n as u32).wrapping_mul(0x9e37_79b1)
+        ^ byte(0).wrapping_mul(0x85eb_ca6b)
+        ^ byte(n / 2).wrapping_mul(0xc2b2_ae35)
+        ^ byte(n.wrapping_sub(1)).wrapping_mul(0x27d4_eb2f);
+    (h ^ (h >> 15)).wrapping_mul(0x2c1b_3c6d) as usize >> 8 & mask
 }
 
 /// At most this many keys are compared one by one.
@@ -479,14 +579,37 @@ impl Keys {
             v.sort();
             Keys::Few(v)
         } else {
-            Keys::Many(map)
+            let mut keys: Vec<(String, Vec<u32>)> = map.into_iter().collect();
+            keys.sort();
+            let size = (keys.len() * 4).next_power_of_two();
+            let mut slots = vec![0u32; size];
+            for (i, (k, _)) in keys.iter().enumerate() {
+                let mut at = key_slot(k.as_bytes(), size - 1);
+                while slots.get(at).is_some_and(|&s| s != 0) {
+                    at = (at + 1) & (size - 1);
+                }
+                if let Some(s) = slots.get_mut(at) {
+                    *s = i as u32 + 1;
+                }
+            }
+            Keys::Many { keys, slots }
         }
     }
 
     fn get(&self, t: &str) -> Option<&[u32]> {
         match self {
             Keys::Few(v) => v.iter().find(|(k, _)| k == t).map(|(_, l)| l.as_slice()),
-            Keys::Many(m) => m.get(t).map(Vec::as_slice),
+            Keys::Many { keys, slots } => {
+                let mask = slots.len().wrapping_sub(1);
+                let mut at = key_slot(t.as_bytes(), mask);
+                loop {
+                    let (k, l) = keys.get((*slots.get(at)? as usize).checked_sub(1)?)?;
+                    if k == t {
+                        return Some(l);
+                    }
+                    at = (at + 1) & mask;
+                }
+            }
         }
     }
 }
@@ -501,8 +624,17 @@ struct Single {
     /// Every rule filed here (visited where the field is blind).
     all: Vec<u32>,
     /// For an annotation: its key and the values among `keys`, to rule
-    /// them out from the annotations' text.
+    /// them out from the annotations' text — first from its first member
+    /// (`lead`).
     literals: Option<(Literal, Vec<Literal>)>,
+    lead: Option<Leading>,
+}
+
+/// Sort a list of rules and drop repeats: the lists the index adds are
+/// ascending without repeats, so that one list alone needs no sorting.
+fn tidy(l: &mut Vec<u32>) {
+    l.sort_unstable();
+    l.dedup();
 }
 
 /// The (verb, resource) pairs: a table of verbs × resources.
@@ -532,7 +664,8 @@ impl Pairs {
                 }
             }
         }
-        all.dedup();
+        tidy(&mut all);
+        table.iter_mut().for_each(tidy);
         Pairs { shape: KeyShape::of(resources.keys()), verbs, resources, table, all }
     }
 }
@@ -554,8 +687,10 @@ pub struct Index {
     /// annotation out — one search per distinct piece (`forbid`,
     /// `legacy-token` for the built-in pack) instead of one per literal and
     /// per escape. `None` when a literal holds a character JSON escapes (it
-    /// never occurs verbatim) or is all slashes.
-    annotation_pieces: Option<Vec<memchr::memmem::Finder<'static>>>,
+    /// never occurs verbatim) or is all slashes. The singles' pieces and
+    /// the presence entries' are searched apart: a single's literal is
+    /// mostly ruled out by the text's first member (`Single::lead`).
+    annotation_pieces: Option<[Vec<memchr::memmem::Finder<'static>>; 2]>,
     /// For each `presence` entry with a literal: an earlier entry whose
     /// literal occurs in this one's (with the same escaping), so that where
     /// the earlier literal rules its annotation out, this one's is ruled
@@ -698,42 +833,60 @@ impl Index {
             let pats: Vec<&str> = n.patterns.iter().map(|(p, _, _)| p.as_str()).collect();
             n.ac = AhoCorasickBuilder::new().match_kind(MatchKind::Standard).build(&pats).ok();
             n.anchored = n.patterns.len() <= FEW_ANCHORED && n.patterns.iter().all(|(_, a, _)| *a != Anchor::Anywhere);
+            n.edges = (n.anchored && !n.insensitive && n.ac.is_some()).then(|| {
+                let (mut first, mut last) = ([0u64; 4], [0u64; 4]);
+                for (p, anchor, _) in &n.patterns {
+                    match (anchor, p.as_bytes().first(), p.as_bytes().last()) {
+                        (Anchor::Start, Some(&b), _) => set_byte(&mut first, b),
+                        (Anchor::End, _, Some(&e)) => set_byte(&mut last, e),
+                        // Empty patterns are never filed (`needle_conjunct`);
+                        // all bits set keeps the check exact regardless.
+                        _ => (first, last) = ([u64::MAX; 4], [u64::MAX; 4]),
+                    }
+                }
+                (first, last)
+            });
         }
         // What `View::annotation_may_be` searches for (the values where
         // there are some, else the key), and whether any of it is escaped.
-        let mut pieces: Vec<String> = Vec::new();
+        // The singles' pieces, then the presence entries'.
+        let mut pieces: [Vec<String>; 2] = [Vec::new(), Vec::new()];
         let mut escaped = false;
         let single = ix
             .single
             .into_iter()
             .filter(|(_, _, all)| !all.is_empty())
             .map(|(f, mut map, mut all)| {
-                all.dedup();
-                for l in map.values_mut() {
-                    l.dedup();
-                }
+                tidy(&mut all);
+                map.values_mut().for_each(tidy);
+                let mut lead = None;
                 let literals = match &f {
                     FieldRef::Annotation(k) => {
                         let (key, values): (Literal, Vec<Literal>) =
                             (Literal::new(k), map.keys().map(|v| Literal::new(v)).collect());
                         escaped |= key.escaped() || values.iter().any(Literal::escaped);
-                        pieces.extend(map.keys().map(|v| slash_free(v).to_string()));
+                        pieces[0].extend(map.keys().map(|v| slash_free(v).to_string()));
+                        let vs: Vec<&str> = map.keys().map(String::as_str).collect();
+                        lead = Leading::new(k, &vs);
                         Some((key, values))
                     }
                     _ => None,
                 };
-                Single { shape: KeyShape::of(map.keys()), keys: Keys::new(map), reader: Reader::new(f), all, literals }
+                let shape = KeyShape::of(map.keys());
+                Single { shape, keys: Keys::new(map), reader: Reader::new(f), all, literals, lead }
             })
             .collect();
+        ix.needles.iter_mut().for_each(|n| tidy(&mut n.all));
         let presence: Vec<(Reader, Vec<u32>, Option<Literal>)> = ix
             .presence
             .into_iter()
-            .map(|(f, rules)| {
+            .map(|(f, mut rules)| {
+                tidy(&mut rules);
                 let lit = match &f {
                     FieldRef::Annotation(k) => {
                         let key = Literal::new(k);
                         escaped |= key.escaped();
-                        pieces.push(slash_free(k).to_string());
+                        pieces[1].push(slash_free(k).to_string());
                         Some(key)
                     }
                     _ => None,
@@ -750,25 +903,20 @@ impl Index {
                 lits.iter().take(j).position(|a| a.is_some_and(|a| a.within(b)))
             })
             .collect();
+        tidy(&mut ix.always);
         let mut ix = Index {
             verb: (!ix.pair_all.is_empty()).then(|| Reader::new(FieldRef::Verb)),
             pairs: Pairs::new(ix.pair, ix.pair_all),
             single,
             needles: ix.needles,
             presence,
-            annotation_pieces: if escaped || pieces.is_empty() || pieces.iter().any(String::is_empty) {
+            annotation_pieces: if escaped
+                || pieces.iter().all(Vec::is_empty)
+                || pieces.iter().flatten().any(String::is_empty)
+            {
                 None
             } else {
-                // A piece holding another occurs only where that one does.
-                pieces.sort_by_key(String::len);
-                let mut kept: Vec<String> = Vec::new();
-                for p in pieces {
-                    if !kept.iter().any(|k| p.contains(k.as_str())) {
-                        kept.push(p);
-                    }
-                }
-                let pieces = kept;
-                Some(pieces.iter().map(|p| memchr::memmem::Finder::new(p.as_bytes()).into_owned()).collect())
+                Some(pieces.map(finders))
             },
             presence_within,
             always: ix.always,
@@ -786,107 +934,223 @@ impl Index {
         out.extend_from_slice(&self.always);
         let mut code_buf = [0u8; 24];
         let ev = Event { view, unavailable: view.unavailable(), facts: Facts::new(view, self.used, &mut code_buf) };
+        // Every list below is ascending without repeats: `out` needs
+        // sorting only where more than one list (or a needle) added rules.
+        let mut added = Added { lists: usize::from(!self.always.is_empty()), out };
         // (verb, resource) pairs: the resource's row, then the verb's.
         if let Some(verb) = &self.verb {
-            let mut buf = [0u8; 24];
-            match verb.read(&ev, &mut buf) {
-                Read::Blind => out.extend_from_slice(&self.pairs.all),
-                Read::Text(v) => {
-                    let p = &self.pairs;
-                    let r = view.ev.resource().filter(|r| p.shape.may_hold(r)).and_then(|r| p.resources.get(r));
-                    if let Some(r) = r {
-                        if let Some(l) =
-                            p.verbs.iter().position(|x| *x == v).and_then(|v| p.table.get(v * p.resources.len() + r))
-                        {
-                            out.extend_from_slice(l);
-                        }
+            match verb.probe(&ev) {
+                Probe::Text(v) => self.pairs.add(view, v, &mut added),
+                Probe::Blind => added.list(&self.pairs.all),
+                Probe::Nothing => {}
+                Probe::Slow => {
+                    let mut buf = [0u8; 24];
+                    match verb.read(&ev, &mut buf) {
+                        Read::Blind => added.list(&self.pairs.all),
+                        Read::Text(v) => self.pairs.add(view, &v, &mut added),
+                        Read::Nothing => {}
                     }
                 }
-                Read::Nothing => {}
             }
         }
-        // Which annotation keys the annotations may hold, read once when a
-        // key first asks (`None`: judge each from the text by its literal).
-        // Whether no literal below can occur in the annotations' text: then
-        // each rules its annotation out, as `View::annotation_may_be` would
-        // find. Looked for once, when a literal first asks.
-        let mut none_occurs: Option<bool> = None;
-        let mut none_occurs = || {
-            *none_occurs.get_or_insert_with(|| match (&self.annotation_pieces, &view.ev.annotations) {
-                (Some(pieces), Some(raw)) if !ev.unavailable.contains(Field::Annotations) => {
-                    let text = raw.get().as_bytes();
-                    ESCAPED_U.find(text).is_none() && pieces.iter().all(|p| p.find(text).is_none())
-                }
-                _ => false,
-            })
+        // Whether no literal below of a group (the singles', the presence
+        // entries') can occur in the annotations' text: then each rules
+        // its annotation out, as `View::annotation_may_be` would find.
+        // Looked for once, when a literal first asks.
+        let text = match (&view.ev.annotations, ev.unavailable.contains(Field::Annotations)) {
+            (Some(raw), false) => Some(raw.get().as_bytes()),
+            _ => None,
         };
+        let mut pieces = Pieces { finders: self.annotation_pieces.as_ref(), text, escaped_u: None, none: [None; 2] };
         for s in &self.single {
             if let Some((key, values)) = &s.literals {
-                if none_occurs() || !view.annotation_may_be(key, Some(values)) {
+                if s.lead.as_ref().zip(text).is_some_and(|(l, t)| l.rules_out(t))
+                    || pieces.none_occur(0)
+                    || !view.annotation_may_be(key, Some(values))
+                {
                     continue;
                 }
             }
-            let mut buf = [0u8; 24];
-            match s.reader.read(&ev, &mut buf) {
-                Read::Blind => out.extend_from_slice(&s.all),
-                Read::Text(t) if s.shape.may_hold(&t) => {
-                    if let Some(l) = s.keys.get(&t) {
-                        out.extend_from_slice(l);
+            match s.reader.probe(&ev) {
+                Probe::Text(t) => {
+                    if let Some(l) = s.get(t) {
+                        added.list(l);
                     }
                 }
-                Read::Text(_) | Read::Nothing => {}
+                Probe::Blind => added.list(&s.all),
+                Probe::Nothing => {}
+                Probe::Slow => s.slow(&ev, &mut added),
             }
         }
         // Bit `j`: presence entry `j`'s literal ruled its annotation out.
         let mut ruled_out = 0u64;
-        for (j, ((reader, rules, lit), within)) in self.presence.iter().zip(&self.presence_within).enumerate() {
+        let bit = |i: usize| u32::try_from(i).ok().and_then(|i| 1u64.checked_shl(i)).unwrap_or(0);
+        for (j, (reader, rules, lit)) in self.presence.iter().enumerate() {
             if let Some(key) = lit {
-                let implied = within.is_some_and(|i| i < 64 && (ruled_out >> i) & 1 == 1);
-                if implied || none_occurs() || !view.annotation_may_be(key, None) {
-                    if j < 64 {
-                        ruled_out |= 1 << j;
-                    }
+                let within = self.presence_within.get(j).copied().flatten();
+                let implied = within.is_some_and(|i| ruled_out & bit(i) != 0);
+                if implied || pieces.none_occur(1) || !view.annotation_may_be(key, None) {
+                    ruled_out |= bit(j);
                     continue;
                 }
             }
             if reader.present(&ev) {
-                out.extend_from_slice(rules);
+                added.list(rules);
             }
         }
         for n in &self.needles {
-            let mut buf = [0u8; 24];
-            let v = match n.reader.read(&ev, &mut buf) {
-                Read::Blind => {
-                    out.extend_from_slice(&n.all);
-                    continue;
-                }
-                Read::Text(v) => v,
-                Read::Nothing => continue,
-            };
-            let hay = if n.insensitive { std::borrow::Cow::Owned(v.to_lowercase()) } else { v };
-            let Some(ac) = &n.ac else {
-                out.extend_from_slice(&n.all);
-                continue;
-            };
-            if n.anchored {
-                // What the automaton's overlapping matches select, below.
-                let h = hay.as_bytes();
-                for (p, anchor, rule) in &n.patterns {
-                    // The first (last) byte before the whole compare.
-                    let q = p.as_bytes();
-                    let ok = match anchor {
-                        Anchor::Start => h.first() == q.first() && h.starts_with(q),
-                        Anchor::End => h.last() == q.last() && h.ends_with(q),
-                        Anchor::Anywhere => hay.contains(p.as_str()),
-                    };
-                    if ok {
-                        out.push(*rule);
+            match n.reader.probe(&ev) {
+                Probe::Text(v) => {
+                    if n.may_match(v) {
+                        n.add(v, &mut added);
                     }
                 }
-                continue;
+                Probe::Blind => added.list(&n.all),
+                Probe::Nothing => {}
+                Probe::Slow => {
+                    let mut buf = [0u8; 24];
+                    match n.reader.read(&ev, &mut buf) {
+                        Read::Blind => added.list(&n.all),
+                        Read::Text(v) => n.add(&v, &mut added),
+                        Read::Nothing => {}
+                    }
+                }
             }
-            for m in ac.find_overlapping_iter(hay.as_ref()) {
-                let (_, anchor, rule) = &n.patterns[m.pattern().as_usize()];
+        }
+        if added.lists > 1 {
+            out.sort_unstable();
+            out.dedup();
+        }
+    }
+}
+
+/// The annotations' text searched for the pieces of one group of
+/// literals (`Index::annotation_pieces`), and for `\u`, once each.
+struct Pieces<'a> {
+    finders: Option<&'a [Vec<memchr::memmem::Finder<'static>>; 2]>,
+    /// The text, where annotations are available.
+    text: Option<&'a [u8]>,
+    escaped_u: Option<bool>,
+    none: [Option<bool>; 2],
+}
+
+impl Pieces<'_> {
+    /// Whether no piece of group `g`, and no `\u`, occurs in the text.
+    fn none_occur(&mut self, g: usize) -> bool {
+        let (Some(finders), Some(text)) = (self.finders.and_then(|f| f.get(g)), self.text) else { return false };
+        let Some(slot) = self.none.get_mut(g) else { return false };
+        let escaped_u = &mut self.escaped_u;
+        *slot.get_or_insert_with(|| {
+            !*escaped_u.get_or_insert_with(|| ESCAPED_U.find(text).is_some())
+                && finders.iter().all(|p| p.find(text).is_none())
+        })
+    }
+}
+
+/// The candidates so far, and how many lists (each ascending, without
+/// repeats) went in.
+struct Added<'o> {
+    lists: usize,
+    out: &'o mut Vec<u32>,
+}
+
+impl Added<'_> {
+    #[inline(always)]
+    fn list(&mut self, l: &[u32]) {
+        if !l.is_empty() {
+            self.out.extend_from_slice(l);
+            self.lists += 1;
+        }
+    }
+}
+
+impl Pairs {
+    /// Add the rules filed under (`verb`, the event's resource).
+    #[inline(always)]
+    fn add(&self, view: &View<'_, '_>, verb: &str, added: &mut Added<'_>) {
+        let Some(r) = view.ev.resource().filter(|r| self.shape.may_hold(r)).and_then(|r| self.resources.get(r)) else {
+            return;
+        };
+        let first = verb.as_bytes().first();
+        let Some(v) = self.verbs.iter().position(|x| x.as_bytes().first() == first && *x == verb) else { return };
+        if let Some(l) = self.table.get(v * self.resources.len() + r) {
+            added.list(l);
+        }
+    }
+}
+
+impl Single {
+    /// The rules filed under the value `t`.
+    #[inline(always)]
+    fn get(&self, t: &str) -> Option<&[u32]> {
+        if self.shape.may_hold(t) {
+            self.keys.get(t)
+        } else {
+            None
+        }
+    }
+
+    /// What [`Reader::probe`] leaves to [`read`].
+    #[cold]
+    #[inline(never)]
+    fn slow(&self, ev: &Event<'_, '_, '_>, added: &mut Added<'_>) {
+        let mut buf = [0u8; 24];
+        match self.reader.read(ev, &mut buf) {
+            Read::Blind => added.list(&self.all),
+            Read::Text(t) => {
+                if let Some(l) = self.get(&t) {
+                    added.list(l);
+                }
+            }
+            Read::Nothing => {}
+        }
+    }
+}
+
+impl Needles {
+    /// `false` only where no pattern can match `v` (see `edges`).
+    #[inline(always)]
+    fn may_match(&self, v: &str) -> bool {
+        match (self.edges.as_ref(), v.as_bytes().first(), v.as_bytes().last()) {
+            (Some((first, last)), Some(&b), Some(&e)) => has_byte(first, b) || has_byte(last, e),
+            _ => true,
+        }
+    }
+
+    /// Add the rules whose needles occur in `v`, one by one (several
+    /// patterns may select one rule: `out` is sorted afterwards).
+    fn add(&self, v: &str, added: &mut Added<'_>) {
+        let lowered;
+        let hay = if self.insensitive {
+            lowered = v.to_lowercase();
+            lowered.as_str()
+        } else {
+            v
+        };
+        let Some(ac) = &self.ac else {
+            added.list(&self.all);
+            return;
+        };
+        let out = &mut *added.out;
+        let before = out.len();
+        if self.anchored {
+            // What the automaton's overlapping matches select, below.
+            let h = hay.as_bytes();
+            for (p, anchor, rule) in &self.patterns {
+                // The first (last) byte before the whole compare.
+                let q = p.as_bytes();
+                let ok = match anchor {
+                    Anchor::Start => h.first() == q.first() && h.starts_with(q),
+                    Anchor::End => h.last() == q.last() && h.ends_with(q),
+                    Anchor::Anywhere => hay.contains(p.as_str()),
+                };
+                if ok {
+                    out.push(*rule);
+                }
+            }
+        } else {
+            for m in ac.find_overlapping_iter(hay) {
+                let Some((_, anchor, rule)) = self.patterns.get(m.pattern().as_usize()) else { continue };
                 let ok = match anchor {
                     Anchor::Anywhere => true,
                     Anchor::Start => m.start() == 0,
@@ -897,8 +1161,10 @@ impl Index {
                 }
             }
         }
-        out.sort_unstable();
-        out.dedup();
+        // Pushed one by one: count them as two lists, so they are sorted.
+        if out.len() > before {
+            added.lists += 2;
+        }
     }
 }
 
@@ -928,6 +1194,7 @@ impl Filed {
                             patterns: Vec::new(),
                             ac: None,
                             anchored: false,
+                            edges: None,
                             all: Vec::new(),
                         });
                         self.needles.len() - 1
@@ -957,7 +1224,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn key_shape_admits_every_key_and_rules_out_by_length_and_first_byte() {
+    fn key_shape_admits_every_key_and_rules_out_by_length_first_and_last_byte() {
         let long = "k".repeat(70);
         let keys: Vec<String> = ["", "a", "ab", "xbc", "é", long.as_str()].iter().map(|s| s.to_string()).collect();
         let shape = KeyShape::of(keys.iter());
@@ -965,9 +1232,52 @@ mod tests {
         // No key starts with `b`; none has 4 bytes; 63 bytes and more share a bit.
         assert!(!shape.may_hold("bc"));
         assert!(!shape.may_hold("abcd"));
+        // Two bytes, starting with `a`, but no key ends with `d`.
+        assert!(!shape.may_hold("ad"));
         assert!(shape.may_hold(&"k".repeat(100)));
         let none = KeyShape::of(std::iter::empty());
         assert!(!none.may_hold("") && !none.may_hold("a"));
+    }
+
+    #[test]
+    fn keys_find_every_key_and_nothing_else_few_or_many() {
+        for n in [0usize, 1, 4, 5, 35, 100] {
+            let mut map: Map<Vec<u32>> = Map::default();
+            let mut keys: Vec<String> = (0..n).map(|i| format!("k{i}-{}", "x".repeat(i % 7))).collect();
+            // Keys that agree on length and first, middle and last bytes.
+            if n > 4 {
+                keys.extend(["abXcd", "abYcd", "abZcd", "", "é"].map(String::from));
+            }
+            for (i, k) in keys.iter().enumerate() {
+                map.insert(k.clone(), vec![i as u32]);
+            }
+            let ks = Keys::new(map);
+            for (i, k) in keys.iter().enumerate() {
+                assert_eq!(ks.get(k), Some(&[i as u32][..]), "{n} {k}");
+            }
+            for t in ["abWcd", "k", "k0-", "x", "abcd", "è", "kk"] {
+                if !keys.iter().any(|k| k == t) {
+                    assert_eq!(ks.get(t), None, "{n} {t}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn service_account_splits_as_derive_does() {
+        for u in [
+            "system:serviceaccount:kube-system:kube-proxy",
+            "system:serviceaccount:ns:",
+            "system:serviceaccount::name",
+            "system:serviceaccount:a:b:c",
+            "system:serviceaccount:nocolon",
+            "system:serviceaccount:",
+            "system:serviceaccount:é:ü",
+            "system:node:x",
+            "",
+        ] {
+            assert_eq!(service_account(u), derive::service_account(u), "{u}");
+        }
     }
 
     #[test]
