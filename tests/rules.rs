@@ -571,8 +571,6 @@ rules:
 /// detection == evaluating every rule).
 #[test]
 fn index_slots_exec_key_and_annotation_pieces_give_the_same_results_as_evaluating_every_rule() {
-    use kaudit_core::rules::Builder;
-    use kaudit_core::Decoder;
     let rules = r#"
 rules:
   - {id: exec-get, title: t, severity: low, condition: "exec = true and verb = get"}
@@ -624,21 +622,9 @@ rules:
             r#"{{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Metadata","auditID":"synthetic-{i}","stage":"ResponseComplete","requestURI":"/api/v1/namespaces/d/{res}/p{sub_path}{query}","verb":"{verb}","user":{{"username":"alice","groups":["system:authenticated"]}},"sourceIPs":["10.0.0.1"],"userAgent":"kubectl","objectRef":{{"resource":"{res}","namespace":"d","name":"p","apiVersion":"v1"{sub_field}}},"responseStatus":{{"metadata":{{}},"code":{code}}},"requestReceivedTimestamp":"2024-05-14T09:00:00.000000Z","stageTimestamp":"2024-05-14T09:00:00.000001Z","annotations":{ann}}}"#
         ));
     }
-    let dec = Decoder::default();
     for with_slashes in [false, true] {
-        let mut b = Builder::new();
         let text = if with_slashes { format!("{rules}{all_slashes}") } else { rules.to_string() };
-        b.add_file("synthetic.yaml", &text);
-        let set = b.build().expect("compiles");
-        assert!(set.unindexed().is_empty(), "{:?}", set.unindexed());
-        let mut c = IndexCheck::new(&set);
-        for r in &records {
-            dec.decode(r.as_bytes(), &mut c);
-        }
-        assert_eq!(c.events, cases.len(), "every synthetic record is an event");
-        let synthetic = c.verdicts.clone();
-        decode_corpus(&RuleSet::builtin(), &dec, &mut c);
-        assert!(c.diffs.is_empty(), "{}", c.diffs.join("\n"));
+        let (set, synthetic) = index_check_synthetic(&text, &records);
         let fired = |id: &str| synthetic[set.find(id).unwrap()].0;
         // `a/b` plain and with `\/`, `forbid` under an escaped key and escaped itself.
         assert_eq!(fired("decision"), 4);
@@ -670,8 +656,6 @@ rules:
 /// rule test event).
 #[test]
 fn index_first_member_key_tables_and_needle_edges_give_the_same_results_as_evaluating_every_rule() {
-    use kaudit_core::rules::Builder;
-    use kaudit_core::Decoder;
     let rules = r#"
 rules:
   - {id: forbid, title: t, severity: low, condition: "authz.decision = forbid"}
@@ -735,19 +719,7 @@ rules:
             )
         })
         .collect();
-    let dec = Decoder::default();
-    let mut b = Builder::new();
-    b.add_file("synthetic.yaml", rules);
-    let set = b.build().expect("compiles");
-    assert!(set.unindexed().is_empty(), "{:?}", set.unindexed());
-    let mut c = IndexCheck::new(&set);
-    for r in &records {
-        dec.decode(r.as_bytes(), &mut c);
-    }
-    assert_eq!(c.events, cases.len(), "every synthetic record is an event");
-    let synthetic = c.verdicts.clone();
-    decode_corpus(&RuleSet::builtin(), &dec, &mut c);
-    assert!(c.diffs.is_empty(), "{}", c.diffs.join("\n"));
+    let (set, synthetic) = index_check_synthetic(rules, &records);
     let fired = |id: &str| synthetic[set.find(id).unwrap()].0;
     // First, escaped, not first, after whitespace (the duplicate reads as
     // its first member, `allow`; the long value is no `forbid`).
@@ -763,4 +735,29 @@ rules:
     assert_eq!(fired("sa-name"), 5);
     // ns:n1, ns:, ns:n5.
     assert_eq!(fired("sa-ns"), 3);
+}
+
+/// Synthetic rules (`rules`, every one indexed) on synthetic `records`
+/// (each an event), then the built-in pack on every fixture and embedded
+/// test event, through [`IndexCheck`]: indexed detection equals every rule
+/// evaluated alone. The compiled rules and their (fire, blind) counts on
+/// the synthetic records.
+fn index_check_synthetic(rules: &str, records: &[String]) -> (RuleSet, Vec<(usize, usize)>) {
+    use kaudit_core::rules::Builder;
+    use kaudit_core::Decoder;
+    let dec = Decoder::default();
+    let mut b = Builder::new();
+    b.add_file("synthetic.yaml", rules);
+    let set = b.build().expect("compiles");
+    assert!(set.unindexed().is_empty(), "{:?}", set.unindexed());
+    let mut c = IndexCheck::new(&set);
+    for r in records {
+        dec.decode(r.as_bytes(), &mut c);
+    }
+    assert_eq!(c.events, records.len(), "every synthetic record is an event");
+    let synthetic = c.verdicts.clone();
+    decode_corpus(&RuleSet::builtin(), &dec, &mut c);
+    assert!(c.diffs.is_empty(), "{}", c.diffs.join("\n"));
+    drop(c);
+    (set, synthetic)
 }
