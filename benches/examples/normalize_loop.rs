@@ -62,40 +62,21 @@ fn main() {
     let mut times = Vec::with_capacity(passes);
     let mut cpu = Vec::with_capacity(passes);
     if mode == "overhead" {
-        let scan_pass = |written: &mut usize| {
+        let mut timed = |f: &mut dyn FnMut() -> usize| {
             let t = Instant::now();
-            let mut s = kaudit_core::scan::Scanner::new(&builtin, scan_opts);
-            for line in &lines {
-                s.record(&dec, black_box(line));
-                if flush > 0 && s.output().len() >= flush {
-                    *written += black_box(s.output()).len();
-                    s.clear_output();
-                }
-            }
-            *written += black_box(s.output()).len();
-            t.elapsed().as_secs_f64()
-        };
-        let mut norm_pass = |written: &mut usize| {
-            let t = Instant::now();
-            for line in &lines {
-                n.record(&dec, black_box(line));
-                if flush > 0 && n.output().len() >= flush {
-                    *written += black_box(n.output()).len();
-                    n.clear_output();
-                }
-            }
-            *written += black_box(n.output()).len();
-            n.clear_output();
+            written += f();
             t.elapsed().as_secs_f64()
         };
         let (mut a, mut b) = (Vec::new(), Vec::new());
         for i in 0..passes {
+            let mut norm = || norm_pass(&mut n, &dec, &lines, flush);
+            let mut scan = || scan_pass(&builtin, scan_opts, &dec, &lines, flush);
             if i % 2 == 0 {
-                a.push(norm_pass(&mut written));
-                b.push(scan_pass(&mut written));
+                a.push(timed(&mut norm));
+                b.push(timed(&mut scan));
             } else {
-                b.push(scan_pass(&mut written));
-                a.push(norm_pass(&mut written));
+                b.push(timed(&mut scan));
+                a.push(timed(&mut norm));
             }
         }
         let mut r: Vec<f64> = a.iter().zip(&b).map(|(x, y)| y / x).collect();
@@ -129,15 +110,7 @@ fn main() {
             continue;
         }
         if mode == "scan" {
-            let mut s = kaudit_core::scan::Scanner::new(&builtin, scan_opts);
-            for line in &lines {
-                s.record(&dec, black_box(line));
-                if flush > 0 && s.output().len() >= flush {
-                    written += black_box(s.output()).len();
-                    s.clear_output();
-                }
-            }
-            written += black_box(s.output()).len();
+            written += scan_pass(&builtin, scan_opts, &dec, &lines, flush);
             done(&mut times);
             continue;
         }
@@ -150,15 +123,7 @@ fn main() {
             done(&mut times);
             continue;
         }
-        for line in &lines {
-            n.record(&dec, black_box(line));
-            if flush > 0 && n.output().len() >= flush {
-                written += black_box(n.output()).len();
-                n.clear_output();
-            }
-        }
-        written += black_box(n.output()).len();
-        n.clear_output();
+        written += norm_pass(&mut n, &dec, &lines, flush);
         done(&mut times);
     }
     times.sort_by(f64::total_cmp);
@@ -173,4 +138,40 @@ fn main() {
         eprint!("; CPU time: best {:.1} MB/s, median {:.1} MB/s", mbs(best), mbs(med));
     }
     eprintln!();
+}
+
+/// One normalize pass over `lines` (output taken every `flush` bytes when
+/// non-zero, and at the end): the bytes written.
+fn norm_pass(n: &mut Normalizer, dec: &Decoder, lines: &[&[u8]], flush: usize) -> usize {
+    let mut written = 0;
+    for line in lines {
+        n.record(dec, black_box(line));
+        if flush > 0 && n.output().len() >= flush {
+            written += black_box(n.output()).len();
+            n.clear_output();
+        }
+    }
+    written += black_box(n.output()).len();
+    n.clear_output();
+    written
+}
+
+/// One scan pass (a new scanner: fresh stateful state), as `norm_pass`.
+fn scan_pass(
+    rules: &kaudit_core::rules::RuleSet,
+    opts: kaudit_core::scan::ScanOptions,
+    dec: &Decoder,
+    lines: &[&[u8]],
+    flush: usize,
+) -> usize {
+    let mut s = kaudit_core::scan::Scanner::new(rules, opts);
+    let mut written = 0;
+    for line in lines {
+        s.record(dec, black_box(line));
+        if flush > 0 && s.output().len() >= flush {
+            written += black_box(s.output()).len();
+            s.clear_output();
+        }
+    }
+    written + black_box(s.output()).len()
 }

@@ -29,6 +29,8 @@ pub mod json;
 pub mod normalize;
 pub mod rules;
 pub mod scan;
+#[cfg(test)]
+mod testdata;
 
 pub use decode::{Decoder, Limits, Sink, Unit};
 pub use error::{Category, Error};

@@ -65,25 +65,10 @@ fn same_record(dec: &Decoder, record: &[u8], what: &str) {
     assert_eq!(fast.1, typed.1, "{what}: counts differ");
 }
 
-fn fixture_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
-    let Ok(rd) = std::fs::read_dir(dir) else { return };
-    for e in rd.flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            fixture_files(&p, out);
-        } else if !matches!(p.extension().and_then(|x| x.to_str()), Some("md" | "py")) {
-            out.push(p);
-        }
-    }
-}
-
 #[test]
 fn fast_paths_agree_with_the_typed_parse_on_every_fixture_record() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures");
-    let mut files = Vec::new();
-    fixture_files(&root, &mut files);
-    files.sort();
-    assert!(files.len() >= 25, "fixtures not found under {}", root.display());
+    let files = crate::testdata::fixture_files();
+    assert!(files.len() >= 25, "fixtures not found under tests/fixtures");
     for dec in decoders() {
         for f in &files {
             let Ok(bytes) = std::fs::read(f) else { panic!("read {}", f.display()) };

@@ -142,22 +142,14 @@ fn navigation_agrees_with_the_dom() {
 
 /// Every request and response body in the fixture files.
 fn fixture_bodies() -> Vec<String> {
-    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures");
     let mut out = Vec::new();
-    let mut dirs = vec![std::path::PathBuf::from(root)];
-    while let Some(d) = dirs.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else { continue };
-        for e in rd.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                dirs.push(p);
-            } else if p.extension().is_some_and(|x| x == "jsonl" || x == "json") {
-                let text = std::fs::read_to_string(&p).unwrap_or_default();
-                for line in text.lines() {
-                    collect_bodies(serde_json::from_str::<Value>(line).ok().as_ref(), &mut out);
-                }
-                collect_bodies(serde_json::from_str::<Value>(&text).ok().as_ref(), &mut out);
+    for p in crate::testdata::fixture_files() {
+        if p.extension().is_some_and(|x| x == "jsonl" || x == "json") {
+            let text = std::fs::read_to_string(&p).unwrap_or_default();
+            for line in text.lines() {
+                collect_bodies(serde_json::from_str::<Value>(line).ok().as_ref(), &mut out);
             }
+            collect_bodies(serde_json::from_str::<Value>(&text).ok().as_ref(), &mut out);
         }
     }
     out

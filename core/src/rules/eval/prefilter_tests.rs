@@ -115,23 +115,13 @@ fn event(i: usize, req: &str, resp: &str) -> String {
 /// Every fixture record (lines, whole documents, gzip blobs), then the
 /// synthetic events.
 fn records() -> Vec<Vec<u8>> {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures");
     let mut out = Vec::new();
-    let mut dirs = vec![root];
-    while let Some(d) = dirs.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else { continue };
-        for e in rd.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                dirs.push(p);
-                continue;
-            }
-            let Ok(bytes) = std::fs::read(&p) else { continue };
-            if !bytes.starts_with(&[0x1f, 0x8b]) {
-                out.extend(bytes.split(|&b| b == b'\n').filter(|l| !l.is_empty()).map(<[u8]>::to_vec));
-            }
-            out.push(bytes);
+    for p in crate::testdata::fixture_files() {
+        let Ok(bytes) = std::fs::read(&p) else { continue };
+        if !bytes.starts_with(&[0x1f, 0x8b]) {
+            out.extend(bytes.split(|&b| b == b'\n').filter(|l| !l.is_empty()).map(<[u8]>::to_vec));
         }
+        out.push(bytes);
     }
     let bodies = hostile_bodies();
     for (i, b) in bodies.iter().enumerate() {
