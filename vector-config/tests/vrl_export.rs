@@ -324,3 +324,54 @@ fn vrl_stays_out_of_the_core_dependency_tree() {
         assert!(!deps.contains(&banned), "kaudit-core depends on {banned}");
     }
 }
+
+#[test]
+fn cidr_answers_as_in_the_core() {
+    // SYNTHETIC: one rule over `cidr` (VRL `ip_cidr_contains`), on source
+    // addresses of every kind the operator's semantics name (core/DESIGN.md).
+    let mut b = kaudit_core::rules::Builder::new();
+    b.add_file(
+        "cidr.yaml",
+        "rules:\n  - id: t-cidr\n    title: t\n    severity: low\n    \
+         condition: \"sourceIPs cidr ('10.0.0.0/8', '::ffff:10.0.0.0/104', 'fc00::/7', '192.0.2.7')\"\n",
+    );
+    let rules =
+        b.build().unwrap_or_else(|e| panic!("{}", e.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")));
+    let prog = compile(&export::generate(&rules).text);
+    let ips: &[(&str, bool)] = &[
+        (r#""10.1.2.3""#, true),
+        (r#""100.20.30.40""#, false),
+        (r#""::ffff:10.1.2.3""#, true),
+        (r#""::ffff:a01:203""#, true),
+        (r#""fd00::1""#, true),
+        (r#""FD00::1""#, true),
+        (r#""2001:db8::1""#, false),
+        (r#""192.0.2.7""#, true),
+        (r#""192.0.2.8""#, false),
+        (r#""localhost""#, false),
+        (r#""10.0.0.1:443""#, false),
+        (r#""fe80::1%eth0""#, false),
+        (r#""010.0.0.1""#, false),
+        (r#""""#, false),
+        (r#""203.0.113.1", "10.9.9.9""#, true),
+    ];
+    let recs: Vec<(String, Vec<u8>)> = ips
+        .iter()
+        .enumerate()
+        .map(|(i, (ip, _))| {
+            let rec = format!(
+                r#"{{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Metadata","auditID":"cidr-{i}","stage":"ResponseComplete","requestURI":"/api","verb":"get","user":{{"username":"u"}},"sourceIPs":[{ip}],"responseStatus":{{"code":200}}}}"#
+            );
+            (format!("synthetic cidr record {i} ({ip})"), rec.into_bytes())
+        })
+        .collect();
+    let (same, _, failures) = differential(&rules, &prog, &recs);
+    assert!(failures.is_empty(), "{} records differ:\n{}", failures.len(), failures.join("\n"));
+    assert_eq!(same, recs.len());
+    for ((label, rec), (_, fires)) in recs.iter().zip(ips) {
+        let text = std::str::from_utf8(rec).expect("UTF-8");
+        let out = run(&prog, Value::Object(BTreeMap::from([("message".into(), Value::from(text))])));
+        let fired = out.pointer("/kaudit/detections").and_then(Json::as_array).is_some_and(|d| !d.is_empty());
+        assert_eq!(fired, *fires, "{label}: {out}");
+    }
+}

@@ -15,6 +15,7 @@ use std::collections::HashSet;
 use serde_json::Value;
 
 use super::body::{self, Node, Raw, Tape};
+use super::cidr::Cidrs;
 use super::derive::{self, PodSummary, RbacSummary};
 use super::fields::{Body, Derived, FieldRef, PodField, RbacField, Step};
 use super::lang::Op;
@@ -1054,6 +1055,8 @@ pub enum Matcher {
     StartsWith(Vec<String>),
     EndsWith(Vec<String>),
     Regex(Box<TextRegex>),
+    /// `cidr`: an IP address inside one of the blocks.
+    Cidr(Box<Cidrs>),
 }
 
 impl Matcher {
@@ -1146,6 +1149,9 @@ impl Matcher {
                 }
                 r.is_match(t)
             }
+            // An address is at most 45 characters long: the parse stops
+            // within that, uncharged, as equality does.
+            Matcher::Cidr(c) => c.contains(t),
         })
     }
 }

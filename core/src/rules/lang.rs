@@ -10,7 +10,7 @@
 //!           | FIELD OP value
 //!           | MACRO
 //! OP       := = | == | != | < | <= | > | >= | in | intersects | contains
-//!           | icontains | startswith | endswith | glob | regex
+//!           | icontains | startswith | endswith | glob | regex | cidr
 //! value    := STRING | NUMBER | WORD | LIST_NAME | "(" value ("," value)* ")"
 //! ```
 //!
@@ -54,6 +54,7 @@ pub enum Op {
     EndsWith,
     Glob,
     Regex,
+    Cidr,
 }
 
 impl Op {
@@ -67,6 +68,7 @@ impl Op {
             "endswith" => Op::EndsWith,
             "glob" => Op::Glob,
             "regex" => Op::Regex,
+            "cidr" => Op::Cidr,
             _ => return None,
         })
     }
@@ -88,6 +90,7 @@ impl Op {
             Op::EndsWith => "endswith",
             Op::Glob => "glob",
             Op::Regex => "regex",
+            Op::Cidr => "cidr",
         }
     }
 }

@@ -46,6 +46,7 @@ fn pure(e: &Expr) -> bool {
                         | Matcher::Cmp(..)
                         | Matcher::StartsWith(_)
                         | Matcher::EndsWith(_)
+                        | Matcher::Cidr(_)
                 )
         }
     }
@@ -72,10 +73,11 @@ fn leaf_hash(e: &Expr) -> u64 {
                 Matcher::Cmp(op, n) => (3u8, op, n.to_bits()).hash(h),
                 Matcher::StartsWith(v) => (4u8, v).hash(h),
                 Matcher::EndsWith(v) => (5u8, v).hash(h),
-                _ => 6u8.hash(h),
+                Matcher::Cidr(c) => (6u8, c).hash(h),
+                _ => 7u8.hash(h),
             }
         }
-        _ => 7u8.hash(h),
+        _ => 8u8.hash(h),
     })
 }
 
@@ -94,6 +96,7 @@ fn same_leaf(a: &Expr, b: &Expr) -> bool {
                     | (Matcher::EndsWith(v), Matcher::EndsWith(w)) => v == w,
                     (Matcher::Set(v), Matcher::Set(w)) => v == w,
                     (Matcher::Cmp(o, x), Matcher::Cmp(p, y)) => o == p && x.to_bits() == y.to_bits(),
+                    (Matcher::Cidr(c), Matcher::Cidr(d)) => c == d,
                     _ => false,
                 }
         }

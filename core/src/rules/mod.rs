@@ -9,6 +9,7 @@
 //! silently false.
 
 pub mod body;
+mod cidr;
 pub mod derive;
 mod eval;
 pub mod fields;
@@ -792,6 +793,7 @@ impl Builder {
                 let alts: Vec<String> = vals.iter().map(|v| format!("(?:{})", text(v))).collect();
                 Matcher::Regex(Box::new(pieces::TextRegex::new(regex_new(&alts.join("|"))?)))
             }
+            Op::Cidr => Matcher::Cidr(Box::new(cidr::Cidrs::new(&vals.iter().map(text).collect::<Vec<_>>())?)),
         })
     }
 }

@@ -347,6 +347,8 @@ fn matcher(m: &Matcher) -> String {
         Matcher::StartsWith(ns) => any_of("starts_with", "s", ns),
         Matcher::EndsWith(ns) => any_of("ends_with", "s", ns),
         Matcher::Regex(r) => format!("match(s, {})", regex_lit(r.as_str())),
+        // Fails on a text that is not an address: in no block.
+        Matcher::Cidr(c) => format!("ip_cidr_contains({}, s) ?? false", lits(c.blocks().iter().map(String::as_str))),
     }
 }
 
