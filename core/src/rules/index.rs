@@ -60,7 +60,10 @@ fn single_fields() -> Vec<(FieldRef, f64)> {
         (FieldRef::UserName, 500.0),
         (FieldRef::Derived(Derived::ActorSaName), 300.0),
         (FieldRef::ObjNamespace, 200.0),
-        (FieldRef::ObjSubresource, 100.0),
+        // Most requests have no subresource at all: any one value is rarer
+        // than a (verb, resource) pair (`portforward` files
+        // `pod-port-forward` here, not under every `get` of a pod).
+        (FieldRef::ObjSubresource, 1000.0),
         (FieldRef::Derived(Derived::ActorSaNamespace), 50.0),
         (FieldRef::ObjApiGroup, 50.0),
         (FieldRef::Code, 20.0),
