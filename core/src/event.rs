@@ -396,6 +396,11 @@ pub struct Flags {
     pub truncated: bool,
     /// AKS replaced a body with the string `"skipped-too-big-size-object"`.
     pub body_too_big: bool,
+    /// The decoder validated the annotations' JSON text as it read it and
+    /// found no `\u` escape in it. `false` where not known (other decoders):
+    /// a reader must then look for one itself. Detection's index uses it to
+    /// rule annotation keys out from the text alone (`rules/index.rs`).
+    pub annotations_without_u_escape: bool,
 }
 
 /// One canonical audit event, borrowed from the record it was decoded from.

@@ -7,7 +7,7 @@ use std::sync::LazyLock;
 
 use super::{raw, raw_str, Ctx, Sink, Top, Unit};
 use crate::error::Error;
-use crate::event::{AuditEvent, Field, FieldSet, Outcome, Provider, Source};
+use crate::event::{AuditEvent, Field, FieldSet, Flags, Outcome, Provider, Source};
 use std::borrow::Cow;
 
 use crate::json::{last_complete_member, without_keys, Json, Raw, Str};
@@ -49,6 +49,7 @@ pub(super) fn build<'a, 'c: 'a>(top: &mut Top<'a>, text: &'a str, ctx: &Ctx<'c>)
         request_received_timestamp: top.request_received_timestamp.take(),
         stage_timestamp: top.stage_timestamp.take(),
         annotations: top.annotations.take(),
+        flags: Flags { annotations_without_u_escape: top.annotations_without_u_escape, ..Flags::default() },
         cluster: ctx.cluster.clone(),
         received: ctx.received.clone(),
         ..AuditEvent::default()

@@ -355,7 +355,11 @@ fn read<'a>(text: &'a str, max_depth: usize, top: &mut Top<'a>, envelopes: bool)
                 14 => t.response_object = opt_raw(&mut c)?,
                 15 => t.request_received_timestamp = c.opt_str()?,
                 16 => t.stage_timestamp = c.opt_str()?,
-                17 => t.annotations = opt_raw(&mut c)?,
+                17 => {
+                    c.unicode_escapes = false;
+                    t.annotations = opt_raw(&mut c)?;
+                    t.annotations_without_u_escape = !c.unicode_escapes;
+                }
                 _ => envelope_member(&mut c, t, k)?,
             }
             if !c.next(b'}')? {
@@ -505,6 +509,41 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn annotations_without_u_escape_is_set_only_for_their_own_text() {
+        // `EVENT` has a `\u0026` in its requestURI, before the annotations:
+        // it does not count.
+        let cases = [
+            (r#"{"a":"b"}"#, true),
+            (r#"{"a":"\"b\" \\ \/"}"#, true),
+            (r#"{"a":"\\u0062"}"#, true),
+            (r#"{"a":"\u0062"}"#, false),
+            (r#"{"\u0061":"b"}"#, false),
+            (r#"{"example.com/legacy\u002dtoken":"x","b":"c"}"#, false),
+        ];
+        for (ann, without) in cases {
+            let text = EVENT.replace(r#"{"authorization.k8s.io/decision":"allow"}"#, ann);
+            let mut t = Top::default();
+            assert!(top(&text, 64, &mut t).is_some(), "{ann}");
+            assert_eq!(t.annotations_without_u_escape, without, "{ann}");
+            // Nor does one after them (in `stageTimestamp`, moved last).
+            let stage = r#","stageTimestamp":"2024-01-01T00:00:00.100000Z""#;
+            let moved = format!(
+                "{},{}",
+                text.replace(stage, "").strip_suffix('}').unwrap_or_default(),
+                &stage[1..].replace("000Z", "000\\u005a")
+            ) + "}";
+            let mut t = Top::default();
+            assert!(top(&moved, 64, &mut t).is_some(), "{moved}");
+            assert_eq!(t.annotations_without_u_escape, without, "{moved}");
+        }
+        // The serde path (another shape, or a record the fast path defers)
+        // leaves it unknown.
+        let mut t = Top::default();
+        assert!(top(&EVENT.replace(',', ",\n"), 64, &mut t).is_none());
+        assert!(!Top::default().annotations_without_u_escape);
     }
 
     #[test]

@@ -161,6 +161,10 @@ pub(crate) struct Top<'a> {
     stage_timestamp: Option<Str<'a>>,
     #[serde(borrow)]
     annotations: Option<Raw<'a>>,
+    /// Set by the fast decoder, which validates the annotations as it reads
+    /// them: their text holds no `\u` escape (`Flags`).
+    #[serde(skip)]
+    annotations_without_u_escape: bool,
 
     // Event batches and kaudit's own output.
     #[serde(borrow)]

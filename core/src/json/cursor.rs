@@ -286,6 +286,9 @@ pub struct Cursor<'a> {
     /// was read: only then can the text hold a lone surrogate
     /// ([`super::lone_surrogate`]).
     pub surrogates: bool,
+    /// Whether any `\u` escape was read (keys and values alike); its
+    /// reader resets it before the value it asks about.
+    pub unicode_escapes: bool,
     /// How many levels of arrays and objects [`Cursor::skip`] may open (the
     /// value it starts on counts as one); deeper values give `None`. At most
     /// [`Cursor::MAX_DEPTH`]; see [`Cursor::set_room`].
@@ -306,7 +309,14 @@ impl<'a> Cursor<'a> {
         if has_control(text.as_bytes()) {
             return None;
         }
-        Some(Cursor { text, b: text.as_bytes(), i: 0, surrogates: false, room: Self::MAX_DEPTH })
+        Some(Cursor {
+            text,
+            b: text.as_bytes(),
+            i: 0,
+            surrogates: false,
+            unicode_escapes: false,
+            room: Self::MAX_DEPTH,
+        })
     }
 
     /// Let [`Cursor::skip`] open at most `levels` levels of arrays and
@@ -329,7 +339,7 @@ impl<'a> Cursor<'a> {
     /// only then are its strings read correctly). For navigating inside a
     /// value already validated, without checking its bytes again.
     pub fn within(text: &'a str) -> Self {
-        Cursor { text, b: text.as_bytes(), i: 0, surrogates: false, room: Self::MAX_DEPTH }
+        Cursor { text, b: text.as_bytes(), i: 0, surrogates: false, unicode_escapes: false, room: Self::MAX_DEPTH }
     }
 
     /// Read a number at the cursor, validated as [`Cursor::skip`] does: its
@@ -421,6 +431,7 @@ impl<'a> Cursor<'a> {
                 b'u' => {
                     let v = hex4(self.b.get(i + 2..i + 6)?)?;
                     self.surrogates |= (0xD800..=0xDFFF).contains(&v);
+                    self.unicode_escapes = true;
                     i += 6;
                 }
                 _ => return None,

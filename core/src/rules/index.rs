@@ -956,7 +956,9 @@ impl Index {
             (Some(raw), false) => Some(raw.get().as_bytes()),
             _ => None,
         };
-        let mut pieces = Pieces { finders: self.annotation_pieces.as_ref(), text, escaped_u: None, none: [None; 2] };
+        // The decoder may already know the text holds no `\u` escape.
+        let escaped_u = view.ev.flags.annotations_without_u_escape.then_some(false);
+        let mut pieces = Pieces { finders: self.annotation_pieces.as_ref(), text, escaped_u, none: [None; 2] };
         for s in &self.single {
             if let Some((key, values)) = &s.literals {
                 if s.lead.as_ref().zip(text).is_some_and(|(l, t)| l.rules_out(t))
@@ -1025,6 +1027,8 @@ struct Pieces<'a> {
     finders: Option<&'a [Vec<memchr::memmem::Finder<'static>>; 2]>,
     /// The text, where annotations are available.
     text: Option<&'a [u8]>,
+    /// Whether the text holds `\u` (known from the decoder, or searched for
+    /// once).
     escaped_u: Option<bool>,
     none: [Option<bool>; 2],
 }
