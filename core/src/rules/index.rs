@@ -34,7 +34,10 @@
 //! not looked up, and more than four keys are found in an open-addressed
 //! table hashed on a few of the value's bytes. Each list of rules is
 //! ascending without repeats, so that the candidates are sorted only where
-//! more than one list (or a needle) added some.
+//! more than one list (or a needle) added some. An entry whose rules all
+//! require `objectRef.resource` among some values is not probed at all on
+//! an event with another resource (`Gates`): a little more work per entry,
+//! far fewer data-dependent branches per event (BENCHMARKS.md, session 8).
 
 mod annotations;
 
@@ -184,6 +187,8 @@ struct Needles {
     /// Per pattern: where it must occur and which rules it selects.
     patterns: Vec<(String, Anchor, u32)>,
     ac: Option<AhoCorasick>,
+    /// The event resources that can reach these rules ([`Gate`]).
+    gate: u128,
     /// Every pattern is anchored (at the start or the end) and they are
     /// few: comparing each is cheaper than an automaton pass.
     anchored: bool,
@@ -623,6 +628,8 @@ struct Single {
     /// (`lead`).
     literals: Option<(Literal, Vec<Literal>)>,
     lead: Option<Leading>,
+    /// The event resources that can reach these rules ([`Gate`]).
+    gate: u128,
 }
 
 /// Sort a list of rules and drop repeats: the lists the index adds are
@@ -692,10 +699,62 @@ pub struct Index {
     /// out too without searching (`legacy-token` in
     /// `legacy-token-invalidated`).
     presence_within: Vec<Option<usize>>,
+    /// For each `presence` entry: the event resources that can reach its
+    /// rules ([`Gate`]).
+    presence_gate: Vec<u128>,
+    /// The resources the entries above are gated on.
+    gates: Gates,
     /// Rules with no indexable conjunct.
     pub always: Vec<u32>,
     /// Bit per [`Slot`] some key reads.
     used: u32,
+}
+
+/// Gates on the event's resource: an entry whose rules all require
+/// `objectRef.resource` among some values is not probed on an event whose
+/// resource is none of them. Bit `c` of a gate stands for `columns`' `c`-th
+/// resource; [`ANY`] is in every event's mask and in the gate of every
+/// entry with a rule that requires no resource (`u128::MAX`).
+#[derive(Debug, Default)]
+struct Gates {
+    columns: Map<u32>,
+}
+
+/// The bit every event's mask has (see [`Gates`]).
+const ANY: u128 = 1 << 127;
+
+impl Gates {
+    /// The gate of an entry filing `rules`, given each rule's required
+    /// resources (`None`: any resource); ungated once 127 resources have
+    /// columns.
+    fn gate(&mut self, rules: &[u32], required: &HashMap<u32, Option<Vec<String>>>) -> u128 {
+        let mut g = 0u128;
+        for i in rules {
+            let Some(Some(rs)) = required.get(i) else { return u128::MAX };
+            for r in rs {
+                let n = self.columns.len() as u32;
+                let c = *self.columns.entry(r.clone()).or_insert(n);
+                if c >= 127 {
+                    return u128::MAX;
+                }
+                g |= 1 << c;
+            }
+        }
+        g
+    }
+
+    /// The event's mask: its resource's bit and [`ANY`]; every bit where
+    /// the resource is unavailable (blind).
+    fn mask(&self, view: &View<'_, '_>, unavailable: FieldSet) -> u128 {
+        if self.columns.is_empty() {
+            return u128::MAX;
+        }
+        match view.ev.resource() {
+            Some(r) => ANY | self.columns.get(r).map_or(0, |&c| 1u128 << c),
+            None if FieldRef::ObjResource.needs().first_common(unavailable).is_some() => u128::MAX,
+            None => ANY,
+        }
+    }
 }
 
 /// The index while rules are filed.
@@ -811,6 +870,9 @@ impl Index {
     /// Build the index for `rules` (indices into the rule set).
     pub fn build(rules: &[(u32, &Expr)], required: Required<'_>) -> Index {
         let fields = single_fields();
+        let resources: HashMap<u32, Option<Vec<String>>> =
+            rules.iter().map(|&(i, e)| (i, required(e, &FieldRef::ObjResource))).collect();
+        let mut gates = Gates::default();
         let mut ix = Filed {
             single: fields.iter().map(|(f, _)| (f.clone(), Map::default(), Vec::new())).collect(),
             ..Filed::default()
@@ -868,10 +930,14 @@ impl Index {
                     _ => None,
                 };
                 let shape = KeyShape::of(map.keys());
-                Single { shape, keys: Keys::new(map), reader: Reader::new(f), all, literals, lead }
+                let gate = gates.gate(&all, &resources);
+                Single { shape, keys: Keys::new(map), reader: Reader::new(f), all, literals, lead, gate }
             })
             .collect();
-        ix.needles.iter_mut().for_each(|n| tidy(&mut n.all));
+        for n in &mut ix.needles {
+            tidy(&mut n.all);
+            n.gate = gates.gate(&n.all, &resources);
+        }
         let presence: Vec<(Reader, Vec<u32>, Option<Literal>)> = ix
             .presence
             .into_iter()
@@ -898,6 +964,7 @@ impl Index {
                 lits.iter().take(j).position(|a| a.is_some_and(|a| a.within(b)))
             })
             .collect();
+        let presence_gate = presence.iter().map(|(_, rules, _)| gates.gate(rules, &resources)).collect();
         tidy(&mut ix.always);
         let mut ix = Index {
             verb: (!ix.pair_all.is_empty()).then(|| Reader::new(FieldRef::Verb)),
@@ -914,6 +981,8 @@ impl Index {
                 Some(pieces.map(finders))
             },
             presence_within,
+            presence_gate,
+            gates,
             always: ix.always,
             used: 0,
         };
@@ -958,8 +1027,12 @@ impl Index {
         };
         // The decoder may already know the text holds no `\u` escape.
         let escaped_u = view.ev.flags.annotations_without_u_escape.then_some(false);
+        let mask = self.gates.mask(view, ev.unavailable);
         let mut pieces = Pieces { finders: self.annotation_pieces.as_ref(), text, escaped_u, none: [None; 2] };
         for s in &self.single {
+            if s.gate & mask == 0 {
+                continue;
+            }
             if let Some((key, values)) = &s.literals {
                 if s.lead.as_ref().zip(text).is_some_and(|(l, t)| l.rules_out(t))
                     || pieces.none_occur(0)
@@ -983,6 +1056,9 @@ impl Index {
         let mut ruled_out = 0u64;
         let bit = |i: usize| u32::try_from(i).ok().and_then(|i| 1u64.checked_shl(i)).unwrap_or(0);
         for (j, (reader, rules, lit)) in self.presence.iter().enumerate() {
+            if self.presence_gate.get(j).is_some_and(|g| g & mask == 0) {
+                continue;
+            }
             if let Some(key) = lit {
                 let within = self.presence_within.get(j).copied().flatten();
                 let implied = within.is_some_and(|i| ruled_out & bit(i) != 0);
@@ -996,6 +1072,9 @@ impl Index {
             }
         }
         for n in &self.needles {
+            if n.gate & mask == 0 {
+                continue;
+            }
             match n.reader.probe(&ev) {
                 Probe::Text(v) => {
                     if n.may_match(v) {
@@ -1192,6 +1271,7 @@ impl Filed {
                             insensitive: ci,
                             patterns: Vec::new(),
                             ac: None,
+                            gate: u128::MAX,
                             anchored: false,
                             edges: None,
                             all: Vec::new(),
@@ -1221,6 +1301,32 @@ impl Filed {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn entries_whose_rules_all_require_resources_are_gated_on_them() {
+        let mut b = crate::rules::Builder::new();
+        b.add_file(
+            "t.yaml",
+            "rules:\n  - {id: a, title: t, severity: low, condition: \"objectRef.name = x and objectRef.resource in (configmaps, secrets)\"}\n  \
+             - {id: b, title: t, severity: low, condition: \"impersonatedUser.username exists\"}\n  \
+             - {id: c, title: t, severity: low, condition: \"objectRef.name = y\"}\n",
+        );
+        let set = b.build().expect("compiles");
+        let ix = &set.index;
+        let by_name = ix.single.iter().find(|s| s.reader.field == FieldRef::ObjName).expect("filed by name");
+        // `c` requires no resource: the name entry is ungated.
+        assert_eq!(by_name.gate, u128::MAX);
+        assert_eq!(ix.presence_gate, vec![u128::MAX]);
+        let mut b = crate::rules::Builder::new();
+        b.add_file(
+            "t.yaml",
+            "rules:\n  - {id: a, title: t, severity: low, condition: \"objectRef.name = x and objectRef.resource in (configmaps, secrets)\"}\n",
+        );
+        let set = b.build().expect("compiles");
+        let by_name = set.index.single.iter().find(|s| s.reader.field == FieldRef::ObjName).expect("filed by name");
+        assert_eq!(by_name.gate.count_ones(), 2);
+        assert_eq!(by_name.gate & ANY, 0);
+    }
 
     #[test]
     fn key_shape_admits_every_key_and_rules_out_by_length_first_and_last_byte() {
