@@ -187,7 +187,7 @@ struct Needles {
     /// Per pattern: where it must occur and which rules it selects.
     patterns: Vec<(String, Anchor, u32)>,
     ac: Option<AhoCorasick>,
-    /// The event resources that can reach these rules ([`Gate`]).
+    /// The event resources that can reach these rules ([`Gates`]).
     gate: u128,
     /// Every pattern is anchored (at the start or the end) and they are
     /// few: comparing each is cheaper than an automaton pass.
@@ -255,14 +255,6 @@ fn set_byte(set: &mut [u64; 4], b: u8) {
 fn bit_of(set: &[u64; 4], b: u8) -> u64 {
     set.get(usize::from(b >> 6)).map_or(0, |w| (w >> (b & 63)) & 1)
 }
-
-/// Whether bit `b` of a 256-bit set is set.
-#[inline(always)]
-fn has_byte(set: &[u64; 4], b: u8) -> bool {
-    set.get(usize::from(b >> 6)).is_some_and(|w| (w >> (b & 63)) & 1 != 0)
-}
-
-impl KeyShape {}
 
 /// A field read for the index: blind, absent (or not one text), or its text.
 enum Read<'c> {
@@ -638,7 +630,7 @@ struct Single {
     /// (`lead`).
     literals: Option<(Literal, Vec<Literal>)>,
     lead: Option<Leading>,
-    /// The event resources that can reach these rules ([`Gate`]).
+    /// The event resources that can reach these rules ([`Gates`]).
     gate: u128,
 }
 
@@ -710,7 +702,7 @@ pub struct Index {
     /// `legacy-token-invalidated`).
     presence_within: Vec<Option<usize>>,
     /// For each `presence` entry: the event resources that can reach its
-    /// rules ([`Gate`]).
+    /// rules ([`Gates`]).
     presence_gate: Vec<u128>,
     /// The resources the entries above are gated on.
     gates: Gates,
@@ -742,26 +734,32 @@ impl Gates {
         for i in rules {
             let Some(Some(rs)) = required.get(i) else { return u128::MAX };
             for r in rs {
-                let n = self.columns.len() as u32;
-                let c = *self.columns.entry(r.clone()).or_insert(n);
-                if c >= 127 {
-                    return u128::MAX;
-                }
+                let c = match self.columns.get(r) {
+                    Some(&c) => c,
+                    // No column left: never given one (see `mask`).
+                    None if self.columns.len() >= 127 => return u128::MAX,
+                    None => {
+                        let c = self.columns.len() as u32;
+                        self.columns.insert(r.clone(), c);
+                        c
+                    }
+                };
                 g |= 1 << c;
             }
         }
         g
     }
 
-    /// The event's mask: its resource's bit and [`ANY`]; every bit where
-    /// the resource is unavailable (blind).
-    fn mask(&self, view: &View<'_, '_>, unavailable: FieldSet) -> u128 {
+    /// The mask of an event with this `resource`: its column's bit and
+    /// [`ANY`]; every bit where the resource is absent but unavailable
+    /// (`blind`). A resource without a column is in no gate.
+    fn mask(&self, resource: Option<&str>, blind: bool) -> u128 {
         if self.columns.is_empty() {
             return u128::MAX;
         }
-        match view.ev.resource() {
-            Some(r) => ANY | self.columns.get(r).map_or(0, |&c| 1u128 << c),
-            None if FieldRef::ObjResource.needs().first_common(unavailable).is_some() => u128::MAX,
+        match resource {
+            Some(r) => ANY | self.columns.get(r).and_then(|&c| 1u128.checked_shl(c)).unwrap_or(0),
+            None if blind => u128::MAX,
             None => ANY,
         }
     }
@@ -1037,7 +1035,8 @@ impl Index {
         };
         // The decoder may already know the text holds no `\u` escape.
         let escaped_u = view.ev.flags.annotations_without_u_escape.then_some(false);
-        let mask = self.gates.mask(view, ev.unavailable);
+        let resource_blind = FieldRef::ObjResource.needs().first_common(ev.unavailable).is_some();
+        let mask = self.gates.mask(view.ev.resource(), resource_blind);
         let mut pieces = Pieces { finders: self.annotation_pieces.as_ref(), text, escaped_u, none: [None; 2] };
         for s in &self.single {
             if s.gate & mask == 0 {
@@ -1200,7 +1199,7 @@ impl Needles {
     #[inline(always)]
     fn may_match(&self, v: &str) -> bool {
         match (self.edges.as_ref(), v.as_bytes().first(), v.as_bytes().last()) {
-            (Some((first, last)), Some(&b), Some(&e)) => has_byte(first, b) || has_byte(last, e),
+            (Some((first, last)), Some(&b), Some(&e)) => bit_of(first, b) | bit_of(last, e) != 0,
             _ => true,
         }
     }
@@ -1336,6 +1335,35 @@ mod tests {
         let by_name = set.index.single.iter().find(|s| s.reader.field == FieldRef::ObjName).expect("filed by name");
         assert_eq!(by_name.gate.count_ones(), 2);
         assert_eq!(by_name.gate & ANY, 0);
+    }
+
+    #[test]
+    fn gates_run_out_of_columns_without_overflowing() {
+        // 130 entries, each filing one rule that requires its own resource:
+        // the first 127 get a column, the rest are ungated, and no event's
+        // mask shifts past the mask's width.
+        let required: HashMap<u32, Option<Vec<String>>> = (0..130).map(|i| (i, Some(vec![format!("r{i}")]))).collect();
+        let mut g = Gates::default();
+        let gates: Vec<u128> = (0..130u32).map(|i| g.gate(&[i], &required)).collect();
+        assert_eq!(g.columns.len(), 127);
+        for (i, gate) in gates.iter().enumerate() {
+            let mask = g.mask(Some(&format!("r{i}")), false);
+            if i < 127 {
+                assert_eq!(*gate, 1u128 << i);
+                // Its own entry only.
+                assert_eq!(gates.iter().filter(|&&x| x & mask != 0).count(), 1 + 3, "r{i}");
+            } else {
+                assert_eq!(*gate, u128::MAX);
+                assert_eq!(mask, ANY);
+            }
+        }
+        assert_eq!(g.mask(Some("other"), false), ANY);
+        assert_eq!(g.mask(None, false), ANY);
+        assert_eq!(g.mask(None, true), u128::MAX);
+        // A rule that requires no resource ungates its entry.
+        let mut required = required;
+        required.insert(500, None);
+        assert_eq!(g.gate(&[0, 500], &required), u128::MAX);
     }
 
     #[test]
