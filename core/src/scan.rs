@@ -200,24 +200,8 @@ impl<'r, O: Observer> Scanner<'r, O> {
 impl<O: Observer> Sink for Scanner<'_, O> {
     fn event(&mut self, ev: &AuditEvent<'_>) {
         self.detector.detect_into(ev, &mut self.det);
-        let src: &'static str = ev.source.map(Source::id).unwrap_or("unknown");
-        for &i in &self.det.hits {
-            let s = &mut self.summary[i as usize];
-            s.hits += 1;
-            if let Some(t) = event_time(ev) {
-                if s.first.as_deref().is_none_or(|f| t < f) {
-                    set_text(&mut s.first, t);
-                }
-                if s.last.as_deref().is_none_or(|l| t > l) {
-                    set_text(&mut s.last, t);
-                }
-            }
-            if s.example_actor.is_none() {
-                s.example_actor = ev.username().map(str::to_owned);
-            }
-        }
-        for &(i, f) in &self.det.blind {
-            *self.summary[i as usize].blind.entry((src, f.path())).or_default() += 1;
+        if !self.det.hits.is_empty() || !self.det.blind.is_empty() {
+            summarize(&mut self.summary, &self.det, ev);
         }
         let keep = self.observer.event(ev, &self.det);
         if !keep || !self.opts.write_events || (self.opts.only_hits && self.det.hits.is_empty()) {
@@ -253,6 +237,35 @@ impl<O: Observer> Sink for Scanner<'_, O> {
             self.norm.error(unit, err);
         } else {
             self.norm.count_error(&unit);
+        }
+    }
+}
+
+/// Count an event's hits and blind rules into the per-rule summaries. Out
+/// of line: most events have neither, and the scan's per-event code is
+/// kept small (it shares the instruction cache with the decoder's).
+#[cold]
+#[inline(never)]
+fn summarize(summary: &mut [RuleSummary], det: &Detections, ev: &AuditEvent<'_>) {
+    let src: &'static str = ev.source.map(Source::id).unwrap_or("unknown");
+    for &i in &det.hits {
+        let Some(s) = summary.get_mut(i as usize) else { continue };
+        s.hits += 1;
+        if let Some(t) = event_time(ev) {
+            if s.first.as_deref().is_none_or(|f| t < f) {
+                set_text(&mut s.first, t);
+            }
+            if s.last.as_deref().is_none_or(|l| t > l) {
+                set_text(&mut s.last, t);
+            }
+        }
+        if s.example_actor.is_none() {
+            s.example_actor = ev.username().map(str::to_owned);
+        }
+    }
+    for &(i, f) in &det.blind {
+        if let Some(s) = summary.get_mut(i as usize) {
+            *s.blind.entry((src, f.path())).or_default() += 1;
         }
     }
 }

@@ -960,6 +960,22 @@ mod hash_tests {
         let set: FastSet = words.iter().map(|w| w.to_string()).collect();
         assert!(words.iter().all(|w| set.contains(*w)) && !set.contains("system:node:n3"));
     }
+
+    #[test]
+    fn fast_hash_reads_every_byte_of_the_tail() {
+        // The tail word is read in overlapping pieces: changing any one
+        // byte of any length up to two words changes the hash.
+        let b = BuildHasherDefault::<FastHash>::default();
+        for len in 1..=16usize {
+            let base: Vec<u8> = (0..len).map(|i| b'a' + i as u8).collect();
+            let h = b.hash_one(&base[..]);
+            for i in 0..len {
+                let mut v = base.clone();
+                v[i] ^= 0x20;
+                assert_ne!(b.hash_one(&v[..]), h, "length {len}, byte {i}");
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -1022,13 +1038,20 @@ impl std::hash::Hasher for FastHash {
             w.copy_from_slice(c);
             self.add(u64::from_le_bytes(w));
         }
+        // The tail in one word, read in place (two overlapping 4-byte
+        // reads, or three bytes, which together cover it): building it in
+        // a zeroed buffer costs a copy the load then waits on.
         let tail = chunks.remainder();
-        let mut w = [0u8; 8];
-        if let Some(dst) = w.get_mut(..tail.len()) {
-            dst.copy_from_slice(tail);
-        }
+        let n = tail.len();
+        let w = match (tail.first_chunk::<4>(), tail.last_chunk::<4>()) {
+            (Some(lo), Some(hi)) => u64::from(u32::from_le_bytes(*lo)) | u64::from(u32::from_le_bytes(*hi)) << 32,
+            _ => match (tail.first(), tail.get(n / 2), tail.last()) {
+                (Some(&a), Some(&b), Some(&c)) => u64::from(a) | u64::from(b) << 8 | u64::from(c) << 16,
+                _ => 0,
+            },
+        };
         // The length keeps "a" and "a\0" apart.
-        self.add(u64::from_le_bytes(w) ^ ((bytes.len() as u64) << 56));
+        self.add(w ^ ((bytes.len() as u64) << 56));
     }
 }
 
