@@ -645,8 +645,8 @@ fn tidy(l: &mut Vec<u32>) {
 #[derive(Debug, Default)]
 struct Pairs {
     verbs: Vec<String>,
+    /// Each resource's column (looked up through [`Resources`]).
     resources: Map<usize>,
-    shape: KeyShape,
     /// `table[v * resources.len() + r]`.
     table: Vec<Vec<u32>>,
     all: Vec<u32>,
@@ -670,7 +670,7 @@ impl Pairs {
         }
         tidy(&mut all);
         table.iter_mut().for_each(tidy);
-        Pairs { shape: KeyShape::of(resources.keys()), verbs, resources, table, all }
+        Pairs { verbs, resources, table, all }
     }
 }
 
@@ -706,6 +706,8 @@ pub struct Index {
     presence_gate: Vec<u128>,
     /// The resources the entries above are gated on.
     gates: Gates,
+    /// The resources of `pairs` and `gates`, for one lookup per event.
+    resources: Resources,
     /// Rules with no indexable conjunct.
     pub always: Vec<u32>,
     /// Bit per [`Slot`] some key reads.
@@ -750,18 +752,54 @@ impl Gates {
         g
     }
 
-    /// The mask of an event with this `resource`: its column's bit and
-    /// [`ANY`]; every bit where the resource is absent but unavailable
-    /// (`blind`). A resource without a column is in no gate.
+    /// The bit of `resource`'s column (0 for a resource without one).
+    fn bit(&self, resource: &str) -> u128 {
+        self.columns.get(resource).and_then(|&c| 1u128.checked_shl(c)).unwrap_or(0)
+    }
+
+    /// The mask of an event with this `resource` ([`mask_of`]).
+    #[cfg(test)]
     fn mask(&self, resource: Option<&str>, blind: bool) -> u128 {
-        if self.columns.is_empty() {
-            return u128::MAX;
+        mask_of(self.columns.is_empty(), resource.map(|r| self.bit(r)), blind)
+    }
+}
+
+/// The mask of an event whose resource has the column bit `bit` (`None`:
+/// no resource): that bit and [`ANY`]; every bit where the resource is
+/// absent but unavailable (`blind`), or where no gate has columns. A
+/// resource without a column is in no gate.
+#[inline(always)]
+fn mask_of(no_columns: bool, bit: Option<u128>, blind: bool) -> u128 {
+    match bit {
+        _ if no_columns => u128::MAX,
+        Some(b) => ANY | b,
+        None if blind => u128::MAX,
+        None => ANY,
+    }
+}
+
+/// The column of a resource in no pair (see [`Resources`]).
+const NO_PAIR: u32 = u32::MAX;
+
+/// Every resource a pair or a gate names, with its pairs' column
+/// ([`NO_PAIR`] if none) and its gates' bit: the event's resource is
+/// looked up once for both.
+#[derive(Debug, Default)]
+struct Resources {
+    known: Map<(u32, u128)>,
+    shape: KeyShape,
+}
+
+impl Resources {
+    fn new(pairs: &Pairs, gates: &Gates) -> Resources {
+        let mut known: Map<(u32, u128)> = Map::default();
+        for (r, &c) in &pairs.resources {
+            known.insert(r.clone(), (u32::try_from(c).unwrap_or(NO_PAIR), gates.bit(r)));
         }
-        match resource {
-            Some(r) => ANY | self.columns.get(r).and_then(|&c| 1u128.checked_shl(c)).unwrap_or(0),
-            None if blind => u128::MAX,
-            None => ANY,
+        for r in gates.columns.keys() {
+            known.entry(r.clone()).or_insert((NO_PAIR, gates.bit(r)));
         }
+        Resources { shape: KeyShape::of(known.keys()), known }
     }
 }
 
@@ -991,12 +1029,14 @@ impl Index {
             presence_within,
             presence_gate,
             gates,
+            resources: Resources::default(),
             always: ix.always,
             used: 0,
         };
         let readers = ix.verb.iter().chain(ix.single.iter().map(|s| &s.reader));
         let readers = readers.chain(ix.needles.iter().map(|n| &n.reader)).chain(ix.presence.iter().map(|p| &p.0));
         ix.used = readers.filter_map(|r| r.slot).fold(0, |u, s| u | s.bit());
+        ix.resources = Resources::new(&ix.pairs, &ix.gates);
         ix
     }
 
@@ -1009,17 +1049,25 @@ impl Index {
         // Every list below is ascending without repeats: `out` needs
         // sorting only where more than one list (or a needle) added rules.
         let mut added = Added { lists: usize::from(!self.always.is_empty()), out };
+        // The event's resource, looked up once: its pairs' column and its
+        // gates' bit.
+        let resource = view.ev.resource();
+        let (pair_column, gate_bit) =
+            match resource.filter(|r| self.resources.shape.may_hold(r)).and_then(|r| self.resources.known.get(r)) {
+                Some(&(p, b)) => ((p != NO_PAIR).then_some(p as usize), b),
+                None => (None, 0),
+            };
         // (verb, resource) pairs: the resource's row, then the verb's.
         if let Some(verb) = &self.verb {
             match verb.probe(&ev) {
-                Probe::Text(v) => self.pairs.add(view, v, &mut added),
+                Probe::Text(v) => self.pairs.add(pair_column, v, &mut added),
                 Probe::Blind => added.list(&self.pairs.all),
                 Probe::Nothing => {}
                 Probe::Slow => {
                     let mut buf = [0u8; 24];
                     match verb.read(&ev, &mut buf) {
                         Read::Blind => added.list(&self.pairs.all),
-                        Read::Text(v) => self.pairs.add(view, &v, &mut added),
+                        Read::Text(v) => self.pairs.add(pair_column, &v, &mut added),
                         Read::Nothing => {}
                     }
                 }
@@ -1036,7 +1084,7 @@ impl Index {
         // The decoder may already know the text holds no `\u` escape.
         let escaped_u = view.ev.flags.annotations_without_u_escape.then_some(false);
         let resource_blind = FieldRef::ObjResource.needs().first_common(ev.unavailable).is_some();
-        let mask = self.gates.mask(view.ev.resource(), resource_blind);
+        let mask = mask_of(self.gates.columns.is_empty(), resource.map(|_| gate_bit), resource_blind);
         let mut pieces = Pieces { finders: self.annotation_pieces.as_ref(), text, escaped_u, none: [None; 2] };
         for s in &self.single {
             if s.gate & mask == 0 {
@@ -1152,12 +1200,10 @@ impl Added<'_> {
 }
 
 impl Pairs {
-    /// Add the rules filed under (`verb`, the event's resource).
+    /// Add the rules filed under (`verb`, the resource in column `r`).
     #[inline(always)]
-    fn add(&self, view: &View<'_, '_>, verb: &str, added: &mut Added<'_>) {
-        let Some(r) = view.ev.resource().filter(|r| self.shape.may_hold(r)).and_then(|r| self.resources.get(r)) else {
-            return;
-        };
+    fn add(&self, r: Option<usize>, verb: &str, added: &mut Added<'_>) {
+        let Some(r) = r else { return };
         let first = verb.as_bytes().first();
         let Some(v) = self.verbs.iter().position(|x| x.as_bytes().first() == first && *x == verb) else { return };
         if let Some(l) = self.table.get(v * self.resources.len() + r) {

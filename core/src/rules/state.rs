@@ -212,7 +212,9 @@ impl RuleState {
 
     fn entry(&mut self, key: u64, limits: StateLimits) -> &mut Entry {
         use hashlink::linked_hash_map::Entry as Slot;
-        if !self.keys.contains_key(&key) {
+        // Only a full map has to make room (one hash lookup fewer on most
+        // events).
+        if self.keys.len() >= limits.max_keys.max(1) && !self.keys.contains_key(&key) {
             while self.keys.len() >= limits.max_keys.max(1) {
                 self.keys.pop_front();
                 self.evicted += 1;
