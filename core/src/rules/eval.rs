@@ -962,6 +962,23 @@ mod hash_tests {
     }
 
     #[test]
+    fn short_eq_is_string_equality() {
+        let base: String = (0..20u8).map(|i| char::from(b'a' + i)).collect();
+        for len in 0..=20 {
+            let a = &base[..len];
+            assert!(short_eq(a, a), "{a}");
+            assert!(!short_eq(a, &base[..len.saturating_sub(1)]) || len == 0);
+            for i in 0..len {
+                let mut b = a.as_bytes().to_vec();
+                b[i] ^= 0x20;
+                let b = String::from_utf8(b).expect("ascii");
+                assert!(!short_eq(a, &b), "{a} vs {b}");
+            }
+        }
+        assert!(short_eq("", "") && !short_eq("get", "gets") && short_eq("é", "é") && !short_eq("é", "è"));
+    }
+
+    #[test]
     fn fast_hash_reads_every_byte_of_the_tail() {
         // The tail word is read in overlapping pieces: changing any one
         // byte of any length up to two words changes the hash.
@@ -1055,6 +1072,33 @@ impl std::hash::Hasher for FastHash {
     }
 }
 
+/// `a == b`, without a call to `memcmp` for texts of up to 16 bytes (the
+/// values rules compare most: verbs, resources, outcomes, names): two
+/// overlapping reads from each end cover them. The call costs more than
+/// the compare on such texts.
+#[inline(always)]
+pub fn short_eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    if a.len() > 16 {
+        return a == b;
+    }
+    if let (Some(x), Some(y), Some(xe), Some(ye)) =
+        (a.first_chunk::<8>(), b.first_chunk::<8>(), a.last_chunk::<8>(), b.last_chunk::<8>())
+    {
+        return u64::from_ne_bytes(*x) == u64::from_ne_bytes(*y) && u64::from_ne_bytes(*xe) == u64::from_ne_bytes(*ye);
+    }
+    if let (Some(x), Some(y), Some(xe), Some(ye)) =
+        (a.first_chunk::<4>(), b.first_chunk::<4>(), a.last_chunk::<4>(), b.last_chunk::<4>())
+    {
+        return u32::from_ne_bytes(*x) == u32::from_ne_bytes(*y) && u32::from_ne_bytes(*xe) == u32::from_ne_bytes(*ye);
+    }
+    // Fewer than four bytes.
+    a.iter().zip(b).all(|(x, y)| x == y)
+}
+
 /// A hash set of strings with the fast hasher.
 pub type FastSet = HashSet<String, std::hash::BuildHasherDefault<FastHash>>;
 
@@ -1144,8 +1188,8 @@ impl Matcher {
     fn one_str(&self, t: &str, view: &View<'_, '_>) -> Option<bool> {
         Some(match self {
             // Text first: the number is parsed only when the texts differ.
-            Matcher::Eq(s, n) => t == s.as_str() || n.is_some_and(|n| t.parse::<f64>().ok() == Some(n)),
-            Matcher::Small(items) => items.iter().any(|x| x.as_str() == t),
+            Matcher::Eq(s, n) => short_eq(t, s) || n.is_some_and(|n| t.parse::<f64>().ok() == Some(n)),
+            Matcher::Small(items) => items.iter().any(|x| short_eq(x, t)),
             Matcher::Set(set) => set.contains(t),
             Matcher::Cmp(op, n) => t.parse::<f64>().ok().is_some_and(|x| cmp(*op, x, *n)),
             Matcher::Contains(needles, n, insensitive) => {

@@ -48,7 +48,7 @@ use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 
 use self::annotations::Leading;
 use super::derive;
-use super::eval::{int_str, Expr, FastHash, Got, Literal, Matcher, Val, View};
+use super::eval::{int_str, short_eq, Expr, FastHash, Got, Literal, Matcher, Val, View};
 use super::fields::{Derived, FieldRef};
 use crate::event::{Field, FieldSet};
 
@@ -600,13 +600,13 @@ impl Keys {
 
     fn get(&self, t: &str) -> Option<&[u32]> {
         match self {
-            Keys::Few(v) => v.iter().find(|(k, _)| k == t).map(|(_, l)| l.as_slice()),
+            Keys::Few(v) => v.iter().find(|(k, _)| short_eq(k, t)).map(|(_, l)| l.as_slice()),
             Keys::Many { keys, slots } => {
                 let mask = slots.len().wrapping_sub(1);
                 let mut at = key_slot(t.as_bytes(), mask);
                 loop {
                     let (k, l) = keys.get((*slots.get(at)? as usize).checked_sub(1)?)?;
-                    if k == t {
+                    if short_eq(k, t) {
                         return Some(l);
                     }
                     at = (at + 1) & mask;
@@ -1205,7 +1205,9 @@ impl Pairs {
     fn add(&self, r: Option<usize>, verb: &str, added: &mut Added<'_>) {
         let Some(r) = r else { return };
         let first = verb.as_bytes().first();
-        let Some(v) = self.verbs.iter().position(|x| x.as_bytes().first() == first && *x == verb) else { return };
+        let Some(v) = self.verbs.iter().position(|x| x.as_bytes().first() == first && short_eq(x, verb)) else {
+            return;
+        };
         if let Some(l) = self.table.get(v * self.resources.len() + r) {
             added.list(l);
         }
