@@ -1386,6 +1386,53 @@ mod tests {
     }
 
     #[test]
+    fn one_resource_lookup_serves_pairs_and_gates() {
+        // `p` is filed under (get, pods); `g` under a name, gated on
+        // secrets; `both` under (delete, secrets). The one table holds pods
+        // (a pair column, no gate bit) and secrets (both).
+        let mut b = crate::rules::Builder::new();
+        b.add_file(
+            "t.yaml",
+            "rules:\n  - {id: p, title: t, severity: low, condition: \"verb = get and objectRef.resource = pods\"}\n  \
+             - {id: g, title: t, severity: low, condition: \"objectRef.name = x and objectRef.resource = secrets\"}\n  \
+             - {id: both, title: t, severity: low, condition: \"verb = delete and objectRef.resource = secrets\"}\n",
+        );
+        let set = b.build().expect("compiles");
+        let ix = &set.index;
+        let pods = ix.resources.known.get("pods").copied().expect("pods known");
+        let secrets = ix.resources.known.get("secrets").copied().expect("secrets known");
+        assert_ne!(pods.0, NO_PAIR);
+        assert_eq!(pods.1, 0, "no entry is gated on pods");
+        assert_ne!(secrets.0, NO_PAIR);
+        assert_ne!(secrets.1, 0);
+        let id = |n: &str| set.find(n).expect("rule") as u32;
+        let cands = |verb: &str, resource: &str, name: &str| {
+            let line = format!(
+                r#"{{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Metadata","auditID":"a","stage":"ResponseComplete","verb":"{verb}","user":{{"username":"u"}},"objectRef":{{"resource":"{resource}","name":"{name}"}}}}"#
+            );
+            struct Cands<'a>(&'a Index, Option<Vec<u32>>);
+            impl crate::Sink for Cands<'_> {
+                fn event(&mut self, ev: &crate::AuditEvent<'_>) {
+                    let mut out = Vec::new();
+                    self.0.candidates(&View::new(ev), &mut out);
+                    self.1 = Some(out);
+                }
+                fn skipped(&mut self, _: crate::Unit<'_>, _: &'static str) {}
+                fn error(&mut self, _: crate::Unit<'_>, _: &crate::Error) {}
+            }
+            let mut sink = Cands(ix, None);
+            crate::Decoder::default().decode(line.as_bytes(), &mut sink);
+            sink.1.expect("one event")
+        };
+        assert_eq!(cands("get", "pods", "x"), vec![id("p")]);
+        assert_eq!(cands("get", "secrets", "x"), vec![id("g")]);
+        assert_eq!(cands("delete", "secrets", "y"), vec![id("both")]);
+        assert_eq!(cands("delete", "secrets", "x"), vec![id("g"), id("both")]);
+        // A resource neither knows: no pair, no gate open.
+        assert!(cands("get", "configmaps", "x").is_empty());
+    }
+
+    #[test]
     fn gates_run_out_of_columns_without_overflowing() {
         // 130 entries, each filing one rule that requires its own resource:
         // the first 127 get a column, the rest are ungated, and no event's
