@@ -38,6 +38,8 @@
 //! require `objectRef.resource` among some values is not probed at all on
 //! an event with another resource (`Gates`): a little more work per entry,
 //! far fewer data-dependent branches per event (BENCHMARKS.md, session 8).
+//! The event's resource is looked up once, for both its pairs' column and
+//! its gates' bit (`Resources`).
 
 mod annotations;
 
