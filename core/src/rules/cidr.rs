@@ -72,8 +72,8 @@ impl Cidrs {
             return false;
         }
         // Most sources are dotted quads: read them without the general
-        // parser (it is the same reading, `dotted_quad_reads_as_the_standard_parser`,
-        // in a tenth of the code).
+        // parser (the same reading, `dotted_quad_reads_as_the_standard_parser`;
+        // ~80 instructions an address against ~200, BENCHMARKS.md session 9).
         if let Some(a) = dotted_quad(t.as_bytes()) {
             return self.v4.iter().any(|&(net, mask)| a & mask == net);
         }
