@@ -130,12 +130,15 @@ fn normalize_pass(n: &mut Normalizer, dec: &Decoder, bytes: &[u8], lines: &[std:
     n.clear_output();
 }
 
-/// One `detect/scan_builtin` pass: a new scanner (fresh stateful state).
+/// One `detect/scan_builtin` pass: a new scanner (fresh stateful state),
+/// given the records in runs of 256 as the CLI gives them
+/// (`Scanner::records`, which decodes a few events before detecting on
+/// them; normalize is fastest one record at a time, as above).
 fn scan_pass(rules: &RuleSet, dec: &Decoder, bytes: &[u8], lines: &[std::ops::Range<usize>]) {
     let opts = ScanOptions { write_events: true, ..ScanOptions::default() };
     let mut s = Scanner::new(rules, opts);
-    for r in lines {
-        s.record(dec, &bytes[r.clone()]);
+    for run in lines.chunks(256) {
+        s.records(dec, run.iter().map(|r| &bytes[r.clone()]));
         if s.output().len() > 1 << 22 {
             s.clear_output();
         }

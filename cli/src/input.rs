@@ -32,29 +32,38 @@ pub fn open_counted(path: &str, progress: &Progress) -> io::Result<Box<dyn Read>
     }
 }
 
-/// Read `r` to the end, calling `each` with every framed record.
-pub fn for_each_record(r: impl Read, max_record: usize, mut each: impl FnMut(&[u8], &Frame)) -> io::Result<()> {
-    for_each_record_while(r, max_record, |rec, f| {
-        each(rec, f);
-        true
+/// Read `r` to the end, calling `each` with every framed record, until it
+/// returns `false`.
+pub fn for_each_record_while(
+    r: impl Read,
+    max_record: usize,
+    mut each: impl FnMut(&[u8], &Frame) -> bool,
+) -> io::Result<()> {
+    for_each_chunk_while(r, max_record, |buf, frames| {
+        frames.iter().all(|f| buf.get(f.range.clone()).is_some_and(|rec| each(rec, f)))
     })
 }
 
-/// [`for_each_record`] until `each` returns `false`.
-pub fn for_each_record_while(
+/// Read `r` to the end, calling `each` with the records framed from each
+/// read (`frames` index `buf`), until it returns `false`: all of a read's
+/// records at once, for pumps that take several ([`Pump::frames`]).
+pub fn for_each_chunk_while(
     mut r: impl Read,
     max_record: usize,
-    mut each: impl FnMut(&[u8], &Frame) -> bool,
+    mut each: impl FnMut(&[u8], &[Frame]) -> bool,
 ) -> io::Result<()> {
     let mut framer = Framer::new(max_record);
     let mut buf: Vec<u8> = Vec::with_capacity(1 << 20);
     let mut chunk = vec![0u8; 1 << 20];
+    let mut frames: Vec<Frame> = Vec::new();
     let mut eof = false;
     loop {
+        frames.clear();
         while let Some(f) = framer.next(&buf, eof) {
-            if !each(&buf[f.range.clone()], &f) {
-                return Ok(());
-            }
+            frames.push(f);
+        }
+        if !frames.is_empty() && !each(&buf, &frames) {
+            return Ok(());
         }
         if eof {
             return Ok(());
@@ -81,6 +90,18 @@ pub fn for_each_record_while(
 pub trait Pump {
     fn record(&mut self, dec: &kaudit_core::Decoder, rec: &[u8]);
     fn oversize(&mut self, piece: &[u8], limit: usize);
+    /// Several framed records of `buf`, in order: each as [`Pump::record`]
+    /// or [`Pump::oversize`] would take it.
+    fn frames(&mut self, dec: &kaudit_core::Decoder, limit: usize, buf: &[u8], frames: &[Frame]) {
+        for f in frames {
+            let Some(rec) = buf.get(f.range.clone()) else { continue };
+            if f.oversize {
+                self.oversize(rec, limit);
+            } else {
+                self.record(dec, rec);
+            }
+        }
+    }
     fn output(&self) -> &[u8];
     fn clear_output(&mut self);
     /// Events so far (for the progress bar).
@@ -112,6 +133,10 @@ impl<O: Observer> Pump for Scanner<'_, O> {
     fn oversize(&mut self, piece: &[u8], limit: usize) {
         Scanner::oversize(self, piece, limit)
     }
+    fn frames(&mut self, dec: &kaudit_core::Decoder, limit: usize, buf: &[u8], frames: &[Frame]) {
+        let recs = frames.iter().filter_map(|f| Some((buf.get(f.range.clone())?, f.oversize)));
+        Scanner::frames(self, dec, limit, recs)
+    }
     fn output(&self) -> &[u8] {
         Scanner::output(self)
     }
@@ -122,6 +147,10 @@ impl<O: Observer> Pump for Scanner<'_, O> {
         Scanner::events(self)
     }
 }
+
+/// Records a pump takes at once in [`pump_all`] (between checks of its
+/// output's size and updates of the progress bar).
+const RUN: usize = 256;
 
 /// What [`pump_all`] ended with.
 pub enum Pumped {
@@ -147,21 +176,18 @@ pub fn pump_all(
         progress.set_input(path);
         let res = open_counted(path, progress).and_then(|r| {
             let mut write_err = None;
-            let mut n = 0u32;
-            for_each_record(r, max, |rec, frame| {
-                if frame.oversize {
-                    pump.oversize(rec, max);
-                } else {
-                    pump.record(dec, rec);
-                }
-                n = n.wrapping_add(1);
-                if n % 1024 == 0 {
+            for_each_chunk_while(r, max, |buf, frames| {
+                // A read's records in runs, the output written out between
+                // them once it passes 1 MiB.
+                for run in frames.chunks(RUN) {
+                    pump.frames(dec, max, buf, run);
                     progress.set_events(pump.events());
+                    if pump.output().len() >= 1 << 20 && write_err.is_none() {
+                        write_err = out.write_all(pump.output()).err();
+                        pump.clear_output();
+                    }
                 }
-                if pump.output().len() >= 1 << 20 && write_err.is_none() {
-                    write_err = out.write_all(pump.output()).err();
-                    pump.clear_output();
-                }
+                true
             })?;
             if let Some(e) = write_err {
                 return Err(e);

@@ -199,13 +199,7 @@ fn work<O: Observer + Send>(
                 sc.record_steps();
             }
             if !stop.load(Ordering::Relaxed) {
-                for (r, oversize) in records() {
-                    if oversize {
-                        sc.oversize(r, max);
-                    } else {
-                        sc.record(plan.dec, r);
-                    }
-                }
+                sc.frames(plan.dec, max, records());
             }
             sc
         };

@@ -74,7 +74,12 @@ pub struct Scanner<'r, O: Observer = KeepAll> {
     findings: Option<(FindingFormat, Context)>,
     /// Findings written so far (SARIF separates results with commas).
     written: u64,
+    /// The detections of a batch of events ([`Scanner::records`]).
+    dets: Vec<Detections>,
 }
+
+/// Plain events [`Scanner::records`] decodes before it detects on them.
+const BATCH: usize = 16;
 
 /// `*slot = Some(t)`, reusing the string already there (no allocation per
 /// hit as times advance).
@@ -111,6 +116,7 @@ impl<'r, O: Observer> Scanner<'r, O> {
             observer,
             findings: None,
             written: 0,
+            dets: Vec::new(),
         }
     }
 
@@ -163,6 +169,61 @@ impl<'r, O: Observer> Scanner<'r, O> {
         dec.decode(record, self);
     }
 
+    /// Decode and scan framed records in order, with the output and state
+    /// [`Scanner::record`] on each would give.
+    ///
+    /// Plain events (see [`Decoder::decode_keep`]) are decoded [`BATCH`] at
+    /// a time; detection then runs on the batch, then the batch is written.
+    /// The decoder's code, detection's and the encoder's each stay warm for
+    /// a run of events instead of taking turns on every one (BENCHMARKS.md,
+    /// "Detection overhead, session 10"). Anything else the decoder sends
+    /// (an envelope's events, a skipped unit, an error) is handled after the
+    /// batch held so far, so the order is kept.
+    pub fn records<'a>(&mut self, dec: &Decoder, records: impl IntoIterator<Item = &'a [u8]>) {
+        self.frames(dec, 0, records.into_iter().map(|r| (r, false)));
+    }
+
+    /// [`Scanner::records`] over framed input: `(bytes, oversize)`, where
+    /// an oversize frame is a piece of a record longer than `limit`, passed
+    /// through as an error in its place ([`Scanner::oversize`]).
+    pub fn frames<'a>(&mut self, dec: &Decoder, limit: usize, frames: impl IntoIterator<Item = (&'a [u8], bool)>) {
+        let mut batch: Vec<AuditEvent<'a>> = Vec::with_capacity(BATCH);
+        for (rec, oversize) in frames {
+            if oversize {
+                self.flush(&mut batch);
+                self.oversize(rec, limit);
+                continue;
+            }
+            self.norm.count_input(rec.len());
+            let kept = dec.decode_keep(rec, &mut Flushing { sc: self, batch: &mut batch });
+            let Some(ev) = kept else { continue };
+            batch.push(ev);
+            if batch.len() >= BATCH {
+                self.flush(&mut batch);
+            }
+        }
+        self.flush(&mut batch);
+    }
+
+    /// Detect on every event of `batch`, in order, then write them.
+    fn flush(&mut self, batch: &mut Vec<AuditEvent<'_>>) {
+        if batch.is_empty() {
+            return;
+        }
+        let mut dets = std::mem::take(&mut self.dets);
+        if dets.len() < batch.len() {
+            dets.resize_with(batch.len(), Detections::default);
+        }
+        for (ev, det) in batch.iter().zip(dets.iter_mut()) {
+            self.detector.detect_into(ev, det);
+        }
+        for (ev, det) in batch.iter().zip(dets.iter()) {
+            self.emit(ev, det);
+        }
+        self.dets = dets;
+        batch.clear();
+    }
+
     /// A piece of an oversize record (passed through as an error).
     pub fn oversize(&mut self, piece: &[u8], limit: usize) {
         if self.findings.is_some() {
@@ -197,19 +258,43 @@ impl<'r, O: Observer> Scanner<'r, O> {
     }
 }
 
-impl<O: Observer> Sink for Scanner<'_, O> {
+/// The sink [`Scanner::records`] decodes into: whatever the decoder sends
+/// (an event it does not hand back, a skipped unit, an error) comes after
+/// the batch held so far, which is written first.
+struct Flushing<'s, 'r, 'a, O: Observer> {
+    sc: &'s mut Scanner<'r, O>,
+    batch: &'s mut Vec<AuditEvent<'a>>,
+}
+
+impl<O: Observer> Sink for Flushing<'_, '_, '_, O> {
     fn event(&mut self, ev: &AuditEvent<'_>) {
-        self.detector.detect_into(ev, &mut self.det);
-        if !self.det.hits.is_empty() || !self.det.blind.is_empty() {
-            summarize(&mut self.summary, &self.det, ev);
+        self.sc.flush(self.batch);
+        self.sc.event(ev);
+    }
+
+    fn skipped(&mut self, unit: Unit<'_>, reason: SkipReason) {
+        self.sc.flush(self.batch);
+        self.sc.skipped(unit, reason);
+    }
+
+    fn error(&mut self, unit: Unit<'_>, err: &Error) {
+        self.sc.flush(self.batch);
+        self.sc.error(unit, err);
+    }
+}
+
+impl<O: Observer> Scanner<'_, O> {
+    /// Summarize, show and write one event with its detections.
+    fn emit(&mut self, ev: &AuditEvent<'_>, det: &Detections) {
+        if !det.hits.is_empty() || !det.blind.is_empty() {
+            summarize(&mut self.summary, det, ev);
         }
-        let keep = self.observer.event(ev, &self.det);
-        if !keep || !self.opts.write_events || (self.opts.only_hits && self.det.hits.is_empty()) {
+        let keep = self.observer.event(ev, det);
+        if !keep || !self.opts.write_events || (self.opts.only_hits && det.hits.is_empty()) {
             self.norm.count_event(ev);
             return;
         }
         let rules = self.rules;
-        let det = &self.det;
         if let Some((format, ctx)) = &self.findings {
             self.norm.count_event(ev);
             for &i in &det.hits {
@@ -222,6 +307,15 @@ impl<O: Observer> Sink for Scanner<'_, O> {
         }
         let blind = self.opts.blind;
         self.norm.event_with(ev, &mut |out: &mut Vec<u8>| write_detections(rules, det, blind, out));
+    }
+}
+
+impl<O: Observer> Sink for Scanner<'_, O> {
+    fn event(&mut self, ev: &AuditEvent<'_>) {
+        let mut det = std::mem::take(&mut self.det);
+        self.detector.detect_into(ev, &mut det);
+        self.emit(ev, &det);
+        self.det = det;
     }
 
     fn skipped(&mut self, unit: Unit<'_>, reason: SkipReason) {
@@ -391,5 +485,113 @@ mod tests {
         assert_eq!(sc.summary()[0].hits, 1);
         sc.observer_mut().seen.clear();
         assert!(sc.observer().seen.is_empty());
+    }
+
+    /// Every fixture record, framed, plus synthetic ones (labelled here):
+    /// window events between them, a record that is not JSON, one that is
+    /// not UTF-8, an empty array, and two oversize pieces.
+    fn mixed_frames() -> (Vec<u8>, Vec<(std::ops::Range<usize>, bool)>) {
+        let mut data = Vec::new();
+        let mut frames = Vec::new();
+        let mut push = |data: &mut Vec<u8>, bytes: &[u8], oversize: bool| {
+            let start = data.len();
+            data.extend_from_slice(bytes);
+            frames.push((start..data.len(), oversize));
+        };
+        for (n, path) in crate::testdata::fixture_files().iter().enumerate() {
+            let bytes = std::fs::read(path).expect("fixture");
+            for f in crate::frame::records(&bytes, 1 << 20) {
+                push(&mut data, &bytes[f.range], f.oversize);
+            }
+            for k in 0..4 {
+                let t = format!("2025-01-01T10:{:02}:{:02}Z", n % 60, k * 10);
+                push(&mut data, line(&format!("w{n}-{k}"), &t).as_bytes(), false);
+            }
+            match n % 5 {
+                0 => push(&mut data, b"{not json", false),
+                1 => push(&mut data, b"{\"kind\":\"Event\",\"verb\":\"get\xff\"}", false),
+                2 => push(&mut data, b"[]", false),
+                3 => push(&mut data, b"{\"kind\":\"Event\",\"apiVersion\":\"audit.k8s", true),
+                _ => {}
+            }
+        }
+        (data, frames)
+    }
+
+    /// What a scan wrote, counted, summarized, showed its observer, and
+    /// holds in stateful keys.
+    type Scanned = (Vec<u8>, Stats, Vec<RuleSummary>, Vec<(String, Vec<u32>)>, (usize, u64));
+
+    /// Run `frames` through a scanner: one record at a time, or in runs of
+    /// `run` through `Scanner::frames`; what it wrote, counted and saw.
+    fn scan_mixed(
+        set: &crate::rules::RuleSet,
+        opts: ScanOptions,
+        findings: Option<FindingFormat>,
+        data: &[u8],
+        frames: &[(std::ops::Range<usize>, bool)],
+        run: Option<usize>,
+    ) -> Scanned {
+        let dec = Decoder::new(Limits::default());
+        let mut sc = Scanner::with_observer(set, opts, From { since: "2024-01-01T00:00", seen: Vec::new() });
+        if let Some(f) = findings {
+            sc.set_findings(f, Context { created_ms: Some(0), hostname: None });
+        }
+        let mut out = Vec::new();
+        match run {
+            None => {
+                for (r, oversize) in frames {
+                    if *oversize {
+                        sc.oversize(&data[r.clone()], 1 << 20);
+                    } else {
+                        sc.record(&dec, &data[r.clone()]);
+                    }
+                }
+            }
+            Some(n) => {
+                for chunk in frames.chunks(n) {
+                    sc.frames(&dec, 1 << 20, chunk.iter().map(|(r, o)| (&data[r.clone()], *o)));
+                    // Output taken between runs, as the CLI does.
+                    out.extend_from_slice(sc.output());
+                    sc.clear_output();
+                }
+            }
+        }
+        out.extend_from_slice(sc.output());
+        let keys = sc.detector().state_keys();
+        (out, sc.stats(), sc.summary().to_vec(), std::mem::take(&mut sc.observer_mut().seen), keys)
+    }
+
+    #[test]
+    fn records_in_runs_give_what_one_at_a_time_gives() {
+        let mut b = Builder::new();
+        crate::rules::add_builtin(&mut b);
+        b.add_file("t.yaml", RULES);
+        let set = b.build().expect("rules compile");
+        let (data, frames) = mixed_frames();
+        assert!(frames.len() > 300, "{} frames", frames.len());
+        let base = ScanOptions { write_events: true, ..ScanOptions::default() };
+        let cases = [
+            (base, None),
+            (ScanOptions { blind: true, ..base }, None),
+            (ScanOptions { only_hits: true, blind: true, ..base }, None),
+            (ScanOptions { write_events: false, ..base }, None),
+            (ScanOptions { normalize: Options { keep_skipped: false }, ..base }, None),
+            (base, Some(FindingFormat::Ocsf)),
+        ];
+        for (opts, findings) in cases {
+            let one = scan_mixed(&set, opts, findings, &data, &frames, None);
+            assert!(one.2.iter().any(|s| s.hits > 0), "some rule fires");
+            assert!(one.3.len() > 200, "the observer saw {} events", one.3.len());
+            for run in [1, 7, BATCH, 256, frames.len()] {
+                let batched = scan_mixed(&set, opts, findings, &data, &frames, Some(run));
+                let what = format!("{opts:?} {findings:?}, runs of {run}");
+                assert!(one.0 == batched.0, "output differs: {what}");
+                assert_eq!(one.1, batched.1, "stats: {what}");
+                assert_eq!(one.2, batched.2, "summaries: {what}");
+                assert_eq!(one.3, batched.3, "observed: {what}");
+                assert_eq!(one.4, batched.4, "state: {what}");
+            }
+        }
     }
 }

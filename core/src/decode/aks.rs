@@ -69,7 +69,7 @@ pub(super) fn records(dec: &Decoder, r: Json<'_>, unit: &[u8], ctx: &Ctx<'_>, si
         if let Ok(Firehose { record_id: Some(_), data: Some(d) }) = serde_json::from_str::<Firehose<'_>>(t) {
             super::eks::firehose_item(dec, d, t.as_bytes(), &c, sink);
         } else {
-            dec.text(t, t.as_bytes(), &c, sink);
+            dec.text(t, t.as_bytes(), &c, sink, None);
         }
     }
 }

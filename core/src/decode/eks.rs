@@ -60,7 +60,7 @@ pub(super) fn awslogs(dec: &Decoder, a: Json<'_>, unit: &[u8], ctx: &Ctx<'_>, si
         Err(e) => return sink.error(u, &Error::json("awslogs", &e)),
     };
     match base64::engine::general_purpose::STANDARD.decode(data.as_bytes()) {
-        Ok(bytes) => dec.bytes(&bytes, Some(unit), &c, sink),
+        Ok(bytes) => dec.bytes(&bytes, Some(unit), &c, sink, None),
         Err(e) => sink.error(u, &Error::new(Category::Encoding, "awslogs.data", format!("base64: {e}"))),
     }
 }
@@ -162,7 +162,7 @@ pub(super) fn firehose_item(dec: &Decoder, data: Json<'_>, unit: &[u8], ctx: &Ct
         Err(e) => return sink.error(u, &Error::json("records[].data", &e)),
     };
     match base64::engine::general_purpose::STANDARD.decode(s.as_bytes()) {
-        Ok(bytes) => dec.bytes(&bytes, Some(unit), &ctx.hop(), sink),
+        Ok(bytes) => dec.bytes(&bytes, Some(unit), &ctx.hop(), sink, None),
         Err(e) => sink.error(u, &Error::new(Category::Encoding, "records[].data", format!("base64: {e}"))),
     }
 }

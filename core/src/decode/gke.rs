@@ -391,7 +391,7 @@ pub(super) fn pubsub(dec: &Decoder, m: Json<'_>, unit: &[u8], ctx: &Ctx<'_>, sin
     let mut c = ctx.with_source(Source::GkePubsub);
     c.received = raw(msg.publish_time.or(msg.publish_time_snake)).or(c.received);
     match base64::engine::general_purpose::STANDARD.decode(data.as_bytes()) {
-        Ok(bytes) => dec.bytes(&bytes, Some(unit), &c, sink),
+        Ok(bytes) => dec.bytes(&bytes, Some(unit), &c, sink, None),
         Err(e) => sink.error(
             Unit { raw: unit, source: c.source },
             &Error::new(Category::Encoding, "message.data", format!("base64: {e}")),

@@ -57,6 +57,9 @@ pub trait Sink {
     fn error(&mut self, unit: Unit<'_>, err: &Error);
 }
 
+/// Where [`Decoder::decode_keep`] puts a record's plain event.
+type Keep<'k, 'a> = Option<&'k mut Option<AuditEvent<'a>>>;
+
 /// Bounds on the work and memory one record may take.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
@@ -311,13 +314,32 @@ impl Decoder {
     /// every unit it holds into `sink`.
     pub fn decode(&self, record: &[u8], sink: &mut dyn Sink) {
         let ctx = Ctx { max_depth: self.limits.max_depth.min(MAX_JSON_DEPTH), ..Ctx::default() };
-        self.bytes(record, None, &ctx, sink);
+        self.bytes(record, None, &ctx, sink, None);
+    }
+
+    /// [`Decoder::decode`], except that a record that is one plain Event
+    /// (no envelope, no gzip: its event borrows from `record` alone) is
+    /// given back instead of sent to `sink`. Anything else reaches `sink`
+    /// as `decode` sends it, and `None` is returned. For sinks that hold
+    /// several events before handling them (`Scanner::records`).
+    pub fn decode_keep<'a>(&self, record: &'a [u8], sink: &mut dyn Sink) -> Option<AuditEvent<'a>> {
+        let ctx = Ctx { max_depth: self.limits.max_depth.min(MAX_JSON_DEPTH), ..Ctx::default() };
+        let mut kept = None;
+        self.bytes(record, None, &ctx, sink, Some(&mut kept));
+        kept
     }
 
     /// Any bytes: gzip, JSON, or not decodable. `outer` is the unit these
     /// bytes were decoded from (base64, gzip) when they are all of one unit:
     /// an error then passes the outer bytes through, as they arrived.
-    pub(crate) fn bytes(&self, b: &[u8], outer: Option<&[u8]>, ctx: &Ctx<'_>, sink: &mut dyn Sink) {
+    pub(crate) fn bytes<'a, 'c: 'a>(
+        &self,
+        b: &'a [u8],
+        outer: Option<&[u8]>,
+        ctx: &Ctx<'c>,
+        sink: &mut dyn Sink,
+        keep: Keep<'_, 'a>,
+    ) {
         let unit = Unit { raw: outer.unwrap_or(b), source: ctx.source };
         if ctx.hops > self.limits.max_hops {
             sink.error(unit, &Error::new(Category::Limit, "$", "too many nested envelopes"));
@@ -355,7 +377,7 @@ impl Decoder {
                         sink.skipped(unit, "empty gzip payload");
                     }
                     for f in frames {
-                        self.bytes(&plain[f.range], single, &c, sink);
+                        self.bytes(&plain[f.range], single, &c, sink, None);
                     }
                 }
                 Err(e) => sink.error(unit, &e),
@@ -371,7 +393,7 @@ impl Decoder {
                 return;
             }
         };
-        self.text(text, unit.raw, ctx, sink);
+        self.text(text, unit.raw, ctx, sink, keep);
     }
 
     /// [`Decoder::bytes`] of `b` (with `outer`), but only when the fast path
@@ -390,7 +412,7 @@ impl Decoder {
             None => false,
         };
         if ok {
-            self.value(&mut top, text, outer, ctx, sink);
+            self.value(&mut top, text, outer, ctx, sink, None);
         }
         ok
     }
@@ -408,7 +430,7 @@ impl Decoder {
     }
 
     /// UTF-8 text of one unit. `unit` is what an error passes through.
-    fn text(&self, text: &str, unit: &[u8], ctx: &Ctx<'_>, sink: &mut dyn Sink) {
+    fn text<'a, 'c: 'a>(&self, text: &'a str, unit: &[u8], ctx: &Ctx<'c>, sink: &mut dyn Sink, keep: Keep<'_, 'a>) {
         if ctx.hops > self.limits.max_hops {
             let e = Error::new(Category::Limit, "$", "too many nested envelopes");
             return sink.error(Unit { raw: unit, source: ctx.source }, &e);
@@ -423,9 +445,9 @@ impl Decoder {
         if t.starts_with('{') {
             let mut top = Top::default();
             match fast::top_any(t, depth, &mut top) {
-                Some(false) => return self.value(&mut top, t, unit, ctx, sink),
+                Some(false) => return self.value(&mut top, t, unit, ctx, sink, keep),
                 Some(true) if json::lone_surrogate(t.as_bytes()).is_none() => {
-                    return self.value(&mut top, t, unit, ctx, sink)
+                    return self.value(&mut top, t, unit, ctx, sink, keep)
                 }
                 _ => {}
             }
@@ -458,7 +480,7 @@ impl Decoder {
             }
         }
         match serde_json::from_str::<Top<'_>>(t) {
-            Ok(mut top) => self.value(&mut top, t, unit, ctx, sink),
+            Ok(mut top) => self.value(&mut top, t, unit, ctx, sink, keep),
             Err(e) => {
                 if t.ends_with(std::str::from_utf8(frame::TRUNCATED_MARKER).unwrap_or_default()) {
                     event::truncated(t, unit, ctx, sink);
@@ -466,7 +488,7 @@ impl Decoder {
                     // Several documents on one line (`{…}{…}`): each is a unit.
                     let c = ctx.hop();
                     for p in parts {
-                        self.text(p, p.as_bytes(), &c, sink);
+                        self.text(p, p.as_bytes(), &c, sink, None);
                     }
                 } else {
                     sink.error(Unit { raw: unit, source: ctx.source }, &Error::json("$", &e));
@@ -481,7 +503,7 @@ impl Decoder {
             Ok(items) => {
                 let c = ctx.hop();
                 for it in items {
-                    self.text(it.get(), it.get().as_bytes(), &c, sink);
+                    self.text(it.get(), it.get().as_bytes(), &c, sink, None);
                 }
             }
             Err(e) => sink.error(Unit { raw: unit, source: ctx.source }, &Error::json("$", &e)),
@@ -489,7 +511,15 @@ impl Decoder {
     }
 
     /// One parsed object: the detection order of formats.md §10.
-    fn value<'a, 'c: 'a>(&self, top: &mut Top<'a>, text: &'a str, unit: &[u8], ctx: &Ctx<'c>, sink: &mut dyn Sink) {
+    fn value<'a, 'c: 'a>(
+        &self,
+        top: &mut Top<'a>,
+        text: &'a str,
+        unit: &[u8],
+        ctx: &Ctx<'c>,
+        sink: &mut dyn Sink,
+        keep: Keep<'_, 'a>,
+    ) {
         let u = Unit { raw: unit, source: ctx.source };
         // 3. OTLP.
         if let Some(rl) = top.resource_logs {
@@ -543,7 +573,10 @@ impl Decoder {
         let is_event = top.kind.as_deref() == Some("Event")
             || (top.audit_id.is_some() && top.stage.is_some() && top.verb.is_some());
         if is_event {
-            return event::event(top, text, unit, ctx, sink);
+            return match keep {
+                Some(k) => *k = Some(event::plain(top, text, ctx)),
+                None => event::event(top, text, unit, ctx, sink),
+            };
         }
         // 12. Shipper wrappers and CloudWatch rows.
         if let Some(done) = self.wrapper(top, unit, ctx, sink) {
@@ -566,14 +599,50 @@ impl Decoder {
             c.source = Some(Source::K8sShipper);
         }
         if inner.get().starts_with('{') {
-            self.text(inner.get(), unit, &c, sink);
+            self.text(inner.get(), unit, &c, sink, None);
             return Some(());
         }
         let s = raw_str(Some(inner))?;
         if !s.trim_start().starts_with('{') {
             return None;
         }
-        self.text(&s, unit, &c, sink);
+        self.text(&s, unit, &c, sink, None);
         Some(())
+    }
+}
+
+#[cfg(test)]
+mod keep_tests {
+    use super::*;
+    use crate::normalize::{Normalizer, Options};
+
+    /// `decode_keep` hands back exactly the events `decode` sends as plain
+    /// Events, and sends everything else as `decode` does: over every
+    /// fixture record (vanilla, EKS, AKS, GKE, OpenShift shapes) the two
+    /// give the same output, units and counts.
+    #[test]
+    fn decode_keep_gives_back_plain_events_and_sends_the_rest() {
+        let dec = Decoder::default();
+        let opts = Options { keep_skipped: true };
+        let (mut sent, mut kept_out) = (Normalizer::new(opts), Normalizer::new(opts));
+        let (mut kept, mut not_kept) = (0, 0);
+        for path in crate::testdata::fixture_files() {
+            let bytes = std::fs::read(&path).expect("fixture");
+            for f in frame::records(&bytes, 1 << 20) {
+                let rec = &bytes[f.range];
+                sent.record(&dec, rec);
+                kept_out.count_input(rec.len());
+                match dec.decode_keep(rec, &mut kept_out) {
+                    Some(ev) => {
+                        kept += 1;
+                        kept_out.event(&ev);
+                    }
+                    None => not_kept += 1,
+                }
+                assert!(sent.output() == kept_out.output(), "{path:?}: {}", String::from_utf8_lossy(rec));
+            }
+        }
+        assert_eq!(sent.stats(), kept_out.stats());
+        assert!(kept > 40 && not_kept > 100, "kept {kept}, not kept {not_kept}");
     }
 }
