@@ -122,7 +122,9 @@ pub fn query_values(uri: &str, key: &str) -> Vec<String> {
     q.split('&')
         .filter_map(|kv| {
             let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-            (url_decode(k) == key).then(|| url_decode(v))
+            // Only a name with an escape needs decoding to be compared.
+            let named = if k.contains(['%', '+']) { url_decode(k) == key } else { k == key };
+            named.then(|| url_decode(v))
         })
         .collect()
 }
@@ -367,6 +369,9 @@ mod tests {
         assert_eq!(query_values(uri, "command"), ["sh", "-c", "cat /var/run/secrets"]);
         assert_eq!(query_values(uri, "container"), ["c"]);
         assert_eq!(url_decode("a%zz%2"), "a%zz%2");
+        // Escaped names are decoded before they are compared; plain ones as they are.
+        assert_eq!(query_values("/x?comm%61nd=a&command=b+c&commandx=d&+command=e", "command"), ["a", "b c"]);
+        assert_eq!(query_values("/x?c%2Bd=1&c+d=2&c%20d=3", "c d"), ["2", "3"]);
     }
 
     #[test]
