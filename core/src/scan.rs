@@ -187,41 +187,59 @@ impl<'r, O: Observer> Scanner<'r, O> {
     /// an oversize frame is a piece of a record longer than `limit`, passed
     /// through as an error in its place ([`Scanner::oversize`]).
     pub fn frames<'a>(&mut self, dec: &Decoder, limit: usize, frames: impl IntoIterator<Item = (&'a [u8], bool)>) {
-        let mut batch: Vec<AuditEvent<'a>> = Vec::with_capacity(BATCH);
+        // The held events, each decoded in its place: slots `..held`.
+        let mut slots: Vec<Option<AuditEvent<'a>>> = std::iter::repeat_with(|| None).take(BATCH).collect();
+        let mut held = 0;
         for (rec, oversize) in frames {
             if oversize {
-                self.flush(&mut batch);
+                self.flush(slots.get_mut(..held).unwrap_or_default());
+                held = 0;
                 self.oversize(rec, limit);
                 continue;
             }
-            self.norm.count_input(rec.len());
-            let kept = dec.decode_keep(rec, &mut Flushing { sc: self, batch: &mut batch });
-            let Some(ev) = kept else { continue };
-            batch.push(ev);
-            if batch.len() >= BATCH {
-                self.flush(&mut batch);
+            if held >= BATCH {
+                self.flush(&mut slots);
+                held = 0;
             }
+            self.norm.count_input(rec.len());
+            // `held < BATCH == slots.len()`: there is a free slot.
+            let (before, after) = slots.split_at_mut(held);
+            let Some(slot) = after.first_mut() else { continue };
+            let mut sink = Flushing { sc: self, held: before, flushed: false };
+            let kept = dec.decode_keep(rec, &mut sink, slot);
+            if sink.flushed {
+                // (A record that is kept sends nothing else; should one do
+                // both, its event moves to the front.)
+                slots.swap(0, held);
+                held = 0;
+            }
+            held += usize::from(kept);
         }
-        self.flush(&mut batch);
+        self.flush(slots.get_mut(..held).unwrap_or_default());
     }
 
-    /// Detect on every event of `batch`, in order, then write them.
-    fn flush(&mut self, batch: &mut Vec<AuditEvent<'_>>) {
-        if batch.is_empty() {
+    /// Detect on every held event, in order, then write them, and empty
+    /// their slots.
+    fn flush(&mut self, held: &mut [Option<AuditEvent<'_>>]) {
+        if held.is_empty() {
             return;
         }
         let mut dets = std::mem::take(&mut self.dets);
-        if dets.len() < batch.len() {
-            dets.resize_with(batch.len(), Detections::default);
+        if dets.len() < held.len() {
+            dets.resize_with(held.len(), Detections::default);
         }
-        for (ev, det) in batch.iter().zip(dets.iter_mut()) {
-            self.detector.detect_into(ev, det);
+        for (ev, det) in held.iter().zip(dets.iter_mut()) {
+            if let Some(ev) = ev {
+                self.detector.detect_into(ev, det);
+            }
         }
-        for (ev, det) in batch.iter().zip(dets.iter()) {
-            self.emit(ev, det);
+        for (ev, det) in held.iter().zip(dets.iter()) {
+            if let Some(ev) = ev {
+                self.emit(ev, det);
+            }
         }
         self.dets = dets;
-        batch.clear();
+        held.iter_mut().for_each(|s| *s = None);
     }
 
     /// A piece of an oversize record (passed through as an error).
@@ -263,22 +281,33 @@ impl<'r, O: Observer> Scanner<'r, O> {
 /// the batch held so far, which is written first.
 struct Flushing<'s, 'r, 'a, O: Observer> {
     sc: &'s mut Scanner<'r, O>,
-    batch: &'s mut Vec<AuditEvent<'a>>,
+    held: &'s mut [Option<AuditEvent<'a>>],
+    /// Whether the held events were written.
+    flushed: bool,
+}
+
+impl<O: Observer> Flushing<'_, '_, '_, O> {
+    fn flush(&mut self) {
+        if !self.flushed {
+            self.sc.flush(self.held);
+            self.flushed = true;
+        }
+    }
 }
 
 impl<O: Observer> Sink for Flushing<'_, '_, '_, O> {
     fn event(&mut self, ev: &AuditEvent<'_>) {
-        self.sc.flush(self.batch);
+        self.flush();
         self.sc.event(ev);
     }
 
     fn skipped(&mut self, unit: Unit<'_>, reason: SkipReason) {
-        self.sc.flush(self.batch);
+        self.flush();
         self.sc.skipped(unit, reason);
     }
 
     fn error(&mut self, unit: Unit<'_>, err: &Error) {
-        self.sc.flush(self.batch);
+        self.flush();
         self.sc.error(unit, err);
     }
 }

@@ -57,8 +57,12 @@ pub trait Sink {
     fn error(&mut self, unit: Unit<'_>, err: &Error);
 }
 
-/// Where [`Decoder::decode_keep`] puts a record's plain event.
-type Keep<'k, 'a> = Option<&'k mut Option<AuditEvent<'a>>>;
+/// Where [`Decoder::decode_keep`] puts a record's plain event, and whether
+/// it did.
+pub(crate) struct Keep<'k, 'a> {
+    slot: &'k mut Option<AuditEvent<'a>>,
+    kept: &'k mut bool,
+}
 
 /// Bounds on the work and memory one record may take.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -318,14 +322,15 @@ impl Decoder {
     }
 
     /// [`Decoder::decode`], except that a record that is one plain Event
-    /// (no envelope, no gzip: its event borrows from `record` alone) is
-    /// given back instead of sent to `sink`. Anything else reaches `sink`
-    /// as `decode` sends it, and `None` is returned. For sinks that hold
-    /// several events before handling them (`Scanner::records`).
-    pub fn decode_keep<'a>(&self, record: &'a [u8], sink: &mut dyn Sink) -> Option<AuditEvent<'a>> {
+    /// (no envelope, no gzip: its event borrows from `record` alone) is put
+    /// into `slot` instead of sent to `sink`, and `true` returned. Anything
+    /// else reaches `sink` as `decode` sends it, and `slot` is left as it
+    /// is. For sinks that hold several events before handling them
+    /// (`Scanner::records`), each in its place in a batch.
+    pub fn decode_keep<'a>(&self, record: &'a [u8], sink: &mut dyn Sink, slot: &mut Option<AuditEvent<'a>>) -> bool {
         let ctx = Ctx { max_depth: self.limits.max_depth.min(MAX_JSON_DEPTH), ..Ctx::default() };
-        let mut kept = None;
-        self.bytes(record, None, &ctx, sink, Some(&mut kept));
+        let mut kept = false;
+        self.bytes(record, None, &ctx, sink, Some(Keep { slot, kept: &mut kept }));
         kept
     }
 
@@ -338,7 +343,7 @@ impl Decoder {
         outer: Option<&[u8]>,
         ctx: &Ctx<'c>,
         sink: &mut dyn Sink,
-        keep: Keep<'_, 'a>,
+        keep: Option<Keep<'_, 'a>>,
     ) {
         let unit = Unit { raw: outer.unwrap_or(b), source: ctx.source };
         if ctx.hops > self.limits.max_hops {
@@ -430,7 +435,14 @@ impl Decoder {
     }
 
     /// UTF-8 text of one unit. `unit` is what an error passes through.
-    fn text<'a, 'c: 'a>(&self, text: &'a str, unit: &[u8], ctx: &Ctx<'c>, sink: &mut dyn Sink, keep: Keep<'_, 'a>) {
+    fn text<'a, 'c: 'a>(
+        &self,
+        text: &'a str,
+        unit: &[u8],
+        ctx: &Ctx<'c>,
+        sink: &mut dyn Sink,
+        keep: Option<Keep<'_, 'a>>,
+    ) {
         if ctx.hops > self.limits.max_hops {
             let e = Error::new(Category::Limit, "$", "too many nested envelopes");
             return sink.error(Unit { raw: unit, source: ctx.source }, &e);
@@ -518,7 +530,7 @@ impl Decoder {
         unit: &[u8],
         ctx: &Ctx<'c>,
         sink: &mut dyn Sink,
-        keep: Keep<'_, 'a>,
+        keep: Option<Keep<'_, 'a>>,
     ) {
         let u = Unit { raw: unit, source: ctx.source };
         // 3. OTLP.
@@ -574,7 +586,10 @@ impl Decoder {
             || (top.audit_id.is_some() && top.stage.is_some() && top.verb.is_some());
         if is_event {
             return match keep {
-                Some(k) => *k = Some(event::plain(top, text, ctx)),
+                Some(k) => {
+                    *k.slot = Some(event::plain(top, text, ctx));
+                    *k.kept = true;
+                }
                 None => event::event(top, text, unit, ctx, sink),
             };
         }
@@ -632,12 +647,13 @@ mod keep_tests {
                 let rec = &bytes[f.range];
                 sent.record(&dec, rec);
                 kept_out.count_input(rec.len());
-                match dec.decode_keep(rec, &mut kept_out) {
-                    Some(ev) => {
-                        kept += 1;
-                        kept_out.event(&ev);
-                    }
-                    None => not_kept += 1,
+                let mut slot = None;
+                if dec.decode_keep(rec, &mut kept_out, &mut slot) {
+                    kept += 1;
+                    slot.iter().for_each(|ev| kept_out.event(ev));
+                } else {
+                    assert!(slot.is_none());
+                    not_kept += 1;
                 }
                 assert!(sent.output() == kept_out.output(), "{path:?}: {}", String::from_utf8_lossy(rec));
             }
