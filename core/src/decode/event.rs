@@ -18,14 +18,9 @@ pub const AKS_SKIPPED_BODY: &str = "skipped-too-big-size-object";
 /// Build the canonical event from an Event object's top-level keys.
 pub(super) fn event<'a, 'c: 'a>(top: &mut Top<'a>, text: &'a str, unit: &[u8], ctx: &Ctx<'c>, sink: &mut dyn Sink) {
     let _ = unit;
-    sink.event(&plain(top, text, ctx));
-}
-
-/// The event of a plain Event object, its outcome derived.
-pub(super) fn plain<'a, 'c: 'a>(top: &mut Top<'a>, text: &'a str, ctx: &Ctx<'c>) -> AuditEvent<'a> {
     let mut ev = build(top, text, ctx);
     ev.derive_outcome();
-    ev
+    sink.event(&ev);
 }
 
 /// Build the event from `top`, taking its fields (the struct is large: it is

@@ -587,7 +587,8 @@ impl Decoder {
         if is_event {
             return match keep {
                 Some(k) => {
-                    *k.slot = Some(event::plain(top, text, ctx));
+                    // Built in the slot (no copy of the 1 KiB event).
+                    k.slot.insert(event::build(top, text, ctx)).derive_outcome();
                     *k.kept = true;
                 }
                 None => event::event(top, text, unit, ctx, sink),
