@@ -57,12 +57,8 @@ pub trait Sink {
     fn error(&mut self, unit: Unit<'_>, err: &Error);
 }
 
-/// Where [`Decoder::decode_keep`] puts a record's plain event, and whether
-/// it did.
-pub(crate) struct Keep<'k, 'a> {
-    slot: &'k mut Option<AuditEvent<'a>>,
-    kept: &'k mut bool,
-}
+/// Where [`Decoder::decode_keep`] puts a record's plain event.
+type Keep<'k, 'a> = &'k mut Option<AuditEvent<'a>>;
 
 /// Bounds on the work and memory one record may take.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -324,14 +320,15 @@ impl Decoder {
     /// [`Decoder::decode`], except that a record that is one plain Event
     /// (no envelope, no gzip: its event borrows from `record` alone) is put
     /// into `slot` instead of sent to `sink`, and `true` returned. Anything
-    /// else reaches `sink` as `decode` sends it, and `slot` is left as it
-    /// is. For sinks that hold several events before handling them
-    /// (`Scanner::records`), each in its place in a batch.
+    /// else reaches `sink` as `decode` sends it, and `slot` is left empty.
+    /// (Whatever `slot` held before is dropped.) For sinks that hold several
+    /// events before handling them (`Scanner::records`), each in its place
+    /// in a batch.
     pub fn decode_keep<'a>(&self, record: &'a [u8], sink: &mut dyn Sink, slot: &mut Option<AuditEvent<'a>>) -> bool {
         let ctx = Ctx { max_depth: self.limits.max_depth.min(MAX_JSON_DEPTH), ..Ctx::default() };
-        let mut kept = false;
-        self.bytes(record, None, &ctx, sink, Some(Keep { slot, kept: &mut kept }));
-        kept
+        *slot = None;
+        self.bytes(record, None, &ctx, sink, Some(&mut *slot));
+        slot.is_some()
     }
 
     /// Any bytes: gzip, JSON, or not decodable. `outer` is the unit these
@@ -586,11 +583,8 @@ impl Decoder {
             || (top.audit_id.is_some() && top.stage.is_some() && top.verb.is_some());
         if is_event {
             return match keep {
-                Some(k) => {
-                    // Built in the slot (no copy of the 1 KiB event).
-                    k.slot.insert(event::build(top, text, ctx)).derive_outcome();
-                    *k.kept = true;
-                }
+                // Built in the slot (no copy of the 1 KiB event).
+                Some(slot) => slot.insert(event::build(top, text, ctx)).derive_outcome(),
                 None => event::event(top, text, unit, ctx, sink),
             };
         }
