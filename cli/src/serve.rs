@@ -235,9 +235,7 @@ fn engine_loop(
 ) -> EngineSnap {
     let mut engine = Engine::new(set, a);
     for b in rx {
-        for f in &b.frames {
-            engine.frame(&b.data, f);
-        }
+        engine.frames(&b.data, b.frames);
         if !engine.output().is_empty() {
             let out = engine.output().to_vec();
             engine.clear_output();

@@ -185,10 +185,10 @@ fn pump(
             end = Some(End::Signal);
         }
         let eof = end.is_some();
-        while let Some(f) = framer.next(&buf[..filled], eof) {
-            engine.frame(&buf[..filled], &f);
-            io_c.records_in.fetch_add(1, Relaxed);
-        }
+        let data = &buf[..filled];
+        let mut records = 0;
+        engine.frames(data, std::iter::from_fn(|| framer.next(data, eof)).inspect(|_| records += 1));
+        io_c.records_in.fetch_add(records, Relaxed);
         let keep = framer.keep_from();
         buf.copy_within(keep..filled, 0);
         filled -= keep;
