@@ -495,6 +495,21 @@ impl<'r, 'e> View<'r, 'e> {
         })
     }
 
+    /// The list fields [`View::get`] reads as strings (`Got::Strs`), read
+    /// straight from the event: the strings (`Some(None)` where absent or
+    /// empty); `None` for any other field.
+    fn list_strs(&self, f: &FieldRef) -> Option<Option<&[crate::json::Str<'e>]>> {
+        use FieldRef as F;
+        let ev = self.ev;
+        let list = match f {
+            F::SourceIps => ev.source_ips.as_ref(),
+            F::UserGroups => ev.user.as_ref().and_then(|u| u.groups.as_ref()),
+            F::ImpUserGroups => ev.impersonated_user.as_ref().and_then(|u| u.groups.as_ref()),
+            _ => return None,
+        };
+        Some(list.map(Vec::as_slice).filter(|xs| !xs.is_empty()))
+    }
+
     /// A scalar field [`View::scalar_text`] found absent: blind on the first
     /// of its needs that is unavailable (as [`View::get`]), else false.
     fn absent(&self, f: &FieldRef) -> Tri {
@@ -1359,23 +1374,31 @@ impl Expr {
             Expr::Exists(f) => match v.scalar_str(f) {
                 Some(Some(_)) => Tri::True,
                 Some(None) => v.absent(f),
-                None => match v.get(f) {
-                    Got::Blind(m) => Tri::Blind(m),
-                    Got::Absent => Tri::False,
-                    _ => Tri::True,
+                None => match v.list_strs(f) {
+                    Some(Some(_)) => Tri::True,
+                    Some(None) => v.absent(f),
+                    None => match v.get(f) {
+                        Got::Blind(m) => Tri::Blind(m),
+                        Got::Absent => Tri::False,
+                        _ => Tri::True,
+                    },
                 },
             },
             Expr::Test { field, m, all, negate } => {
                 let r = match v.scalar_str(field) {
                     Some(Some(s)) => m.one_str(s, v),
                     Some(None) => return v.absent(field),
-                    None => match v.get(field) {
-                        Got::Blind(f) => return Tri::Blind(f),
-                        Got::Absent => return Tri::False,
-                        Got::One(x) => m.one(&x, v),
-                        Got::Many(xs) => quantify(xs.iter(), *all, |x| m.one(x, v)),
-                        Got::Strs(xs) => quantify(xs.iter(), *all, |x| m.one_str(x.as_str(), v)),
-                        Got::Owned(xs) => quantify(xs.iter(), *all, |x| m.one_str(x.as_str(), v)),
+                    None => match v.list_strs(field) {
+                        Some(Some(xs)) => quantify(xs.iter(), *all, |x| m.one_str(x.as_str(), v)),
+                        Some(None) => return v.absent(field),
+                        None => match v.get(field) {
+                            Got::Blind(f) => return Tri::Blind(f),
+                            Got::Absent => return Tri::False,
+                            Got::One(x) => m.one(&x, v),
+                            Got::Many(xs) => quantify(xs.iter(), *all, |x| m.one(x, v)),
+                            Got::Strs(xs) => quantify(xs.iter(), *all, |x| m.one_str(x.as_str(), v)),
+                            Got::Owned(xs) => quantify(xs.iter(), *all, |x| m.one_str(x.as_str(), v)),
+                        },
                     },
                 };
                 match r {
@@ -1426,6 +1449,8 @@ mod scalar_tests {
             F::Derived(Derived::ExecCommand),
             F::RequestUri,
             F::UserGroups,
+            F::ImpUserGroups,
+            F::SourceIps,
             F::Kind,
         ]
     }
@@ -1446,11 +1471,17 @@ mod scalar_tests {
                     FieldRef::Code
                         | FieldRef::RequestUri
                         | FieldRef::UserGroups
+                        | FieldRef::ImpUserGroups
+                        | FieldRef::SourceIps
                         | FieldRef::Kind
                         | FieldRef::Derived(Derived::ExecCommand)
                 )
             };
-            for e in [ev, &blind] {
+            // And with no source address, and an empty list of them.
+            let (mut no_ips, mut empty_ips) = (ev.clone(), ev.clone());
+            no_ips.source_ips = None;
+            empty_ips.source_ips = Some(Vec::new());
+            for e in [ev, &blind, &no_ips, &empty_ips] {
                 let view = View::new(e);
                 for f in fields() {
                     let want = view.get(&f);
@@ -1475,6 +1506,22 @@ mod scalar_tests {
                         Some(None) => assert!(matches!(want, Got::Absent | Got::Blind(_)), "{f:?}"),
                         // The code (a number), and what `scalar_text` leaves to `get`.
                         None => assert!(left_to_get(&f), "{f:?}"),
+                    }
+                    let is_list = matches!(f, FieldRef::UserGroups | FieldRef::ImpUserGroups | FieldRef::SourceIps);
+                    match view.list_strs(&f) {
+                        Some(Some(xs)) => assert_eq!(want, Got::Strs(xs), "{f:?}"),
+                        Some(None) => {
+                            let as_get = match &want {
+                                Got::Blind(m) => Tri::Blind(*m),
+                                Got::Absent => Tri::False,
+                                other => panic!("{f:?}: get gives {other:?}, list_strs absent"),
+                            };
+                            assert_eq!(view.absent(&f), as_get, "{f:?}");
+                        }
+                        None => assert!(!is_list, "{f:?}"),
+                    }
+                    if is_list {
+                        assert!(view.list_strs(&f).is_some(), "{f:?}");
                     }
                 }
             }
