@@ -548,10 +548,6 @@ impl<'r, 'e> View<'r, 'e> {
             Some(x) => Got::One(Val::Str(Cow::Borrowed(x.as_str()))),
             None => Got::Absent,
         };
-        let strs = |v: Option<&'c Vec<crate::json::Str<'e>>>| match v {
-            Some(xs) if !xs.is_empty() => Got::Strs(xs.as_slice()),
-            _ => Got::Absent,
-        };
         let owned = |v: &'c [String]| if v.is_empty() { Got::Absent } else { Got::Owned(v) };
         let oref = ev.object_ref.as_ref();
         match f {
@@ -577,7 +573,11 @@ impl<'r, 'e> View<'r, 'e> {
                 Some(u) => s(&u.uid),
                 None => Got::Absent,
             },
-            F::UserGroups => strs(ev.user.as_ref().and_then(|u| u.groups.as_ref())),
+            // The list fields, as `list_strs` reads them.
+            F::UserGroups | F::ImpUserGroups | F::SourceIps => match self.list_strs(f) {
+                Some(Some(xs)) => Got::Strs(xs),
+                _ => Got::Absent,
+            },
             F::UserExtra(k) => {
                 let extra = self.lazy().extra.get_or_init(|| {
                     let raw = ev.user.as_ref().and_then(|u| u.extra.as_ref());
@@ -594,8 +594,6 @@ impl<'r, 'e> View<'r, 'e> {
                 Some(u) => s(&u.username),
                 None => Got::Absent,
             },
-            F::ImpUserGroups => strs(ev.impersonated_user.as_ref().and_then(|u| u.groups.as_ref())),
-            F::SourceIps => strs(ev.source_ips.as_ref()),
             F::SourceIp => match ev.source_ips.as_ref().and_then(|v| v.first()) {
                 Some(ip) => Got::One(Val::Str(Cow::Borrowed(ip.as_str()))),
                 None => Got::Absent,
@@ -1491,6 +1489,16 @@ mod scalar_tests {
             let (mut no_ips, mut empty_ips) = (ev.clone(), ev.clone());
             no_ips.source_ips = None;
             empty_ips.source_ips = Some(Vec::new());
+            // `get` and `list_strs` share their reading of lists: check it
+            // against the event itself. An empty list is absent.
+            let ips = |e: &AuditEvent<'_>| match View::new(e).get(&FieldRef::SourceIps) {
+                Got::Strs(xs) => Some(xs.iter().map(|x| x.as_str().to_owned()).collect::<Vec<_>>()),
+                Got::Absent => None,
+                other => panic!("sourceIPs read as {other:?}"),
+            };
+            let given = ev.source_ips.as_ref().map(|v| v.iter().map(|x| x.as_str().to_owned()).collect::<Vec<_>>());
+            assert_eq!(ips(ev), given.filter(|v| !v.is_empty()));
+            assert_eq!((ips(&no_ips), ips(&empty_ips)), (None, None));
             for e in [ev, &blind, &no_ips, &empty_ips] {
                 let view = View::new(e);
                 for f in fields() {
